@@ -1,0 +1,69 @@
+// The matchmaker's handle. Movable, cheap to copy-construct from (shares the backend);
+// thread safe: one Matchmaker may be used from many threads at once.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "game_data/store.hpp"
+#include "game_data/types.hpp"
+
+namespace game_data {
+
+class EventPublisher;
+class Consumer;
+struct ConsumerOptions;
+
+struct CreateGameRequest {
+    std::string creator_id;
+    std::int32_t capacity = 2;
+    std::string server_id;
+    nlohmann::json metadata = nlohmann::json::object();
+    std::optional<std::string> game_id;  // default: a fresh random id
+};
+
+class Matchmaker {
+public:
+    using Clock = std::function<std::int64_t()>;
+
+    Matchmaker(std::shared_ptr<Store> store, ConnectOptions options, Clock clock = {});
+
+    Game create_game(const CreateGameRequest& request);
+    Game create_game(std::string creator_id, std::int32_t capacity, std::string server_id,
+                     nlohmann::json metadata = nlohmann::json::object(),
+                     std::optional<std::string> game_id = std::nullopt);
+    std::optional<Game> get_game(std::string_view id);
+    // Lobby games with free seats, oldest first. limit 0..10000.
+    std::vector<Game> get_open_games(std::size_t limit = 50);
+    // Validates then applies. Invalid events throw InvalidArgument; unknown games, wrong
+    // servers and rule violations come back as ApplyStatus::Rejected.
+    ApplyResult apply(const Event& event);
+    std::vector<ApplyResult> apply_many(std::span<const Event> events);
+    // Removes games older than their set's max age at `now` (default: the clock).
+    std::vector<Game> reap(std::optional<std::int64_t> now = std::nullopt);
+    Counts counts();
+
+    EventPublisher publisher(std::string server_id, std::optional<std::string> stream = {},
+                             std::int64_t maxlen = 0, bool stamp_seq = true);
+    Consumer consumer(const ConsumerOptions& options);
+
+    const ConnectOptions& options() const noexcept { return options_; }
+    const std::shared_ptr<Store>& store() const noexcept { return store_; }
+    std::string default_stream() const { return options_.ns + ":events"; }
+    std::int64_t now() const { return clock_ ? clock_() : now_ms(); }
+
+private:
+    std::shared_ptr<Store> store_;
+    ConnectOptions options_;
+    Clock clock_;
+};
+
+// Opens the backend named by the URL (memory://, redis://, rediss://, unix://).
+Matchmaker connect(const std::string& url, ConnectOptions options = {});
+
+}  // namespace game_data

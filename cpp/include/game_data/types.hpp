@@ -1,0 +1,122 @@
+// Value types of the public contract (SPEC sections 2, 3 and 5): states, events, games and
+// the result of applying an event. Plain values: copyable, no hidden sharing.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace game_data {
+
+// Lifecycle states, in order. A state only moves forward.
+enum class GameState : std::uint8_t { Created = 0, CreatorJoined, AllPlayersJoined, InProgress, Ended };
+
+enum class EventType : std::uint8_t {
+    CreatorJoined = 0,
+    PlayerJoined,
+    PlayerLeft,
+    AllPlayersJoined,
+    GameStarted,
+    GameEnded,
+    Heartbeat,
+};
+
+enum class ApplyStatus : std::uint8_t { Applied = 0, Duplicate, Rejected };
+
+// The three sorted sets; a live game is in exactly one of them, chosen by its state.
+enum class GameSet : std::uint8_t { Pending = 0, Lobby, Active };
+
+inline constexpr GameState kAllStates[] = {GameState::Created, GameState::CreatorJoined,
+                                           GameState::AllPlayersJoined, GameState::InProgress,
+                                           GameState::Ended};
+inline constexpr EventType kAllEventTypes[] = {
+    EventType::CreatorJoined, EventType::PlayerJoined, EventType::PlayerLeft,
+    EventType::AllPlayersJoined, EventType::GameStarted, EventType::GameEnded,
+    EventType::Heartbeat};
+inline constexpr GameSet kAllSets[] = {GameSet::Pending, GameSet::Lobby, GameSet::Active};
+
+// Wire names ("created", "game_started", "applied", "pending", ...).
+std::string_view to_string(GameState s) noexcept;
+std::string_view to_string(EventType t) noexcept;
+std::string_view to_string(ApplyStatus s) noexcept;
+std::string_view to_string(GameSet s) noexcept;
+
+// Parse wire names; std::nullopt for anything else.
+std::optional<GameState> parse_game_state(std::string_view s) noexcept;
+std::optional<EventType> parse_event_type(std::string_view s) noexcept;
+std::optional<ApplyStatus> parse_apply_status(std::string_view s) noexcept;
+
+// The set a live state belongs to; std::nullopt for Ended.
+std::optional<GameSet> set_of(GameState s) noexcept;
+
+// Milliseconds since the Unix epoch from the system clock.
+std::int64_t now_ms() noexcept;
+
+// One event from a game server (SPEC section 3). Optional fields are absent when not sent.
+struct Event {
+    EventType type = EventType::Heartbeat;
+    std::string game_id;
+    std::string server_id;
+    std::optional<std::string> player_id;
+    std::optional<std::int64_t> ts;   // the server's clock, informational only
+    std::optional<std::int64_t> seq;  // per-game sequence number, for de-duplication
+
+    bool operator==(const Event&) const = default;
+};
+
+// The matchmaker's record of one game.
+struct Game {
+    std::string id;
+    GameState state = GameState::Created;
+    std::string creator_id;
+    std::int32_t capacity = 1;
+    std::string server_id;
+    std::vector<std::string> players;                    // roster, in join order
+    nlohmann::json metadata = nlohmann::json::object();  // always a JSON object
+    std::int64_t created_at = 0;                         // ms
+    std::int64_t updated_at = 0;                         // ms
+    std::int64_t last_seq = 0;                           // highest seq applied, 0 = none
+
+    // Free seats: capacity minus roster size (never negative).
+    std::int32_t free_seats() const noexcept;
+    // Served by get_open_games: waiting in the lobby with a free seat.
+    bool is_open() const noexcept;
+    bool has_player(std::string_view player_id) const noexcept;
+
+    bool operator==(const Game&) const = default;
+};
+
+void to_json(nlohmann::json& j, const Game& g);
+void from_json(const nlohmann::json& j, Game& g);  // throws InvalidArgument on a bad document
+void to_json(nlohmann::json& j, const Event& e);
+
+struct ApplyResult {
+    ApplyStatus status = ApplyStatus::Rejected;
+    std::string reason;               // short text; set when rejected, may explain a duplicate
+    std::string game_id;
+    std::optional<GameState> state;   // the game's state afterwards; nullopt if no live game
+    std::string entry_id;             // stream entry id when the event came from a stream
+
+    bool operator==(const ApplyResult&) const = default;
+};
+
+struct Counts {
+    std::int64_t pending = 0;
+    std::int64_t lobby = 0;
+    std::int64_t active = 0;
+    bool operator==(const Counts&) const = default;
+};
+
+// How long a game may stay in each set before reap() removes it (ms).
+struct MaxAges {
+    std::int64_t pending = 60'000;       // creator must connect within a minute
+    std::int64_t lobby = 600'000;        // ten minutes without a heartbeat or start
+    std::int64_t active = 3'600'000;     // an hour without a heartbeat
+    std::int64_t of(GameSet s) const noexcept;
+};
+
+}  // namespace game_data

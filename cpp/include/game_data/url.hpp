@@ -1,0 +1,30 @@
+// Backend URLs: memory://[name], redis://[user:password@]host[:port][/db][?opts],
+// rediss://..., unix:///path/to/socket[?db=N&opts]. Query options: connect_timeout_ms,
+// timeout_ms, pool_size. Throws InvalidArgument on anything malformed.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace game_data {
+
+struct Url {
+    std::string scheme;                 // "memory", "redis", "rediss", "unix"
+    std::string user;
+    std::string password;
+    std::string host;                   // memory: the instance name ("" = private)
+    int port = 6379;
+    std::string path;                   // unix socket path
+    int db = 0;
+    std::map<std::string, std::string> query;
+
+    static Url parse(std::string_view text);
+    // The URL with any password replaced by "***", for logs and errors.
+    std::string redacted() const;
+    std::optional<std::int64_t> query_int(std::string_view key) const;  // throws on non-integers
+};
+
+}  // namespace game_data

@@ -1,0 +1,117 @@
+#include "game_data/matchmaker.hpp"
+
+#include <random>
+
+#include "game_data/consumer.hpp"
+#include "game_data/errors.hpp"
+#include "game_data/event_codec.hpp"
+#include "game_data/publisher.hpp"
+#include "game_data/validation.hpp"
+
+namespace game_data {
+namespace {
+
+constexpr std::size_t kMaxOpenGamesLimit = 10'000;
+
+std::string random_game_id() {
+    thread_local std::mt19937_64 rng{std::random_device{}() ^
+                                     static_cast<std::uint64_t>(now_ms())};
+    static constexpr char kHex[] = "0123456789abcdef";
+    std::string id(24, '0');
+    std::uint64_t a = rng(), b = rng();
+    for (std::size_t i = 0; i < 16; ++i) id[i] = kHex[(a >> (i * 4)) & 0xF];
+    for (std::size_t i = 16; i < 24; ++i) id[i] = kHex[(b >> ((i - 16) * 4)) & 0xF];
+    return id;
+}
+
+void validate_options(const ConnectOptions& o) {
+    validate_id("namespace", o.ns);
+    if (o.max_age.pending <= 0 || o.max_age.lobby <= 0 || o.max_age.active <= 0) {
+        throw InvalidArgument("max_age_ms values must be positive");
+    }
+    if (o.pool_size < 1 || o.pool_size > 256) throw InvalidArgument("pool_size must be 1..256");
+    if (o.connect_timeout_ms <= 0 || o.command_timeout_ms <= 0) {
+        throw InvalidArgument("timeouts must be positive");
+    }
+    if (o.reap_batch == 0) throw InvalidArgument("reap_batch must be positive");
+}
+
+}  // namespace
+
+Matchmaker::Matchmaker(std::shared_ptr<Store> store, ConnectOptions options, Clock clock)
+    : store_(std::move(store)), options_(std::move(options)), clock_(std::move(clock)) {
+    if (!store_) throw InvalidArgument("Matchmaker needs a store");
+}
+
+Game Matchmaker::create_game(const CreateGameRequest& r) {
+    validate_id("creator_id", r.creator_id);
+    validate_id("server_id", r.server_id);
+    validate_capacity(r.capacity);
+    validate_metadata(r.metadata);
+    if (r.game_id) validate_id("game_id", *r.game_id);
+    Game g;
+    g.id = r.game_id ? *r.game_id : random_game_id();
+    g.state = GameState::Created;
+    g.creator_id = r.creator_id;
+    g.capacity = r.capacity;
+    g.server_id = r.server_id;
+    g.metadata = r.metadata;
+    g.created_at = g.updated_at = now();
+    store_->create_game(g, g.created_at);
+    return g;
+}
+
+Game Matchmaker::create_game(std::string creator_id, std::int32_t capacity, std::string server_id,
+                             nlohmann::json metadata, std::optional<std::string> game_id) {
+    return create_game(CreateGameRequest{std::move(creator_id), capacity, std::move(server_id),
+                                         std::move(metadata), std::move(game_id)});
+}
+
+std::optional<Game> Matchmaker::get_game(std::string_view id) {
+    validate_id("game_id", id);
+    return store_->get_game(id);
+}
+
+std::vector<Game> Matchmaker::get_open_games(std::size_t limit) {
+    if (limit > kMaxOpenGamesLimit) throw InvalidArgument("limit must be at most 10000");
+    return store_->get_open_games(limit);
+}
+
+ApplyResult Matchmaker::apply(const Event& event) {
+    validate_event(event);
+    return store_->apply(event, now());
+}
+
+std::vector<ApplyResult> Matchmaker::apply_many(std::span<const Event> events) {
+    for (const auto& e : events) validate_event(e);
+    return store_->apply_many(events, now());
+}
+
+std::vector<Game> Matchmaker::reap(std::optional<std::int64_t> at) {
+    return store_->reap(at.value_or(now()), options_.max_age, options_.reap_batch);
+}
+
+Counts Matchmaker::counts() { return store_->counts(); }
+
+EventPublisher Matchmaker::publisher(std::string server_id, std::optional<std::string> stream,
+                                     std::int64_t maxlen, bool stamp_seq) {
+    return EventPublisher(store_->streams(), std::move(server_id), stream.value_or(default_stream()),
+                          maxlen, stamp_seq);
+}
+
+Consumer Matchmaker::consumer(const ConsumerOptions& options) {
+    ConsumerOptions o = options;
+    if (o.stream.empty()) o.stream = default_stream();
+    if (o.dead_letter_stream.empty()) o.dead_letter_stream = o.stream + ":dead";
+    return Consumer(store_, store_->streams(), std::move(o), [this_clock = clock_] {
+        return this_clock ? this_clock() : now_ms();
+    });
+}
+
+Matchmaker connect(const std::string& url, ConnectOptions options) {
+    validate_options(options);
+    Url parsed = Url::parse(url);
+    return Matchmaker(open_store(parsed, options), options);
+}
+
+}  // namespace game_data

@@ -1,0 +1,49 @@
+#include "game_data/validation.hpp"
+
+#include <string>
+
+#include "game_data/errors.hpp"
+
+namespace game_data {
+
+bool is_valid_id(std::string_view id) noexcept {
+    if (id.empty() || id.size() > kMaxIdBytes) return false;
+    for (unsigned char c : id) {
+        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                  c == '_' || c == '.' || c == '-';
+        if (!ok) return false;
+    }
+    return true;
+}
+
+void validate_id(std::string_view field, std::string_view id) {
+    if (id.empty()) throw InvalidArgument(std::string(field) + " must not be empty");
+    if (id.size() > kMaxIdBytes) {
+        throw InvalidArgument(std::string(field) + " is longer than 128 bytes");
+    }
+    if (!is_valid_id(id)) {
+        throw InvalidArgument(std::string(field) + " may only hold [A-Za-z0-9_.-]");
+    }
+}
+
+void validate_capacity(std::int64_t capacity) {
+    if (capacity < kMinCapacity || capacity > kMaxCapacity) {
+        throw InvalidArgument("capacity must be between 1 and 1024, got " + std::to_string(capacity));
+    }
+}
+
+void validate_metadata(const nlohmann::json& metadata) {
+    if (!metadata.is_object()) throw InvalidArgument("metadata must be a JSON object");
+    std::string text;
+    try {
+        text = metadata.dump();
+    } catch (const nlohmann::json::exception& e) {
+        throw InvalidArgument(std::string("metadata is not serialisable: ") + e.what());
+    }
+    if (text.size() > kMaxMetadataBytes) {
+        throw InvalidArgument("metadata is larger than 16 KiB when serialised (" +
+                              std::to_string(text.size()) + " bytes)");
+    }
+}
+
+}  // namespace game_data
