@@ -1,0 +1,217 @@
+#include "redis_server.hpp"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <memory>
+#include <mutex>
+#include <stdexcept>
+#include <thread>
+
+#include <hiredis/hiredis.h>
+
+namespace game_data::testing {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+constexpr auto kStartDeadline = std::chrono::seconds(15);
+constexpr auto kStopDeadline = std::chrono::seconds(5);
+constexpr auto kPollInterval = std::chrono::milliseconds(5);
+
+struct ContextDeleter {
+    void operator()(redisContext* c) const noexcept { redisFree(c); }
+};
+struct ReplyDeleter {
+    void operator()(redisReply* r) const noexcept { freeReplyObject(r); }
+};
+using ContextPtr = std::unique_ptr<redisContext, ContextDeleter>;
+using ReplyPtr = std::unique_ptr<redisReply, ReplyDeleter>;
+
+// Serialises port picking and startup so two servers in one process never race for a port.
+std::mutex& start_mutex() {
+    static std::mutex m;
+    return m;
+}
+
+int pick_free_port() {
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0) throw std::runtime_error("socket() failed");
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    addr.sin_port = 0;
+    socklen_t len = sizeof(addr);
+    if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
+        ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+        ::close(fd);
+        throw std::runtime_error("cannot find a free port");
+    }
+    ::close(fd);
+    return ntohs(addr.sin_port);
+}
+
+ContextPtr connect_to(int port, std::chrono::milliseconds timeout) {
+    timeval tv{static_cast<time_t>(timeout.count() / 1000),
+               static_cast<suseconds_t>((timeout.count() % 1000) * 1000)};
+    ContextPtr c(redisConnectWithTimeout("127.0.0.1", port, tv));
+    if (!c || c->err) return nullptr;
+    redisSetTimeout(c.get(), tv);
+    return c;
+}
+
+ReplyPtr run(redisContext* c, const std::vector<std::string>& argv) {
+    std::vector<const char*> args;
+    std::vector<size_t> lens;
+    for (const auto& a : argv) {
+        args.push_back(a.data());
+        lens.push_back(a.size());
+    }
+    return ReplyPtr(static_cast<redisReply*>(
+        redisCommandArgv(c, static_cast<int>(args.size()), args.data(), lens.data())));
+}
+
+void flatten(const redisReply* r, std::vector<std::string>& out) {
+    switch (r->type) {
+        case REDIS_REPLY_STRING:
+        case REDIS_REPLY_STATUS: out.emplace_back(r->str, r->len); break;
+        case REDIS_REPLY_INTEGER: out.push_back(std::to_string(r->integer)); break;
+        case REDIS_REPLY_NIL: out.emplace_back("(nil)"); break;
+        case REDIS_REPLY_ARRAY:
+            for (size_t i = 0; i < r->elements; ++i) flatten(r->element[i], out);
+            break;
+        case REDIS_REPLY_ERROR: throw std::runtime_error("redis error: " + std::string(r->str, r->len));
+        default: out.emplace_back(r->str ? std::string(r->str, r->len) : std::string()); break;
+    }
+}
+
+}  // namespace
+
+RedisServer::RedisServer(bool appendonly) : appendonly_(appendonly) {
+    std::string tmpl = (std::filesystem::temp_directory_path() / "gd-redis-XXXXXX").string();
+    if (!::mkdtemp(tmpl.data())) throw std::runtime_error("mkdtemp failed for " + tmpl);
+    dir_ = tmpl;
+    std::lock_guard lock(start_mutex());
+    for (int attempt = 0; attempt < 5; ++attempt) {
+        port_ = pick_free_port();
+        if (start()) return;
+    }
+    std::error_code ec;
+    std::filesystem::remove_all(dir_, ec);
+    throw std::runtime_error("redis-server did not start (see its log in a gd-redis-* temp dir)");
+}
+
+RedisServer::~RedisServer() {
+    stop(SIGTERM);
+    std::error_code ec;
+    std::filesystem::remove_all(dir_, ec);
+}
+
+int RedisServer::port() const { return port_; }
+
+std::string RedisServer::url(int db) const {
+    return "redis://127.0.0.1:" + std::to_string(port_) + "/" + std::to_string(db);
+}
+
+std::string RedisServer::unix_socket() const { return dir_ + "/redis.sock"; }
+
+void RedisServer::kill() { stop(SIGKILL); }
+
+void RedisServer::restart() {
+    stop(SIGTERM);
+    std::lock_guard lock(start_mutex());
+    if (!start()) throw std::runtime_error("redis-server did not restart on port " + std::to_string(port_));
+}
+
+bool RedisServer::start() {
+    const char* exe = std::getenv("GAME_DATA_REDIS_SERVER");
+    std::vector<std::string> argv = {
+        exe ? exe : "redis-server",
+        "--port", std::to_string(port_),
+        "--bind", "127.0.0.1",
+        "--dir", dir_,
+        "--unixsocket", unix_socket(),
+        "--unixsocketperm", "700",
+        "--save", "",
+        "--appendonly", appendonly_ ? "yes" : "no",
+        "--appendfsync", "always",
+        "--daemonize", "no",
+        "--logfile", dir_ + "/redis.log",
+    };
+    std::vector<char*> cargv;
+    for (auto& a : argv) cargv.push_back(a.data());
+    cargv.push_back(nullptr);
+
+    pid_t pid = ::fork();
+    if (pid < 0) throw std::runtime_error("fork failed");
+    if (pid == 0) {
+        ::execvp(cargv[0], cargv.data());
+        ::_exit(127);
+    }
+    pid_ = pid;
+
+    const auto deadline = Clock::now() + kStartDeadline;
+    while (Clock::now() < deadline) {
+        int status = 0;
+        if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+            pid_ = -1;
+            return false;
+        }
+        if (auto c = connect_to(port_, std::chrono::milliseconds(200))) {
+            ReplyPtr r = run(c.get(), {"PING"});
+            // Replies -LOADING while replaying the AOF; ready once it answers PONG.
+            if (r && r->type == REDIS_REPLY_STATUS && std::string(r->str, r->len) == "PONG") {
+                return true;
+            }
+        }
+        std::this_thread::sleep_for(kPollInterval);
+    }
+    stop(SIGKILL);
+    return false;
+}
+
+void RedisServer::stop(int signal) {
+    if (pid_ <= 0) return;
+    ::kill(pid_, signal);
+    const auto deadline = Clock::now() + kStopDeadline;
+    int status = 0;
+    while (Clock::now() < deadline) {
+        pid_t r = ::waitpid(pid_, &status, WNOHANG);
+        if (r == pid_ || (r < 0 && errno == ECHILD)) {
+            pid_ = -1;
+            return;
+        }
+        std::this_thread::sleep_for(kPollInterval);
+    }
+    ::kill(pid_, SIGKILL);
+    ::waitpid(pid_, &status, 0);
+    pid_ = -1;
+}
+
+std::vector<std::string> RedisServer::command(const std::vector<std::string>& argv, int db) const {
+    ContextPtr c = connect_to(port_, std::chrono::milliseconds(5000));
+    if (!c) throw std::runtime_error("cannot connect to test redis on port " + std::to_string(port_));
+    if (db != 0) {
+        ReplyPtr sel = run(c.get(), {"SELECT", std::to_string(db)});
+        if (!sel || sel->type == REDIS_REPLY_ERROR) throw std::runtime_error("SELECT failed");
+    }
+    ReplyPtr r = run(c.get(), argv);
+    if (!r) throw std::runtime_error("test redis connection failed: " + std::string(c->errstr));
+    std::vector<std::string> out;
+    flatten(r.get(), out);
+    return out;
+}
+
+RedisServer& shared_redis_server() {
+    static RedisServer server(false);
+    return server;
+}
+
+}  // namespace game_data::testing
