@@ -20,8 +20,12 @@ double seconds_since(Clock::time_point t0) {
     return std::chrono::duration<double>(Clock::now() - t0).count();
 }
 
-// std::string("c") + ... rather than "c" + ...: GCC 12 -O3 warns falsely (-Wrestrict) on the latter.
-std::string numbered(char prefix, int i) { return std::string(1, prefix) + std::to_string(i); }
+// Appends rather than operator+: GCC 12 -O3 warns falsely (-Wrestrict) on "c" + to_string(i).
+std::string numbered(char prefix, int i) {
+    std::string out(1, prefix);
+    out.append(std::to_string(i));
+    return out;
+}
 
 std::vector<Event> lifecycle_events(const std::vector<Game>& games) {
     std::vector<Event> out;
