@@ -103,7 +103,7 @@ Url Url::parse(std::string_view text) {
         std::string_view after = hostport.substr(close + 1);
         if (!after.empty()) {
             if (after.front() != ':') throw InvalidArgument("bad port in URL");
-            url.port = parse_int(after.substr(1), "port", original);
+            url.port = parse_int(after.substr(1), "port", url.redacted());
         }
     } else if (auto colon = hostport.rfind(':'); colon != std::string_view::npos) {
         host = hostport.substr(0, colon);
