@@ -1,0 +1,84 @@
+// pybind11 type casters mapping the C++ wire enums to the standard Python enum.Enum classes
+// of game_data.enums by wire name. Loading also accepts the wire string itself; an unknown
+// name raises InvalidArgumentError (a ValueError). Include in every binding file that passes
+// these enums so all translation units see the same specialisations.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "bindings.hpp"
+#include "game_data/errors.hpp"
+#include "game_data/types.hpp"
+
+namespace game_data::bindings {
+
+template <typename Enum>
+struct WireEnum;
+
+template <>
+struct WireEnum<GameState> {
+    static constexpr const char* python_name = "GameState";
+    static constexpr auto type_name = pybind11::detail::const_name("game_data.GameState");
+    static std::optional<GameState> parse(std::string_view s) { return parse_game_state(s); }
+};
+template <>
+struct WireEnum<EventType> {
+    static constexpr const char* python_name = "EventType";
+    static constexpr auto type_name = pybind11::detail::const_name("game_data.EventType");
+    static std::optional<EventType> parse(std::string_view s) { return parse_event_type(s); }
+};
+template <>
+struct WireEnum<ApplyStatus> {
+    static constexpr const char* python_name = "ApplyStatus";
+    static constexpr auto type_name = pybind11::detail::const_name("game_data.ApplyStatus");
+    static std::optional<ApplyStatus> parse(std::string_view s) { return parse_apply_status(s); }
+};
+
+}  // namespace game_data::bindings
+
+namespace pybind11::detail {
+
+template <typename Enum>
+struct wire_enum_caster {
+    using Traits = game_data::bindings::WireEnum<Enum>;
+
+    bool load(handle src, bool /*convert*/) {
+        if (!src) return false;
+        object cls = game_data::bindings::python_class("game_data.enums", Traits::python_name);
+        object wire;
+        if (isinstance(src, cls)) {
+            wire = src.attr("value");
+        } else if (isinstance<str>(src)) {
+            wire = reinterpret_borrow<object>(src);
+        } else {
+            return false;
+        }
+        const auto text = wire.cast<std::string>();
+        auto parsed = Traits::parse(text);
+        if (!parsed) {
+            throw game_data::InvalidArgument(std::string("unknown ") + Traits::python_name +
+                                             " '" + text + "'");
+        }
+        value = *parsed;
+        return true;
+    }
+
+    static handle cast(Enum src, return_value_policy /*policy*/, handle /*parent*/) {
+        object cls = game_data::bindings::python_class("game_data.enums", Traits::python_name);
+        const auto wire = game_data::to_string(src);
+        return cls(str(wire.data(), wire.size())).release();
+    }
+
+    PYBIND11_TYPE_CASTER(Enum, Traits::type_name);
+};
+
+template <>
+struct type_caster<game_data::GameState> : wire_enum_caster<game_data::GameState> {};
+template <>
+struct type_caster<game_data::EventType> : wire_enum_caster<game_data::EventType> {};
+template <>
+struct type_caster<game_data::ApplyStatus> : wire_enum_caster<game_data::ApplyStatus> {};
+
+}  // namespace pybind11::detail

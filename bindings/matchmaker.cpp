@@ -1,0 +1,174 @@
+// Matchmaker: connect options, games, events, reaping and stream inspection. Every call
+// that can block releases the GIL; Python objects are converted before it is released.
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "bindings.hpp"
+#include "casters.hpp"
+#include "game_data/errors.hpp"
+#include "game_data/matchmaker.hpp"
+#include "game_data/validation.hpp"
+
+namespace game_data::bindings {
+namespace {
+
+using release_gil = py::call_guard<py::gil_scoped_release>;
+
+MaxAges max_ages_from(py::handle src) {
+    MaxAges ages;
+    if (src.is_none()) return ages;
+    if (!PyDict_Check(src.ptr())) {
+        throw InvalidArgument("max_age_ms must be a dict with any of 'pending', 'lobby', 'active'");
+    }
+    for (auto [k, v] : py::reinterpret_borrow<py::dict>(src)) {
+        const std::string key = py::str(k).cast<std::string>();
+        const std::int64_t ms = int_arg(v, "max_age_ms['" + key + "']");
+        if (key == "pending") ages.pending = ms;
+        else if (key == "lobby") ages.lobby = ms;
+        else if (key == "active") ages.active = ms;
+        else throw InvalidArgument("max_age_ms has an unknown set '" + key + "' (pending, lobby, active)");
+    }
+    return ages;
+}
+
+std::unique_ptr<Matchmaker> make_matchmaker(const std::string& url, const std::string& ns,
+                                            py::object max_age_ms, py::object connect_timeout_ms,
+                                            py::object timeout_ms, py::object pool_size,
+                                            py::object tombstone_ttl_ms) {
+    ConnectOptions options;
+    options.ns = ns;
+    options.max_age = max_ages_from(max_age_ms);
+    if (!connect_timeout_ms.is_none()) options.connect_timeout_ms = int_arg(connect_timeout_ms, "connect_timeout_ms");
+    if (!timeout_ms.is_none()) options.command_timeout_ms = int_arg(timeout_ms, "timeout_ms");
+    if (!pool_size.is_none()) {
+        const std::int64_t n = int_arg(pool_size, "pool_size");
+        if (n < 1 || n > 256) throw InvalidArgument("pool_size must be 1..256");
+        options.pool_size = static_cast<int>(n);
+    }
+    if (!tombstone_ttl_ms.is_none()) {
+        options.tombstone_ttl_ms = int_arg(tombstone_ttl_ms, "tombstone_ttl_ms");
+        if (options.tombstone_ttl_ms < 1) throw InvalidArgument("tombstone_ttl_ms must be positive");
+    }
+    py::gil_scoped_release nogil;
+    return std::make_unique<Matchmaker>(connect(url, std::move(options)));
+}
+
+Game create_game(Matchmaker& mm, const std::string& creator_id, py::handle capacity,
+                 const std::string& server_id, py::handle metadata, std::optional<std::string> game_id) {
+    const std::int64_t cap = int_arg(capacity, "capacity");
+    validate_capacity(cap);
+    nlohmann::json meta = metadata.is_none() ? nlohmann::json::object() : py_to_json(metadata, "metadata");
+    validate_metadata(meta);
+    py::gil_scoped_release nogil;
+    return mm.create_game(creator_id, static_cast<std::int32_t>(cap), server_id, std::move(meta),
+                          std::move(game_id));
+}
+
+bool backend_available(const std::string& scheme) {
+    const auto schemes = registered_schemes();
+    if (std::find(schemes.begin(), schemes.end(), scheme) == schemes.end()) return false;
+    // Probe the factory with an address nothing listens on: a build without the backend
+    // says Unsupported; a real backend fails to connect (or connects lazily).
+    Url url;
+    url.scheme = scheme;
+    url.host = "127.0.0.1";
+    url.port = 1;
+    url.path = "/nonexistent/game-data-probe.sock";
+    ConnectOptions options;
+    options.connect_timeout_ms = 100;
+    options.command_timeout_ms = 100;
+    options.pool_size = 1;
+    py::gil_scoped_release nogil;
+    try {
+        open_store(url, options);
+    } catch (const Unsupported&) {
+        return false;
+    } catch (const GameDataError&) {
+        return true;
+    }
+    return true;
+}
+
+}  // namespace
+
+void register_matchmaker(py::module_& m) {
+    py::class_<Matchmaker>(m, "Matchmaker", "The matchmaker's handle; thread safe.")
+        .def(py::init(&make_matchmaker), py::arg("url") = "memory://", py::kw_only(),
+             py::arg("namespace") = "gd", py::arg("max_age_ms") = py::none(),
+             py::arg("connect_timeout_ms") = py::none(), py::arg("timeout_ms") = py::none(),
+             py::arg("pool_size") = py::none(), py::arg("tombstone_ttl_ms") = py::none())
+        .def("create_game", &create_game, py::kw_only(), py::arg("creator_id"), py::arg("capacity"),
+             py::arg("server_id"), py::arg("metadata") = py::none(), py::arg("game_id") = py::none())
+        .def("get_game", [](Matchmaker& mm, const std::string& id) { return mm.get_game(id); },
+             py::arg("game_id"), release_gil())
+        .def("get_open_games",
+             [](Matchmaker& mm, std::int64_t limit) {
+                 if (limit < 0) throw InvalidArgument("limit must not be negative");
+                 return mm.get_open_games(static_cast<std::size_t>(limit));
+             },
+             py::arg("limit") = 50, release_gil())
+        .def("apply", &Matchmaker::apply, py::arg("event"), release_gil())
+        .def("apply_many",
+             [](Matchmaker& mm, const std::vector<Event>& events) { return mm.apply_many(events); },
+             py::arg("events"), release_gil())
+        .def("reap", &Matchmaker::reap, py::arg("now") = py::none(), release_gil())
+        .def("counts",
+             [](Matchmaker& mm) {
+                 Counts c;
+                 {
+                     py::gil_scoped_release nogil;
+                     c = mm.counts();
+                 }
+                 py::dict d;
+                 d["pending"] = c.pending;
+                 d["lobby"] = c.lobby;
+                 d["active"] = c.active;
+                 return d;
+             })
+        .def("set_entry",
+             [](Matchmaker& mm, const std::string& id) -> py::object {
+                 std::optional<std::pair<GameSet, std::int64_t>> entry;
+                 {
+                     py::gil_scoped_release nogil;
+                     validate_id("game_id", id);
+                     entry = mm.store()->set_entry(id);
+                 }
+                 if (!entry) return py::none();
+                 return py::make_tuple(std::string(to_string(entry->first)), entry->second);
+             },
+             py::arg("game_id"), "(set name, score in ms) of a live game, or None.")
+        .def("stream_entries",
+             [](Matchmaker& mm, const std::string& stream, std::int64_t count) {
+                 if (count < 0) throw InvalidArgument("count must not be negative");
+                 std::vector<StreamEntry> entries;
+                 {
+                     py::gil_scoped_release nogil;
+                     entries = mm.store()->streams()->range(stream, count);
+                 }
+                 py::list out;
+                 for (const auto& e : entries) out.append(py::make_tuple(e.id, fields_to_py(e.fields)));
+                 return out;
+             },
+             py::arg("stream"), py::arg("count") = 0)
+        .def("stream_length",
+             [](Matchmaker& mm, const std::string& stream) { return mm.store()->streams()->length(stream); },
+             py::arg("stream"), release_gil())
+        .def("now", &Matchmaker::now, "The matchmaker's clock in ms.")
+        .def_property_readonly("namespace", [](const Matchmaker& mm) { return mm.options().ns; })
+        .def_property_readonly("default_stream", &Matchmaker::default_stream)
+        .def_property_readonly("max_age_ms", [](const Matchmaker& mm) {
+            py::dict d;
+            d["pending"] = mm.options().max_age.pending;
+            d["lobby"] = mm.options().max_age.lobby;
+            d["active"] = mm.options().max_age.active;
+            return d;
+        });
+
+    m.def("backend_available", &backend_available, py::arg("scheme"),
+          "True when this build can open URLs of the scheme ('memory', 'redis', ...).");
+    m.def("registered_schemes", &registered_schemes);
+}
+
+}  // namespace game_data::bindings

@@ -1,0 +1,140 @@
+// The stream side: EventPublisher (game servers) and Consumer (the matchmaker). Both release
+// the GIL around every call into the backend. A Consumer is serialised by its own mutex, so
+// sharing one between Python threads is safe (if pointless).
+#include <memory>
+#include <mutex>
+#include <string>
+#include <utility>
+
+#include "bindings.hpp"
+#include "casters.hpp"
+#include "game_data/consumer.hpp"
+#include "game_data/errors.hpp"
+#include "game_data/matchmaker.hpp"
+#include "game_data/publisher.hpp"
+
+namespace game_data::bindings {
+namespace {
+
+using release_gil = py::call_guard<py::gil_scoped_release>;
+
+struct PyConsumer {
+    explicit PyConsumer(Consumer c) : consumer(std::move(c)) {}
+    std::mutex mutex;
+    Consumer consumer;
+};
+
+std::unique_ptr<PyConsumer> make_consumer(Matchmaker& mm, std::optional<std::string> stream,
+                                          std::string group, std::string name,
+                                          std::int64_t claim_idle_ms, std::int64_t max_deliveries,
+                                          std::optional<std::string> dead_letter_stream) {
+    ConsumerOptions o;
+    o.stream = stream.value_or("");
+    if (stream && stream->empty()) throw InvalidArgument("stream must not be empty");
+    o.group = std::move(group);
+    o.name = std::move(name);
+    o.claim_idle_ms = claim_idle_ms;
+    o.max_deliveries = max_deliveries;
+    o.dead_letter_stream = dead_letter_stream.value_or("");
+    py::gil_scoped_release nogil;
+    return std::make_unique<PyConsumer>(mm.consumer(o));
+}
+
+py::dict stats_dict(const ConsumerStats& s) {
+    py::dict d;
+    d["applied"] = s.applied;
+    d["duplicate"] = s.duplicate;
+    d["rejected"] = s.rejected;
+    d["dead_lettered"] = s.dead_lettered;
+    d["trimmed"] = s.trimmed;
+    d["claimed"] = s.claimed;
+    d["batches"] = s.batches;
+    return d;
+}
+
+}  // namespace
+
+void register_streams(py::module_& m) {
+    py::class_<EventPublisher>(m, "EventPublisher",
+                               "Publishes game-server events to the stream; thread safe.")
+        .def(py::init([](const std::string& url, std::string server_id, std::string stream,
+                         std::int64_t maxlen, bool stamp_seq) {
+                 py::gil_scoped_release nogil;
+                 return std::make_unique<EventPublisher>(url, std::move(server_id), std::move(stream),
+                                                         maxlen, stamp_seq);
+             }),
+             py::arg("url"), py::arg("server_id"), py::arg("stream") = "gd:events",
+             py::arg("maxlen") = 0, py::arg("stamp_seq") = true)
+        .def(py::init([](Matchmaker& mm, std::string server_id, std::optional<std::string> stream,
+                         std::int64_t maxlen, bool stamp_seq) {
+                 py::gil_scoped_release nogil;
+                 return std::make_unique<EventPublisher>(mm.publisher(std::move(server_id), std::move(stream),
+                                                                      maxlen, stamp_seq));
+             }),
+             py::arg("matchmaker"), py::arg("server_id"), py::arg("stream") = py::none(),
+             py::arg("maxlen") = 0, py::arg("stamp_seq") = true)
+        .def("publish", &EventPublisher::publish, py::arg("event"), release_gil())
+        .def("creator_joined", &EventPublisher::creator_joined, py::arg("game_id"), py::arg("player_id"),
+             release_gil())
+        .def("player_joined", &EventPublisher::player_joined, py::arg("game_id"), py::arg("player_id"),
+             release_gil())
+        .def("player_left", &EventPublisher::player_left, py::arg("game_id"), py::arg("player_id"),
+             release_gil())
+        .def("all_players_joined", &EventPublisher::all_players_joined, py::arg("game_id"), release_gil())
+        .def("game_started", &EventPublisher::game_started, py::arg("game_id"), release_gil())
+        .def("game_ended", &EventPublisher::game_ended, py::arg("game_id"), release_gil())
+        .def("heartbeat", &EventPublisher::heartbeat, py::arg("game_id"), release_gil())
+        .def("publish_raw",
+             [](EventPublisher& pub, py::handle fields) {
+                 Fields f = fields_arg(fields);
+                 py::gil_scoped_release nogil;
+                 return pub.publish_raw(f);
+             },
+             py::arg("fields"), "Publish fields as-is, without validation; returns the entry id.")
+        .def_property_readonly("server_id", &EventPublisher::server_id)
+        .def_property_readonly("stream", &EventPublisher::stream);
+
+    py::class_<PyConsumer>(m, "Consumer",
+                           "Reads events through a consumer group, applies, dead-letters and acks.")
+        .def(py::init(&make_consumer), py::arg("matchmaker"), py::kw_only(),
+             py::arg("stream") = py::none(), py::arg("group") = "matchmaker", py::arg("name") = "mm-1",
+             py::arg("claim_idle_ms") = 30'000, py::arg("max_deliveries") = 5,
+             py::arg("dead_letter_stream") = py::none())
+        .def("poll",
+             [](PyConsumer& c, std::int64_t count, std::int64_t block_ms) {
+                 std::lock_guard lock(c.mutex);
+                 return c.consumer.poll(count, block_ms);
+             },
+             py::arg("count") = 100, py::arg("block_ms") = 100, release_gil(),
+             "One round: read (own pending, idle claims, new), apply, dead-letter, ack.")
+        .def("group_info",
+             [](PyConsumer& c) {
+                 StreamTransport::GroupInfo info;
+                 {
+                     py::gil_scoped_release nogil;
+                     std::lock_guard lock(c.mutex);
+                     info = c.consumer.group_info();
+                 }
+                 py::dict d;
+                 d["pending"] = info.pending;
+                 d["lag"] = info.lag;
+                 return d;
+             })
+        .def_property_readonly("stats",
+                               [](PyConsumer& c) {
+                                   ConsumerStats s;
+                                   {
+                                       py::gil_scoped_release nogil;
+                                       std::lock_guard lock(c.mutex);
+                                       s = c.consumer.stats();
+                                   }
+                                   return stats_dict(s);
+                               })
+        .def_property_readonly("stream", [](const PyConsumer& c) { return c.consumer.options().stream; })
+        .def_property_readonly("group", [](const PyConsumer& c) { return c.consumer.options().group; })
+        .def_property_readonly("name", [](const PyConsumer& c) { return c.consumer.options().name; })
+        .def_property_readonly("dead_letter_stream",
+                               [](const PyConsumer& c) { return c.consumer.options().dead_letter_stream; });
+}
+
+}  // namespace game_data::bindings

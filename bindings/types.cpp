@@ -1,0 +1,199 @@
+// Value types: Game, Event and ApplyResult. Plain copies of the C++ values; mutating a
+// returned list or dict (players, metadata) never changes stored data.
+#include <string>
+#include <utility>
+
+#include "bindings.hpp"
+#include "casters.hpp"
+#include "game_data/event_codec.hpp"
+#include "game_data/validation.hpp"
+
+namespace game_data::bindings {
+namespace {
+
+std::string repr_str(std::string_view s) { return py::repr(py::str(s.data(), s.size())).cast<std::string>(); }
+
+py::dict game_to_dict(const Game& g) {
+    nlohmann::json j = g;
+    return json_to_py(j).cast<py::dict>();
+}
+
+Game game_from_dict(py::handle d) {
+    if (!PyDict_Check(d.ptr())) throw InvalidArgument("a game document must be a dict");
+    Game g;
+    from_json(py_to_json(d, "game"), g);
+    for (const auto& p : g.players) validate_id("player_id", p);
+    return g;
+}
+
+std::string game_repr(const Game& g) {
+    std::string players;
+    for (const auto& p : g.players) players += (players.empty() ? "" : ", ") + repr_str(p);
+    return "Game(id=" + repr_str(g.id) + ", state=" + std::string(to_string(g.state)) +
+           ", creator_id=" + repr_str(g.creator_id) + ", capacity=" + std::to_string(g.capacity) +
+           ", server_id=" + repr_str(g.server_id) + ", players=[" + players + "])";
+}
+
+std::string event_repr(const Event& e) {
+    std::string out = "Event(type=" + std::string(to_string(e.type)) + ", game_id=" + repr_str(e.game_id) +
+                      ", server_id=" + repr_str(e.server_id);
+    if (e.player_id) out += ", player_id=" + repr_str(*e.player_id);
+    if (e.ts) out += ", ts=" + std::to_string(*e.ts);
+    if (e.seq) out += ", seq=" + std::to_string(*e.seq);
+    return out + ")";
+}
+
+py::dict result_to_dict(const ApplyResult& r) {
+    py::dict d;
+    d["status"] = py::str(std::string(to_string(r.status)));
+    d["reason"] = r.reason;
+    d["game_id"] = r.game_id;
+    d["state"] = r.state ? py::object(py::str(std::string(to_string(*r.state)))) : py::none();
+    d["entry_id"] = r.entry_id;
+    return d;
+}
+
+std::string result_repr(const ApplyResult& r) {
+    std::string out = "ApplyResult(status=" + std::string(to_string(r.status)) +
+                      ", game_id=" + repr_str(r.game_id) +
+                      ", state=" + (r.state ? std::string(to_string(*r.state)) : "None");
+    if (!r.reason.empty()) out += ", reason=" + repr_str(r.reason);
+    if (!r.entry_id.empty()) out += ", entry_id=" + repr_str(r.entry_id);
+    return out + ")";
+}
+
+Fields fields_from_py(py::handle src) {
+    Fields fields;
+    auto add = [&](py::handle k, py::handle v) {
+        if (!PyUnicode_Check(k.ptr()) || !PyUnicode_Check(v.ptr())) {
+            throw InvalidArgument("stream entry fields must be str -> str");
+        }
+        fields.emplace_back(k.cast<std::string>(), v.cast<std::string>());
+    };
+    if (PyDict_Check(src.ptr())) {
+        for (auto [k, v] : py::reinterpret_borrow<py::dict>(src)) add(k, v);
+    } else if (PyList_Check(src.ptr()) || PyTuple_Check(src.ptr())) {
+        for (auto item : src) {
+            auto pair = py::reinterpret_borrow<py::object>(item);
+            if (!PyTuple_Check(pair.ptr()) && !PyList_Check(pair.ptr())) {
+                throw InvalidArgument("stream entry fields must be (name, value) pairs");
+            }
+            if (py::len(pair) != 2) throw InvalidArgument("stream entry fields must be (name, value) pairs");
+            add(pair[py::int_(0)], pair[py::int_(1)]);
+        }
+    } else {
+        throw InvalidArgument("stream entry fields must be a dict or a list of (name, value) pairs");
+    }
+    return fields;
+}
+
+}  // namespace
+
+py::dict fields_to_py(const Fields& fields) {
+    py::dict d;
+    for (const auto& [k, v] : fields) d[py::str(k)] = py::str(v);
+    return d;
+}
+
+Fields fields_arg(py::handle src) { return fields_from_py(src); }
+
+void register_types(py::module_& m) {
+    py::class_<Game>(m, "Game", "The matchmaker's record of one game (a copy; read-only).")
+        .def(py::init([](const std::string& id, GameState state, const std::string& creator_id,
+                         py::object capacity, const std::string& server_id,
+                         std::vector<std::string> players, py::object metadata,
+                         std::int64_t created_at, std::int64_t updated_at, std::int64_t last_seq) {
+                 py::dict d;
+                 d["id"] = id;
+                 d["state"] = std::string(to_string(state));
+                 d["creator_id"] = creator_id;
+                 d["capacity"] = int_arg(capacity, "capacity");
+                 d["server_id"] = server_id;
+                 d["players"] = players;
+                 d["metadata"] = metadata.is_none() ? py::dict() : metadata;
+                 d["created_at"] = created_at;
+                 d["updated_at"] = updated_at;
+                 d["last_seq"] = last_seq;
+                 return game_from_dict(d);
+             }),
+             py::kw_only(), py::arg("id"), py::arg("state"), py::arg("creator_id"),
+             py::arg("capacity"), py::arg("server_id"), py::arg("players") = std::vector<std::string>{},
+             py::arg("metadata") = py::none(), py::arg("created_at") = 0, py::arg("updated_at") = 0,
+             py::arg("last_seq") = 0)
+        .def_readonly("id", &Game::id)
+        .def_readonly("state", &Game::state)
+        .def_readonly("creator_id", &Game::creator_id)
+        .def_readonly("capacity", &Game::capacity)
+        .def_readonly("server_id", &Game::server_id)
+        .def_property_readonly("players", [](const Game& g) { return py::cast(g.players); },
+                               "Player ids in join order (a new list on every access).")
+        .def_property_readonly("metadata", [](const Game& g) { return json_to_py(g.metadata); },
+                               "The game's metadata (a new dict on every access).")
+        .def_readonly("created_at", &Game::created_at)
+        .def_readonly("updated_at", &Game::updated_at)
+        .def_readonly("last_seq", &Game::last_seq)
+        .def_property_readonly("free_seats", &Game::free_seats)
+        .def_property_readonly("is_open", &Game::is_open)
+        .def("to_dict", &game_to_dict, "A JSON-able dict; state as its wire name.")
+        .def_static("from_dict", [](py::dict d) { return game_from_dict(d); }, py::arg("data"),
+                    "Inverse of to_dict(); validates every field.")
+        .def("__eq__", [](const Game& a, const Game& b) { return a == b; }, py::is_operator())
+        .def("__repr__", &game_repr)
+        .def(py::pickle([](const Game& g) { return game_to_dict(g); },
+                        [](py::dict d) { return game_from_dict(d); }));
+
+    py::class_<Event>(m, "Event", "One event from a game server (SPEC section 3).")
+        .def(py::init([](EventType type, std::string game_id, std::string server_id,
+                         std::optional<std::string> player_id, std::optional<std::int64_t> ts,
+                         std::optional<std::int64_t> seq) {
+                 return Event{type, std::move(game_id), std::move(server_id), std::move(player_id), ts, seq};
+             }),
+             py::arg("type"), py::arg("game_id"), py::arg("server_id"),
+             py::arg("player_id") = py::none(), py::arg("ts") = py::none(), py::arg("seq") = py::none())
+        .def_readwrite("type", &Event::type)
+        .def_readwrite("game_id", &Event::game_id)
+        .def_readwrite("server_id", &Event::server_id)
+        .def_readwrite("player_id", &Event::player_id)
+        .def_readwrite("ts", &Event::ts)
+        .def_readwrite("seq", &Event::seq)
+        .def("to_dict", [](const Event& e) { nlohmann::json j = e; return json_to_py(j); })
+        .def("to_fields", [](const Event& e) { return fields_to_py(encode_event(e)); },
+             "The stream entry's string fields (the wire format); validates the event.")
+        .def_static("from_fields", [](py::object fields) { return decode_event(fields_from_py(fields)); },
+                    py::arg("fields"), "Parse a stream entry's fields; ValueError when malformed.")
+        .def("__eq__", [](const Event& a, const Event& b) { return a == b; }, py::is_operator())
+        .def("__repr__", &event_repr)
+        .def(py::pickle(
+            [](const Event& e) { return py::make_tuple(e.type, e.game_id, e.server_id, e.player_id, e.ts, e.seq); },
+            [](py::tuple t) {
+                if (t.size() != 6) throw InvalidArgument("bad Event pickle");
+                return Event{t[0].cast<EventType>(), t[1].cast<std::string>(), t[2].cast<std::string>(),
+                             t[3].cast<std::optional<std::string>>(), t[4].cast<std::optional<std::int64_t>>(),
+                             t[5].cast<std::optional<std::int64_t>>()};
+            }));
+
+    py::class_<ApplyResult>(m, "ApplyResult", "The outcome of applying one event.")
+        .def(py::init([](ApplyStatus status, std::string game_id, std::optional<GameState> state,
+                         std::string reason, std::string entry_id) {
+                 return ApplyResult{status, std::move(reason), std::move(game_id), state, std::move(entry_id)};
+             }),
+             py::kw_only(), py::arg("status"), py::arg("game_id") = "", py::arg("state") = py::none(),
+             py::arg("reason") = "", py::arg("entry_id") = "")
+        .def_readonly("status", &ApplyResult::status)
+        .def_readonly("reason", &ApplyResult::reason)
+        .def_readonly("game_id", &ApplyResult::game_id)
+        .def_readonly("state", &ApplyResult::state)
+        .def_readonly("entry_id", &ApplyResult::entry_id)
+        .def("to_dict", &result_to_dict)
+        .def("__eq__", [](const ApplyResult& a, const ApplyResult& b) { return a == b; }, py::is_operator())
+        .def("__repr__", &result_repr)
+        .def(py::pickle([](const ApplyResult& r) { return result_to_dict(r); },
+                        [](py::dict d) {
+                            return ApplyResult{d["status"].cast<ApplyStatus>(), d["reason"].cast<std::string>(),
+                                               d["game_id"].cast<std::string>(),
+                                               d["state"].cast<std::optional<GameState>>(),
+                                               d["entry_id"].cast<std::string>()};
+                        }));
+}
+
+}  // namespace game_data::bindings

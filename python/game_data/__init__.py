@@ -1,0 +1,74 @@
+"""game_data: track matchmaker games through their lifecycle, driven by game-server events.
+
+    import game_data
+    mm = game_data.connect("memory://")
+    game = mm.create_game(creator_id="alice", capacity=4, server_id="gs-1")
+"""
+
+from __future__ import annotations
+
+try:
+    from . import _core
+except ImportError as err:  # pragma: no cover - only on a broken install
+    msg = (
+        "game_data's compiled module game_data._core could not be imported "
+        f"({err}). Install the package with `pip install .` (which builds it), "
+        "and do not run Python from inside the source tree's python/ directory."
+    )
+    raise ImportError(msg) from err
+
+from .enums import ApplyStatus, EventType, GameState
+from .errors import (
+    BackendConnectionError,
+    BackendError,
+    BackendTimeoutError,
+    GameDataError,
+    GameExistsError,
+    GameNotFoundError,
+    InvalidArgumentError,
+    OutcomeUnknownError,
+    ReplyError,
+    UnsupportedError,
+)
+from .matchmaker import Matchmaker, connect
+from .models import ApplyResult, Event, Game
+from .streams import Consumer, EventPublisher
+
+__version__ = "0.1.0"
+
+
+def set_log_level(level: str) -> None:
+    """Level of the C++ core's log output (``trace`` .. ``off``; default ``warn``)."""
+    _core.set_log_level(level)
+
+
+def backend_available(scheme: str) -> bool:
+    """True when this build can open URLs of ``scheme`` (``"memory"``, ``"redis"``, ...)."""
+    return _core.backend_available(scheme)
+
+
+__all__ = [
+    "ApplyResult",
+    "ApplyStatus",
+    "BackendConnectionError",
+    "BackendError",
+    "BackendTimeoutError",
+    "Consumer",
+    "Event",
+    "EventPublisher",
+    "EventType",
+    "Game",
+    "GameDataError",
+    "GameExistsError",
+    "GameNotFoundError",
+    "GameState",
+    "InvalidArgumentError",
+    "Matchmaker",
+    "OutcomeUnknownError",
+    "ReplyError",
+    "UnsupportedError",
+    "__version__",
+    "backend_available",
+    "connect",
+    "set_log_level",
+]

@@ -1,0 +1,62 @@
+"""Exceptions of game_data. Each is a GameDataError and also the matching builtin, so
+``except ValueError`` / ``except KeyError`` / ``except ConnectionError`` work as expected.
+The compiled core raises exactly these classes."""
+
+from __future__ import annotations
+
+__all__ = [
+    "BackendConnectionError",
+    "BackendError",
+    "BackendTimeoutError",
+    "GameDataError",
+    "GameExistsError",
+    "GameNotFoundError",
+    "InvalidArgumentError",
+    "OutcomeUnknownError",
+    "ReplyError",
+    "UnsupportedError",
+]
+
+
+class GameDataError(Exception):
+    """Base of every error raised by game_data."""
+
+
+class InvalidArgumentError(GameDataError, ValueError):
+    """Bad input: ids, capacity, metadata, URLs, options, malformed events."""
+
+
+class GameExistsError(InvalidArgumentError):
+    """A game id that must be new is already taken (or still tombstoned)."""
+
+
+class GameNotFoundError(GameDataError, KeyError):
+    """A game id that must exist does not."""
+
+    def __str__(self) -> str:  # KeyError would show the message quoted
+        return Exception.__str__(self)
+
+
+class BackendError(GameDataError):
+    """The backend failed in a way that is not the caller's input."""
+
+
+class BackendConnectionError(BackendError, ConnectionError):
+    """The backend cannot be reached or the connection broke."""
+
+
+class OutcomeUnknownError(BackendConnectionError):
+    """The connection broke after the command was sent; it may or may not have applied.
+    Re-applying the same event is safe: transitions are idempotent."""
+
+
+class BackendTimeoutError(BackendConnectionError, TimeoutError):
+    """The backend did not answer in time."""
+
+
+class ReplyError(BackendError):
+    """The backend answered with an error (a Redis error reply, a broken script)."""
+
+
+class UnsupportedError(GameDataError):
+    """A feature this build cannot provide (for example rediss:// without TLS support)."""

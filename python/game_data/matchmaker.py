@@ -1,0 +1,80 @@
+"""The matchmaker's handle and :func:`connect`."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from . import _core
+from .streams import Consumer, EventPublisher
+
+__all__ = ["Matchmaker", "connect"]
+
+
+class Matchmaker(_core.Matchmaker):
+    """Tracks games through their lifecycle; thread safe. Made by :func:`connect`."""
+
+    def publisher(
+        self,
+        server_id: str,
+        stream: str | None = None,
+        maxlen: int = 0,
+        stamp_seq: bool = True,
+    ) -> EventPublisher:
+        """An EventPublisher on this matchmaker's backend (default stream: ``<ns>:events``)."""
+        return EventPublisher(self, server_id, stream, maxlen, stamp_seq)
+
+    def consumer(
+        self,
+        stream: str | None = None,
+        group: str = "matchmaker",
+        name: str = "mm-1",
+        claim_idle_ms: int = 30_000,
+        max_deliveries: int = 5,
+        dead_letter_stream: str | None = None,
+    ) -> Consumer:
+        """A Consumer of ``stream`` (default ``<ns>:events``) in consumer group ``group``.
+
+        The group is created at the start of the stream on first poll. Entries another
+        consumer left unacknowledged for ``claim_idle_ms`` are taken over; entries delivered
+        more than ``max_deliveries`` times, malformed ones, and rejected ones go to
+        ``dead_letter_stream`` (default ``<stream>:dead``).
+        """
+        return Consumer(
+            self,
+            stream=stream,
+            group=group,
+            name=name,
+            claim_idle_ms=claim_idle_ms,
+            max_deliveries=max_deliveries,
+            dead_letter_stream=dead_letter_stream,
+        )
+
+    def __repr__(self) -> str:
+        return f"Matchmaker(namespace={self.namespace!r}, counts={self.counts()!r})"
+
+
+def connect(
+    url: str = "memory://",
+    namespace: str = "gd",
+    max_age_ms: Mapping[str, int] | None = None,
+    connect_timeout_ms: int | None = None,
+    timeout_ms: int | None = None,
+    pool_size: int | None = None,
+    tombstone_ttl_ms: int | None = None,
+) -> Matchmaker:
+    """Open the backend named by ``url`` and return a Matchmaker.
+
+    ``memory://`` (a private in-process backend; ``memory://name`` shares one by name),
+    ``redis://[user:password@]host[:port][/db]``, ``rediss://...``, ``unix:///path``.
+    ``max_age_ms`` may set any of ``pending`` (default 60 s), ``lobby`` (10 min) and
+    ``active`` (1 h), the longest a game may stay in that set before :meth:`reap` removes it.
+    """
+    return Matchmaker(
+        url,
+        namespace=namespace,
+        max_age_ms=None if max_age_ms is None else dict(max_age_ms),
+        connect_timeout_ms=connect_timeout_ms,
+        timeout_ms=timeout_ms,
+        pool_size=pool_size,
+        tombstone_ttl_ms=tombstone_ttl_ms,
+    )
