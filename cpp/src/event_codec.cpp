@@ -82,7 +82,10 @@ Event decode_event(const Fields& fields) {
         throw InvalidArgument("missing field player_id");
     }
     if (ts) e.ts = parse_count("ts", *ts);
-    if (seq) e.seq = parse_count("seq", *seq);
+    if (seq) {
+        e.seq = parse_count("seq", *seq);
+        if (*e.seq > kMaxSeq) throw InvalidArgument("seq is above 2^53 - 1");
+    }
     return e;
 }
 
@@ -96,6 +99,7 @@ void validate_event(const Event& e) {
     }
     if (e.ts && *e.ts < 0) throw InvalidArgument("ts must not be negative");
     if (e.seq && *e.seq < 0) throw InvalidArgument("seq must not be negative");
+    if (e.seq && *e.seq > kMaxSeq) throw InvalidArgument("seq must be at most 2^53 - 1");
 }
 
 }  // namespace game_data

@@ -6,6 +6,10 @@
 
 namespace game_data {
 
+// Largest accepted seq: 2^53 - 1, so every backend (Redis compares seqs in Lua, as doubles)
+// orders seqs exactly. decode_event and validate_event refuse larger values.
+inline constexpr std::int64_t kMaxSeq = (std::int64_t{1} << 53) - 1;
+
 // Fields in a fixed order: type, game_id, server_id, then player_id, ts, seq when present.
 Fields encode_event(const Event& event);
 

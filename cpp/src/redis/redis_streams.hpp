@@ -1,0 +1,36 @@
+// The StreamTransport of the Redis backend: Redis Streams and consumer groups, over the
+// store's connection pool. Thread safe (one pooled connection per call).
+#pragma once
+
+#include <memory>
+
+#include "game_data/store.hpp"
+#include "redis/redis_connection.hpp"
+
+namespace game_data::redis {
+
+class RedisStreams final : public StreamTransport {
+public:
+    explicit RedisStreams(std::shared_ptr<ConnectionPool> pool) : pool_(std::move(pool)) {}
+
+    std::string add(const std::string& stream, const Fields& fields, std::int64_t maxlen) override;
+    std::vector<std::string> add_many(const std::string& stream, const std::vector<Fields>& entries,
+                                      std::int64_t maxlen) override;
+    void ensure_group(const std::string& stream, const std::string& group) override;
+    std::vector<StreamEntry> read_group(const std::string& stream, const std::string& group,
+                                        const std::string& consumer, const std::string& from_id,
+                                        std::int64_t count, std::int64_t block_ms) override;
+    std::vector<StreamEntry> autoclaim(const std::string& stream, const std::string& group,
+                                       const std::string& consumer, std::int64_t min_idle_ms,
+                                       std::string& cursor, std::int64_t count) override;
+    std::int64_t ack(const std::string& stream, const std::string& group,
+                     const std::vector<std::string>& ids) override;
+    std::int64_t length(const std::string& stream) override;
+    GroupInfo group_info(const std::string& stream, const std::string& group) override;
+    std::vector<StreamEntry> range(const std::string& stream, std::int64_t count) override;
+
+private:
+    std::shared_ptr<ConnectionPool> pool_;
+};
+
+}  // namespace game_data::redis

@@ -1,0 +1,400 @@
+// The Redis backend seen from Redis itself: the exact key layout of SPEC section 4 after each
+// transition, namespace isolation, script reloading after SCRIPT FLUSH, URL handling and
+// agreement with the memory store on random event sequences.
+#include <gtest/gtest.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "game_data/errors.hpp"
+#include "game_data/event_codec.hpp"
+#include "game_data/store.hpp"
+#include "support/redis_server.hpp"
+
+namespace game_data {
+namespace {
+
+using testing::RedisServer;
+using testing::shared_redis_server;
+using Strings = std::vector<std::string>;
+
+constexpr std::int64_t kT0 = 1'700'000'000'000;
+
+std::string fresh_ns(const std::string& base) {
+    static std::atomic<int> counter{0};
+    return base + std::to_string(::getpid()) + "-" + std::to_string(counter.fetch_add(1));
+}
+
+std::shared_ptr<Store> open_store_at(const std::string& url, const std::string& ns,
+                                     ConnectOptions o = {}) {
+    o.ns = ns;
+    return make_redis_store(Url::parse(url), o);
+}
+
+Game new_game(const std::string& id, int capacity = 2, const std::string& creator = "alice") {
+    Game g;
+    g.id = id;
+    g.creator_id = creator;
+    g.capacity = capacity;
+    g.server_id = "gs-1";
+    g.metadata = {{"mode", "duel"}};
+    g.created_at = g.updated_at = kT0;
+    return g;
+}
+
+Event event(EventType type, const std::string& game, std::optional<std::string> player = {},
+            std::optional<std::int64_t> seq = {}) {
+    Event e;
+    e.type = type;
+    e.game_id = game;
+    e.server_id = "gs-1";
+    e.player_id = std::move(player);
+    e.seq = seq;
+    return e;
+}
+
+Strings sorted_keys(const RedisServer& s, const std::string& ns, int db = 0) {
+    Strings keys = s.command({"KEYS", ns + ":*"}, db);
+    std::sort(keys.begin(), keys.end());
+    return keys;
+}
+
+// HGETALL as a sorted list of "field=value".
+Strings hash_fields(const RedisServer& s, const std::string& key) {
+    Strings flat = s.command({"HGETALL", key});
+    Strings out;
+    for (std::size_t i = 0; i + 1 < flat.size(); i += 2) out.push_back(flat[i] + "=" + flat[i + 1]);
+    std::sort(out.begin(), out.end());
+    return out;
+}
+
+std::string zscore(const RedisServer& s, const std::string& key, const std::string& id) {
+    return s.command({"ZSCORE", key, id}).at(0);
+}
+
+int unused_port() {
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof(a);
+    ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a));
+    ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+    ::close(fd);
+    return ntohs(a.sin_port);
+}
+
+// ---- layout --------------------------------------------------------------------------------
+
+class RedisLayout : public ::testing::Test {
+protected:
+    const RedisServer& server = shared_redis_server();
+    std::string ns = fresh_ns("layout");
+    std::shared_ptr<Store> store = open_store_at(server.url(), ns);
+    std::string k(const std::string& suffix) const { return ns + ":{0}:" + suffix; }
+};
+
+TEST_F(RedisLayout, CreateWritesTheGameHashAndThePendingEntry) {
+    store->create_game(new_game("g1"), kT0);
+    EXPECT_EQ(sorted_keys(server, ns), (Strings{k("game:g1"), k("pending")}));
+    EXPECT_EQ(server.command({"TYPE", k("game:g1")}), Strings{"hash"});
+    EXPECT_EQ(server.command({"TYPE", k("pending")}), Strings{"zset"});
+    EXPECT_EQ(hash_fields(server, k("game:g1")),
+              (Strings{"capacity=2", "created_at=" + std::to_string(kT0), "creator_id=alice",
+                       "id=g1", "last_seq=0", "metadata={\"mode\":\"duel\"}", "players=",
+                       "server_id=gs-1", "state=created", "updated_at=" + std::to_string(kT0)}));
+    EXPECT_EQ(zscore(server, k("pending"), "g1"), std::to_string(kT0));
+}
+
+TEST_F(RedisLayout, EveryTransitionMovesTheGameBetweenSetsAndTheOpenIndex) {
+    const auto t = [](int s) { return std::to_string(kT0 + s * 1000); };
+    store->create_game(new_game("g1", 2), kT0);
+
+    ASSERT_EQ(store->apply(event(EventType::CreatorJoined, "g1", "alice", 5), kT0 + 1000).status,
+              ApplyStatus::Applied);
+    EXPECT_EQ(sorted_keys(server, ns), (Strings{k("game:g1"), k("lobby"), k("open")}));
+    EXPECT_EQ(server.command({"HMGET", k("game:g1"), "state", "players", "updated_at", "last_seq"}),
+              (Strings{"creator_joined", "alice", t(1), "5"}));
+    EXPECT_EQ(zscore(server, k("lobby"), "g1"), t(1));
+    EXPECT_EQ(zscore(server, k("open"), "g1"), t(1));
+
+    store->apply(event(EventType::PlayerJoined, "g1", "bob"), kT0 + 2000);  // now full
+    EXPECT_EQ(sorted_keys(server, ns), (Strings{k("game:g1"), k("lobby")}));
+    EXPECT_EQ(server.command({"HGET", k("game:g1"), "players"}), Strings{"alice,bob"});
+    EXPECT_EQ(zscore(server, k("lobby"), "g1"), t(1)) << "roster changes keep the lobby score";
+
+    store->apply(event(EventType::PlayerLeft, "g1", "bob"), kT0 + 3000);  // a seat again
+    EXPECT_EQ(zscore(server, k("open"), "g1"), t(1)) << "open again at its lobby position";
+
+    store->apply(event(EventType::Heartbeat, "g1"), kT0 + 4000);
+    EXPECT_EQ(zscore(server, k("lobby"), "g1"), t(4));
+    EXPECT_EQ(zscore(server, k("open"), "g1"), t(4));
+
+    store->apply(event(EventType::AllPlayersJoined, "g1"), kT0 + 5000);
+    EXPECT_EQ(sorted_keys(server, ns), (Strings{k("game:g1"), k("lobby")}));
+    EXPECT_EQ(server.command({"HGET", k("game:g1"), "state"}), Strings{"all_players_joined"});
+    EXPECT_EQ(zscore(server, k("lobby"), "g1"), t(4)) << "same set, same score";
+
+    store->apply(event(EventType::GameStarted, "g1"), kT0 + 6000);
+    EXPECT_EQ(sorted_keys(server, ns), (Strings{k("active"), k("game:g1")}));
+    EXPECT_EQ(zscore(server, k("active"), "g1"), t(6));
+    EXPECT_EQ(server.command({"HGET", k("game:g1"), "state"}), Strings{"in_progress"});
+
+    store->apply(event(EventType::GameEnded, "g1"), kT0 + 7000);
+    EXPECT_EQ(sorted_keys(server, ns), (Strings{k("tomb:g1")}));
+    EXPECT_EQ(server.command({"TYPE", k("tomb:g1")}), Strings{"string"});
+    EXPECT_EQ(server.command({"GET", k("tomb:g1")}), Strings{"ended"});
+    const std::int64_t pttl = std::stoll(server.command({"PTTL", k("tomb:g1")}).at(0));
+    EXPECT_GT(pttl, 0);
+    EXPECT_LE(pttl, ConnectOptions{}.tombstone_ttl_ms);
+}
+
+TEST_F(RedisLayout, RefusedEventsWriteNothing) {
+    store->create_game(new_game("g1", 1), kT0);
+    store->apply(event(EventType::CreatorJoined, "g1", "alice", 3), kT0 + 1000);
+    const Strings before = hash_fields(server, k("game:g1"));
+    EXPECT_EQ(store->apply(event(EventType::PlayerJoined, "g1", "bob"), kT0 + 2000).reason, "game is full");
+    EXPECT_EQ(store->apply(event(EventType::Heartbeat, "g1", {}, 3), kT0 + 2000).reason,
+              "seq already applied");
+    Event wrong = event(EventType::GameEnded, "g1");
+    wrong.server_id = "gs-2";
+    EXPECT_EQ(store->apply(wrong, kT0 + 2000).reason, "wrong server");
+    EXPECT_EQ(hash_fields(server, k("game:g1")), before);
+    EXPECT_EQ(zscore(server, k("lobby"), "g1"), std::to_string(kT0 + 1000));
+}
+
+TEST_F(RedisLayout, ReapRemovesOldGamesAndLeavesReapedTombstones) {
+    store->create_game(new_game("old"), kT0);
+    store->create_game(new_game("new"), kT0 + 50'000);
+    MaxAges ages;
+    auto removed = store->reap(kT0 + 60'001, ages, 1);
+    ASSERT_EQ(removed.size(), 1u);
+    EXPECT_EQ(removed[0].id, "old");
+    EXPECT_EQ(removed[0].metadata, (nlohmann::json{{"mode", "duel"}}));
+    EXPECT_EQ(sorted_keys(server, ns), (Strings{k("game:new"), k("pending"), k("tomb:old")}));
+    EXPECT_EQ(server.command({"GET", k("tomb:old")}), Strings{"reaped"});
+    EXPECT_THROW(store->create_game(new_game("old"), kT0 + 70'000), GameExists);
+}
+
+TEST_F(RedisLayout, ReapWorksThroughManyBatches) {
+    for (int i = 0; i < 25; ++i) store->create_game(new_game("g" + std::to_string(i)), kT0 + i);
+    auto removed = store->reap(kT0 + 60'000 + 20, MaxAges{}, 4);  // scores below kT0 + 20
+    EXPECT_EQ(removed.size(), 20u);
+    for (int i = 0; i < 20; ++i) EXPECT_EQ(removed[i].id, "g" + std::to_string(i)) << "oldest first";
+    EXPECT_EQ(store->counts().pending, 5);
+}
+
+TEST_F(RedisLayout, OpenIndexHoldsOnlyCreatorJoinedGamesWithFreeSeats) {
+    store->create_game(new_game("a", 2), kT0);
+    store->create_game(new_game("b", 1), kT0);
+    store->create_game(new_game("c", 3), kT0);
+    store->apply(event(EventType::CreatorJoined, "a", "alice"), kT0 + 3);
+    store->apply(event(EventType::CreatorJoined, "b", "alice"), kT0 + 1);  // full at once
+    store->apply(event(EventType::CreatorJoined, "c", "alice"), kT0 + 2);
+    EXPECT_EQ(server.command({"ZRANGE", k("open"), "0", "-1", "WITHSCORES"}),
+              (Strings{"c", std::to_string(kT0 + 2), "a", std::to_string(kT0 + 3)}));
+    auto open = store->get_open_games(10);
+    ASSERT_EQ(open.size(), 2u);
+    EXPECT_EQ(open[0].id, "c");
+    EXPECT_EQ(open[1].players, Strings{"alice"});
+    EXPECT_EQ(store->get_open_games(1).size(), 1u);
+}
+
+TEST(RedisNamespaces, StoresWithDifferentNamespacesNeverMeet) {
+    const RedisServer& server = shared_redis_server();
+    const std::string a = fresh_ns("nsa"), b = fresh_ns("nsb");
+    auto sa = open_store_at(server.url(), a);
+    auto sb = open_store_at(server.url(), b);
+    sa->create_game(new_game("same"), kT0);
+    sb->create_game(new_game("same", 4), kT0);
+    sa->apply(event(EventType::GameEnded, "same"), kT0 + 1);
+    EXPECT_FALSE(sa->get_game("same"));
+    ASSERT_TRUE(sb->get_game("same"));
+    EXPECT_EQ(sb->get_game("same")->capacity, 4);
+    EXPECT_EQ(sorted_keys(server, a), Strings{a + ":{0}:tomb:same"});
+    EXPECT_EQ(sorted_keys(server, b), (Strings{b + ":{0}:game:same", b + ":{0}:pending"}));
+    EXPECT_EQ(sb->counts(), (Counts{1, 0, 0}));
+}
+
+// ---- scripts -------------------------------------------------------------------------------
+
+TEST(RedisScripts, EveryCallStillWorksAfterScriptFlush) {
+    RedisServer server;
+    auto store = open_store_at(server.url(), "flush");
+    auto flush = [&] { ASSERT_EQ(server.command({"SCRIPT", "FLUSH"}), Strings{"OK"}); };
+    flush();
+    store->create_game(new_game("g1"), kT0);
+    flush();
+    EXPECT_EQ(store->apply(event(EventType::CreatorJoined, "g1", "alice"), kT0 + 1).status,
+              ApplyStatus::Applied);
+    flush();
+    EXPECT_EQ(store->get_open_games(5).size(), 1u);
+    flush();
+    EXPECT_EQ(store->counts(), (Counts{0, 1, 0}));
+    flush();
+    EXPECT_EQ(store->set_entry("g1"), std::make_pair(GameSet::Lobby, kT0 + 1));
+    flush();
+    std::vector<Event> batch{event(EventType::PlayerJoined, "g1", "bob"),
+                             event(EventType::PlayerLeft, "g1", "bob"),
+                             event(EventType::GameStarted, "g1")};
+    auto results = store->apply_many(batch, kT0 + 2);
+    ASSERT_EQ(results.size(), 3u);
+    for (const auto& r : results) EXPECT_EQ(r.status, ApplyStatus::Applied);
+    EXPECT_EQ(store->get_game("g1")->state, GameState::InProgress);
+    flush();
+    EXPECT_EQ(store->reap(kT0 + 10'000'000, MaxAges{}, 10).size(), 1u);
+}
+
+TEST(RedisScripts, ApplyManyReturnsOneResultPerEventInOrder) {
+    auto store = open_store_at(shared_redis_server().url(), fresh_ns("many"));
+    store->create_game(new_game("g1", 2), kT0);
+    std::vector<Event> batch{event(EventType::PlayerJoined, "g1", "bob"),   // rejected
+                             event(EventType::CreatorJoined, "g1", "alice"),
+                             event(EventType::PlayerJoined, "g1", "bob"),
+                             event(EventType::PlayerJoined, "g1", "carol"),  // full
+                             event(EventType::Heartbeat, "nope")};
+    auto r = store->apply_many(batch, kT0 + 1);
+    ASSERT_EQ(r.size(), 5u);
+    EXPECT_EQ(r[0].reason, "creator has not joined");
+    EXPECT_EQ(r[1].status, ApplyStatus::Applied);
+    EXPECT_EQ(r[2].status, ApplyStatus::Applied);
+    EXPECT_EQ(r[3].reason, "game is full");
+    EXPECT_EQ(r[4].reason, "unknown game");
+    EXPECT_FALSE(r[4].state);
+    EXPECT_EQ(store->apply_many({}, kT0).size(), 0u);
+}
+
+TEST(RedisScripts, SeqsUpTo2To53MinusOneCompareExactly) {
+    auto store = open_store_at(shared_redis_server().url(), fresh_ns("seq"));
+    store->create_game(new_game("g1"), kT0);
+    const std::int64_t big = kMaxSeq;
+    EXPECT_EQ(store->apply(event(EventType::Heartbeat, "g1", {}, big - 1), kT0 + 1).status,
+              ApplyStatus::Applied);
+    EXPECT_EQ(store->apply(event(EventType::Heartbeat, "g1", {}, big), kT0 + 2).status,
+              ApplyStatus::Applied);
+    EXPECT_EQ(store->get_game("g1")->last_seq, big);
+    EXPECT_EQ(store->apply(event(EventType::Heartbeat, "g1", {}, big), kT0 + 3).status,
+              ApplyStatus::Duplicate);
+    EXPECT_THROW(store->apply(event(EventType::Heartbeat, "g1", {}, big + 1), kT0 + 4),
+                 InvalidArgument);
+}
+
+// ---- URLs and connecting -------------------------------------------------------------------
+
+TEST(RedisUrls, ConnectionRefusedIsAConnectionError) {
+    EXPECT_THROW(open_store_at("redis://127.0.0.1:" + std::to_string(unused_port()) + "/0", "x"),
+                 ConnectionError);
+}
+
+TEST(RedisUrls, MissingUnixSocketIsAConnectionError) {
+    EXPECT_THROW(open_store_at("unix:///nonexistent/gd-test.sock", "x"), ConnectionError);
+}
+
+TEST(RedisUrls, MalformedUrlsAndOptionsAreInvalidArguments) {
+    const std::string base = shared_redis_server().url();
+    EXPECT_THROW(open_store_at("redis://127.0.0.1:notaport/0", "x"), InvalidArgument);
+    EXPECT_THROW(open_store_at("redis://127.0.0.1:6379/zero", "x"), InvalidArgument);
+    EXPECT_THROW(open_store_at(base + "?pool_size=0", "x"), InvalidArgument);
+    EXPECT_THROW(open_store_at(base + "?timeout_ms=abc", "x"), InvalidArgument);
+    EXPECT_THROW(open_store_at(base + "?connect_timeout_ms=0", "x"), InvalidArgument);
+    EXPECT_THROW(open_store_at(base + "?no_such_option=1", "x"), InvalidArgument);
+    EXPECT_THROW(open_store_at("memory://", "x"), InvalidArgument);
+    EXPECT_THROW(open_store_at(base, "bad{ns}"), InvalidArgument);
+    const std::string db99 = "redis://127.0.0.1:" + std::to_string(shared_redis_server().port()) + "/99";
+    EXPECT_THROW(open_store_at(db99, "x"), InvalidArgument);
+}
+
+TEST(RedisUrls, RedissNeedsAHiredisWithSsl) {
+    const std::string url = "rediss://127.0.0.1:" + std::to_string(shared_redis_server().port());
+#if __has_include(<hiredis/hiredis_ssl.h>)
+    // A TLS build: the handshake with this plain-text server fails.
+    EXPECT_THROW(open_store_at(url, "x"), ConnectionError);
+#else
+    try {
+        open_store_at(url, "x");
+        FAIL() << "rediss:// opened without SSL support";
+    } catch (const Unsupported& e) {
+        EXPECT_NE(std::string(e.what()).find("SSL"), std::string::npos) << e.what();
+    }
+#endif
+}
+
+TEST(RedisUrls, QueryOptionsAreAccepted) {
+    auto store = open_store_at(shared_redis_server().url() +
+                                   "?connect_timeout_ms=500&timeout_ms=1000&pool_size=1",
+                               fresh_ns("opts"));
+    store->create_game(new_game("g1"), kT0);
+    EXPECT_TRUE(store->get_game("g1"));
+}
+
+TEST(RedisUrls, UnixSocketWithDbSelectsThatDatabase) {
+    const RedisServer& server = shared_redis_server();
+    const std::string ns = fresh_ns("unix");
+    auto store = open_store_at("unix://" + server.unix_socket() + "?db=3", ns);
+    store->create_game(new_game("g1"), kT0);
+    EXPECT_EQ(sorted_keys(server, ns, 3), (Strings{ns + ":{0}:game:g1", ns + ":{0}:pending"}));
+    EXPECT_TRUE(sorted_keys(server, ns, 0).empty());
+}
+
+TEST(RedisUrls, TcpDbNumberSelectsThatDatabase) {
+    const RedisServer& server = shared_redis_server();
+    const std::string ns = fresh_ns("db");
+    auto store = open_store_at(server.url(5), ns);
+    store->create_game(new_game("g1"), kT0);
+    EXPECT_EQ(sorted_keys(server, ns, 5).size(), 2u);
+    EXPECT_TRUE(sorted_keys(server, ns, 0).empty());
+}
+
+TEST(RedisUrls, PasswordAndAclUserAuthenticate) {
+    RedisServer server;
+    server.command({"ACL", "SETUSER", "mm", "on", ">s3cret", "~*", "+@all"});
+    server.command({"CONFIG", "SET", "requirepass", "topsecret"});
+    const std::string host = "127.0.0.1:" + std::to_string(server.port());
+    EXPECT_NO_THROW(open_store_at("redis://:topsecret@" + host + "/0", "a")->counts());
+    EXPECT_NO_THROW(open_store_at("redis://mm:s3cret@" + host + "/0", "a")->counts());
+    try {
+        open_store_at("redis://mm:wrong@" + host + "/0", "a");
+        FAIL() << "wrong password accepted";
+    } catch (const ConnectionError& e) {
+        EXPECT_EQ(std::string(e.what()).find("wrong@"), std::string::npos) << "password leaked";
+    }
+}
+
+TEST(RedisUrls, ACommandTimeoutIsATimeoutErrorAndTheHandleRecovers) {
+    RedisServer server;
+    auto store = open_store_at(server.url() + "?timeout_ms=100", "slow");
+    store->create_game(new_game("g1"), kT0);
+    server.command({"CLIENT", "PAUSE", "1000", "ALL"});
+    try {
+        store->apply(event(EventType::CreatorJoined, "g1", "alice"), kT0 + 1);
+        FAIL() << "no timeout while Redis was paused";
+    } catch (const TimeoutError& e) {
+        EXPECT_NE(std::string(e.what()).find("outcome is unknown"), std::string::npos) << e.what();
+    }
+    // Poll (with a deadline) until the pause is over; the same handle then works.
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    std::optional<Game> g;
+    while (std::chrono::steady_clock::now() < deadline) {
+        try {
+            g = store->get_game("g1");
+            break;
+        } catch (const TimeoutError&) {
+        }
+    }
+    ASSERT_TRUE(g);
+    // Whether the timed-out call ran is unknown; re-applying it is safe either way.
+    auto again = store->apply(event(EventType::CreatorJoined, "g1", "alice"), kT0 + 2);
+    EXPECT_NE(again.status, ApplyStatus::Rejected) << again.reason;
+    EXPECT_EQ(again.state, GameState::CreatorJoined);
+}
+
+}  // namespace
+}  // namespace game_data
