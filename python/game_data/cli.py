@@ -1,0 +1,230 @@
+"""The `game-data` command line.
+
+    game-data simulate [--games N] [--seed S] ...   simulate servers and players, check invariants
+    game-data consume --url redis://... ...         run a matchmaker consumer until SIGINT/SIGTERM
+    game-data --version
+
+Exit status: 0 on success, 1 when a simulation invariant fails or the backend fails,
+2 for bad arguments.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import logging
+import os
+import signal
+import socket
+import sys
+import threading
+from typing import Iterator, Optional, Sequence
+
+__all__ = ["main", "build_parser"]
+
+log = logging.getLogger("game_data.cli")
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+
+def _version() -> str:
+    try:
+        import game_data
+
+        version = getattr(game_data, "__version__", None)
+        if version:
+            return str(version)
+    except ImportError:
+        pass
+    from importlib.metadata import PackageNotFoundError, version as dist_version
+
+    try:
+        return dist_version("game-data")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def _rate(text: str) -> float:
+    value = float(text)
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError("must be between 0 and 1")
+    return value
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def _non_negative(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError("must not be negative")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="game-data",
+        description="Track matchmaker games through their lifecycle, driven by game-server events.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+
+    sim = sub.add_parser(
+        "simulate",
+        help="simulate game servers and players against a matchmaker and check the invariants",
+        description="Simulate a fleet of game servers and players against one matchmaker: "
+        "create games, publish every lifecycle event, consume them, serve open games, reap "
+        "abandoned games with a simulated clock, then check the invariants and print a summary.",
+    )
+    sim.add_argument("--games", type=_positive, default=1000, help="games to simulate (default 1000)")
+    sim.add_argument("--seed", type=int, default=0, help="random seed; the same seed gives the same counts")
+    sim.add_argument("--servers", type=_positive, default=20, help="game servers in the fleet (default 20)")
+    sim.add_argument("--batch", type=_positive, default=500,
+                     help="games per wave: created together, played out, then reaped (default 500)")
+    target = sim.add_mutually_exclusive_group()
+    target.add_argument("--url", default="memory://", help="backend URL (default memory://)")
+    target.add_argument("--redis-server", action="store_true",
+                        help="start a private redis-server for the run and use it")
+    sim.add_argument("--namespace", default=None, help="key namespace (default: a fresh sim-<random>)")
+    sim.add_argument("--abandon-rate", type=_rate, default=0.09,
+                     help="share of games abandoned: creator never connects, or the server dies "
+                     "in the lobby or mid-game (default 0.09)")
+    sim.add_argument("--bad-rate", type=_rate, default=0.02,
+                     help="per game, chance of a garbage entry and of a wrong-server event (default 0.02)")
+    sim.add_argument("--duplicate-rate", type=_rate, default=0.05,
+                     help="per event, chance it is delivered twice (default 0.05)")
+    progress = sim.add_mutually_exclusive_group()
+    progress.add_argument("--progress", dest="progress", action="store_true", default=None,
+                          help="show a progress bar on stderr (default: when stderr is a terminal)")
+    progress.add_argument("--no-progress", dest="progress", action="store_false")
+    sim.add_argument("--json", action="store_true", help="print the summary as JSON")
+    sim.add_argument("--log-level", choices=LOG_LEVELS, default="WARNING", type=str.upper)
+    sim.set_defaults(handler=_cmd_simulate)
+
+    con = sub.add_parser(
+        "consume",
+        help="run a matchmaker consumer on the event stream until SIGINT/SIGTERM",
+        description="Read game-server events from the stream through a consumer group, apply "
+        "them, dead-letter bad ones, and acknowledge. Stops cleanly on SIGINT/SIGTERM after "
+        "finishing the current batch.",
+    )
+    con.add_argument("--url", default=os.environ.get("GAME_DATA_URL", "redis://127.0.0.1:6379/0"),
+                     help="backend URL (default $GAME_DATA_URL or redis://127.0.0.1:6379/0)")
+    con.add_argument("--namespace", default="gd", help="key namespace (default gd)")
+    con.add_argument("--stream", default=None, help="event stream (default <namespace>:events)")
+    con.add_argument("--group", default="matchmaker", help="consumer group (default matchmaker)")
+    con.add_argument("--name", default=None, help="consumer name (default <host>-<pid>)")
+    con.add_argument("--claim-idle-ms", type=_positive, default=30_000,
+                     help="claim entries other consumers left unacknowledged this long (default 30000)")
+    con.add_argument("--max-deliveries", type=_positive, default=5,
+                     help="dead-letter an entry delivered more often than this (default 5)")
+    con.add_argument("--dead-letter-stream", default=None, help="default <stream>:dead")
+    con.add_argument("--count", type=_positive, default=100, help="entries per batch (default 100)")
+    con.add_argument("--block-ms", type=_non_negative, default=100,
+                     help="how long one read waits for new entries (default 100)")
+    con.add_argument("--log-level", choices=LOG_LEVELS, default="INFO", type=str.upper)
+    con.set_defaults(handler=_cmd_consume)
+    return parser
+
+
+def _configure_logging(level: str) -> None:
+    logging.basicConfig(
+        level=getattr(logging, level),
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+
+
+@contextlib.contextmanager
+def _simulation_url(args: argparse.Namespace) -> Iterator[str]:
+    if not args.redis_server:
+        yield args.url
+        return
+    from game_data.testing import RedisServer
+
+    with RedisServer() as server:
+        yield server.url
+
+
+def _cmd_simulate(args: argparse.Namespace) -> int:
+    from game_data.simulate import SimulationOptions, format_json, format_summary, run_simulation
+
+    show_progress = args.progress if args.progress is not None else sys.stderr.isatty()
+    with _simulation_url(args) as url:
+        opts = SimulationOptions(
+            games=args.games,
+            seed=args.seed,
+            servers=args.servers,
+            batch=args.batch,
+            url=url,
+            namespace=args.namespace,
+            abandon_rate=args.abandon_rate,
+            bad_rate=args.bad_rate,
+            duplicate_rate=args.duplicate_rate,
+        )
+        result = run_simulation(opts, progress_stream=sys.stderr if show_progress else None)
+    print(format_json(result) if args.json else format_summary(result))
+    if not result.ok:
+        for failure in result.failures:
+            print(f"game-data simulate: invariant failed: {failure}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _cmd_consume(args: argparse.Namespace) -> int:
+    import game_data
+
+    name = args.name or f"{socket.gethostname().split('.')[0]}-{os.getpid()}"
+    mm = game_data.connect(args.url, namespace=args.namespace)
+    consumer = mm.consumer(
+        stream=args.stream,
+        group=args.group,
+        name=name,
+        claim_idle_ms=args.claim_idle_ms,
+        max_deliveries=args.max_deliveries,
+        dead_letter_stream=args.dead_letter_stream,
+    )
+    stop = threading.Event()
+    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        log.info("consumer %s reading %s as group %s", name, consumer.stream, consumer.group)
+        backoff = 0.1
+        while not stop.is_set():
+            try:
+                # Finishes and acknowledges the batch in hand, then returns once stop is set
+                # (run() installs its own SIGINT/SIGTERM handlers that set the same flag).
+                consumer.run(stop=stop, count=args.count, block_ms=args.block_ms)
+            except (ConnectionError, TimeoutError) as exc:
+                # A daemon outlives a Redis restart: retry with backoff, stoppable at once.
+                log.warning("backend failure, retrying in %.1fs: %s", backoff, exc)
+                stop.wait(backoff)
+                backoff = min(backoff * 2, 5.0)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    s = consumer.stats
+    log.info("consumer %s stopped: applied=%d duplicate=%d rejected=%d dead_lettered=%d",
+             name, s["applied"], s["duplicate"], s["rejected"], s["dead_lettered"])
+    return 0
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    _configure_logging(args.log_level)
+    from game_data import GameDataError
+
+    try:
+        return args.handler(args)
+    except (GameDataError, ValueError, KeyError, ConnectionError, TimeoutError, OSError) as exc:
+        print(f"game-data {args.command}: error: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
