@@ -72,7 +72,7 @@ def connect(
     return Matchmaker(
         url,
         namespace=namespace,
-        max_age_ms=None if max_age_ms is None else dict(max_age_ms),
+        max_age_ms=dict(max_age_ms) if isinstance(max_age_ms, Mapping) else max_age_ms,
         connect_timeout_ms=connect_timeout_ms,
         timeout_ms=timeout_ms,
         pool_size=pool_size,

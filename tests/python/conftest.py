@@ -1,0 +1,58 @@
+"""Shared fixtures of the Python suite. The redis_server / redis_url / gd_namespace fixtures
+come from the game_data pytest plugin (game_data.testing.pytest_plugin)."""
+
+from __future__ import annotations
+
+import pytest
+
+import game_data
+from game_data import _core
+from game_data.testing import RedisServer
+
+
+def _redis_streams_work() -> bool:
+    """Whether this build's Redis backend also provides the stream transport (the two
+    landed separately). Probed once against a throwaway server."""
+    with RedisServer() as server:
+        try:
+            game_data.connect(server.url).stream_length("probe")
+        except game_data.UnsupportedError:
+            return False
+    return True
+
+
+# Every backend this build can open. The Redis backend joins automatically once the C++
+# build provides it (until then connect() raises UnsupportedError for redis://), and the
+# stream tests run on it once its stream transport exists too.
+BACKENDS = ["memory"] + (["redis"] if _core.backend_available("redis") else [])
+STREAM_BACKENDS = ["memory"] + (["redis"] if "redis" in BACKENDS and _redis_streams_work() else [])
+
+
+def _url(request: pytest.FixtureRequest) -> str:
+    if request.param == "memory":
+        return "memory://"
+    return str(request.getfixturevalue("redis_url"))
+
+
+@pytest.fixture(params=BACKENDS)
+def backend_url(request: pytest.FixtureRequest) -> str:
+    """A backend URL: memory:// (private, in-process) or the session's redis-server."""
+    return _url(request)
+
+
+@pytest.fixture(params=STREAM_BACKENDS)
+def stream_backend_url(request: pytest.FixtureRequest) -> str:
+    """Like backend_url, for tests that also use the event stream."""
+    return _url(request)
+
+
+@pytest.fixture
+def mm(backend_url: str, gd_namespace: str) -> game_data.Matchmaker:
+    """A matchmaker on each backend, in a namespace no other test uses."""
+    return game_data.connect(backend_url, namespace=gd_namespace)
+
+
+@pytest.fixture
+def stream_mm(stream_backend_url: str, gd_namespace: str) -> game_data.Matchmaker:
+    """A matchmaker on each backend whose event stream works."""
+    return game_data.connect(stream_backend_url, namespace=gd_namespace)

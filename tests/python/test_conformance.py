@@ -1,0 +1,157 @@
+"""Every backend behaves the same through the Python API: the SPEC section 5 walk-through,
+one scripted scenario with its exact outcomes, and the stream round trip."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+import game_data
+from game_data import ApplyStatus, Event, EventType, GameState
+
+A, D, R = "applied", "duplicate", "rejected"
+
+# (event type, game, player, expected status, expected state afterwards or None)
+SCENARIO = [
+    ("creator_joined", "g1", "alice", A, "creator_joined"),
+    ("player_joined", "g1", "bob", A, "creator_joined"),
+    ("player_joined", "g1", "bob", D, "creator_joined"),
+    ("player_joined", "g1", "carol", R, "creator_joined"),  # capacity 2
+    ("player_left", "g1", "bob", A, "creator_joined"),
+    ("all_players_joined", "g1", None, A, "all_players_joined"),
+    ("creator_joined", "g1", "alice", D, "all_players_joined"),
+    ("heartbeat", "g1", None, A, "all_players_joined"),
+    ("game_started", "g1", None, A, "in_progress"),
+    ("game_started", "g2", None, A, "in_progress"),  # forward skip from created
+    ("game_ended", "g1", None, A, "ended"),
+    ("game_ended", "g1", None, D, None),
+    ("heartbeat", "g1", None, D, None),
+    ("game_started", "g3", None, R, None),  # unknown game
+    ("player_joined", "g2", "dave", A, "in_progress"),
+]
+
+
+def test_spec_walkthrough(backend_url: str, gd_namespace: str) -> None:
+    mm = game_data.connect(backend_url, namespace=gd_namespace)
+    game = mm.create_game(creator_id="alice", capacity=4, server_id="gs-1",
+                          metadata={"mode": "duel"})
+    assert game.state is GameState.CREATED
+    assert mm.get_game(game.id) == game
+    assert mm.get_open_games(limit=50) == []
+    result = mm.apply(Event(type=EventType.CREATOR_JOINED, game_id=game.id, server_id="gs-1",
+                            player_id="alice"))
+    assert result.status is ApplyStatus.APPLIED
+    assert [g.id for g in mm.get_open_games(limit=50)] == [game.id]
+    assert mm.reap() == []
+    assert mm.counts() == {"pending": 0, "lobby": 1, "active": 0}
+
+
+def test_scripted_scenario_outcomes(mm: game_data.Matchmaker) -> None:
+    mm.create_game(creator_id="alice", capacity=2, server_id="gs-1", game_id="g1")
+    mm.create_game(creator_id="erin", capacity=2, server_id="gs-1", game_id="g2")
+    seen = []
+    for type_, gid, player, _, _ in SCENARIO:
+        r = mm.apply(Event(type=type_, game_id=gid, server_id="gs-1", player_id=player))
+        seen.append((type_, gid, player, r.status.value, r.state.value if r.state else None))
+    assert seen == SCENARIO
+    assert mm.counts() == {"pending": 0, "lobby": 0, "active": 1}
+    assert mm.get_game("g2").players == ["dave"]
+
+
+def test_scenario_through_apply_many_matches_one_by_one(mm: game_data.Matchmaker) -> None:
+    mm.create_game(creator_id="alice", capacity=2, server_id="gs-1", game_id="g1")
+    mm.create_game(creator_id="erin", capacity=2, server_id="gs-1", game_id="g2")
+    results = mm.apply_many([Event(type=t, game_id=g, server_id="gs-1", player_id=p)
+                             for t, g, p, _, _ in SCENARIO])
+    assert [(r.status.value, r.state.value if r.state else None) for r in results] == [
+        (status, state) for *_, status, state in SCENARIO
+    ]
+
+
+@pytest.fixture
+def shared(stream_backend_url: str, gd_namespace: str) -> tuple[str, str]:
+    """(url, namespace) a second client (an EventPublisher, which always uses the default
+    namespace) can open to reach the same backend and streams. Named memory backends are
+    shared per (name, namespace), so there the name is unique instead of the namespace."""
+    if stream_backend_url == "memory://":
+        return f"memory://conformance-{uuid.uuid4().hex[:12]}", "gd"
+    return stream_backend_url, gd_namespace
+
+
+def test_stream_round_trip(shared: tuple[str, str]) -> None:
+    shared_url, namespace = shared
+    mm = game_data.connect(shared_url, namespace=namespace)
+    game = mm.create_game(creator_id="alice", capacity=3, server_id="gs-1")
+    pub = game_data.EventPublisher(shared_url, server_id="gs-1", stream=mm.default_stream)
+    assert (pub.server_id, pub.stream) == ("gs-1", mm.default_stream)
+    ids = [
+        pub.creator_joined(game.id, player_id="alice"),
+        pub.player_joined(game.id, "bob"),
+        pub.player_left(game.id, "bob"),
+        pub.heartbeat(game.id),
+        pub.all_players_joined(game.id),
+        pub.game_started(game.id),
+    ]
+    assert len(set(ids)) == len(ids)
+    assert mm.stream_length(mm.default_stream) == len(ids)
+    entries = mm.stream_entries(mm.default_stream)
+    assert [e[0] for e in entries] == ids
+    assert entries[1][1]["type"] == "player_joined"
+    assert entries[1][1]["player_id"] == "bob"
+    assert entries[1][1]["server_id"] == "gs-1"
+
+    consumer = mm.consumer(name="mm-conf")
+    results = consumer.poll(count=100, block_ms=0)
+    assert [r.status for r in results] == [ApplyStatus.APPLIED] * len(ids)
+    assert [r.entry_id for r in results] == ids
+    assert mm.get_game(game.id).state is GameState.IN_PROGRESS
+    assert consumer.stats["applied"] == len(ids)
+    assert consumer.stats["batches"] == 1
+    assert consumer.group_info()["pending"] == 0
+    assert consumer.poll(block_ms=0) == []
+
+
+def test_publisher_from_matchmaker_and_dead_letters(stream_mm: game_data.Matchmaker) -> None:
+    mm = stream_mm
+    game = mm.create_game(creator_id="alice", capacity=2, server_id="gs-1")
+    pub = mm.publisher(server_id="gs-1")
+    assert pub.stream == mm.default_stream
+    good = pub.publish(Event(type=EventType.CREATOR_JOINED, game_id=game.id, server_id="gs-1",
+                             player_id="alice"))
+    malformed = pub.publish_raw({"type": "exploded", "game_id": game.id, "server_id": "gs-1"})
+    wrong_server = pub.publish_raw([("type", "game_started"), ("game_id", game.id),
+                                    ("server_id", "gs-2")])
+    consumer = mm.consumer(name="mm-dl")
+    assert consumer.dead_letter_stream == mm.default_stream + ":dead"
+    results = {r.entry_id: r for r in consumer.poll(block_ms=0)}
+    assert results[good].status is ApplyStatus.APPLIED
+    assert results[malformed].status is ApplyStatus.REJECTED
+    assert results[wrong_server].status is ApplyStatus.REJECTED
+    dead = mm.stream_entries(consumer.dead_letter_stream)
+    assert [fields["type"] for _, fields in dead] == ["exploded", "game_started"]
+    assert all(fields["error"] for _, fields in dead)
+    assert consumer.stats["dead_lettered"] == 2
+    assert mm.get_game(game.id).state is GameState.CREATOR_JOINED
+
+
+def test_publish_raw_refuses_non_string_fields(stream_mm: game_data.Matchmaker) -> None:
+    mm = stream_mm
+    pub = mm.publisher(server_id="gs-1")
+    with pytest.raises(game_data.InvalidArgumentError):
+        pub.publish_raw({"type": 1})  # type: ignore[dict-item]
+    with pytest.raises(game_data.InvalidArgumentError):
+        pub.publish_raw({})
+    assert mm.stream_length(pub.stream) == 0
+
+
+def test_publisher_refuses_bad_events(stream_mm: game_data.Matchmaker) -> None:
+    mm = stream_mm
+    pub = mm.publisher(server_id="gs-1")
+    with pytest.raises(game_data.InvalidArgumentError):
+        pub.player_joined("g1", "")
+    with pytest.raises(game_data.InvalidArgumentError):
+        pub.heartbeat("bad id")
+    with pytest.raises(game_data.InvalidArgumentError):
+        mm.publisher(server_id="")
+    assert mm.stream_length(pub.stream) == 0

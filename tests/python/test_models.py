@@ -1,0 +1,166 @@
+"""The value types: Game, Event and ApplyResult."""
+
+from __future__ import annotations
+
+import copy
+import json
+import pickle
+
+import pytest
+
+import game_data
+from game_data import ApplyResult, ApplyStatus, Event, EventType, GameState
+
+
+def test_game_is_importable_from_models() -> None:
+    from game_data.models import Game
+
+    assert Game is game_data.Game
+    assert Game.__module__ == "game_data.models"
+
+
+def test_created_game_fields(mm: game_data.Matchmaker) -> None:
+    before = mm.now()
+    game = mm.create_game(creator_id="alice", capacity=4, server_id="gs-1",
+                          metadata={"mode": "duel", "map": {"name": "dust", "size": 2}})
+    after = mm.now()
+    assert len(game.id) > 0
+    assert game.state is GameState.CREATED
+    assert game.creator_id == "alice"
+    assert game.capacity == 4
+    assert game.server_id == "gs-1"
+    assert game.players == []
+    assert game.metadata == {"mode": "duel", "map": {"name": "dust", "size": 2}}
+    assert before <= game.created_at <= after
+    assert game.updated_at == game.created_at
+    assert game.last_seq == 0
+    assert game.free_seats == 4
+    assert game.is_open is False
+
+
+def test_get_game_returns_what_was_created(mm: game_data.Matchmaker) -> None:
+    game = mm.create_game(creator_id="alice", capacity=3, server_id="gs-1",
+                          metadata={"n": 1, "f": 0.5, "b": True, "none": None, "l": [1, "x"]},
+                          game_id="game-1")
+    assert game.id == "game-1"
+    assert mm.get_game("game-1") == game
+
+
+def test_get_unknown_game_is_none(mm: game_data.Matchmaker) -> None:
+    assert mm.get_game("no-such-game") is None
+
+
+def test_to_dict_is_json_with_wire_state(mm: game_data.Matchmaker) -> None:
+    game = mm.create_game(creator_id="alice", capacity=2, server_id="gs-1", metadata={"k": [1, 2]})
+    data = game.to_dict()
+    assert data["state"] == "created"
+    assert data["players"] == []
+    assert data["metadata"] == {"k": [1, 2]}
+    assert json.loads(json.dumps(data)) == data
+    assert set(data) >= {"id", "state", "creator_id", "capacity", "server_id", "players",
+                         "metadata", "created_at", "updated_at"}
+
+
+def test_from_dict_round_trip(mm: game_data.Matchmaker) -> None:
+    game = mm.create_game(creator_id="alice", capacity=2, server_id="gs-1", metadata={"k": "v"})
+    mm.apply(Event(type=EventType.CREATOR_JOINED, game_id=game.id, server_id="gs-1",
+                   player_id="alice"))
+    stored = mm.get_game(game.id)
+    assert stored is not None
+    assert game_data.Game.from_dict(stored.to_dict()) == stored
+    assert game_data.Game(**stored.to_dict()) == stored
+
+
+def test_pickle_and_copy_round_trip(mm: game_data.Matchmaker) -> None:
+    game = mm.create_game(creator_id="alice", capacity=2, server_id="gs-1", metadata={"k": 1})
+    assert pickle.loads(pickle.dumps(game)) == game
+    assert copy.deepcopy(game) == game
+
+
+def test_returned_collections_are_copies(mm: game_data.Matchmaker) -> None:
+    game = mm.create_game(creator_id="alice", capacity=2, server_id="gs-1", metadata={"k": 1})
+    game.metadata["k"] = 2
+    game.players.append("mallory")
+    assert game.metadata == {"k": 1}
+    assert game.players == []
+
+
+def test_game_fields_are_read_only(mm: game_data.Matchmaker) -> None:
+    game = mm.create_game(creator_id="alice", capacity=2, server_id="gs-1")
+    with pytest.raises(AttributeError):
+        game.capacity = 3  # type: ignore[misc]
+
+
+def test_game_equality_and_repr(mm: game_data.Matchmaker) -> None:
+    a = mm.create_game(creator_id="alice", capacity=2, server_id="gs-1", game_id="ga")
+    b = mm.create_game(creator_id="alice", capacity=2, server_id="gs-1", game_id="gb")
+    assert a != b
+    assert a == mm.get_game("ga")
+    assert "ga" in repr(a)
+    assert "created" in repr(a)
+
+
+def test_from_dict_rejects_a_bad_document() -> None:
+    with pytest.raises(game_data.InvalidArgumentError):
+        game_data.Game.from_dict({"id": "x", "state": "nonsense", "creator_id": "a",
+                                  "capacity": 2, "server_id": "s"})
+    with pytest.raises(game_data.InvalidArgumentError):
+        game_data.Game.from_dict({"id": "x", "state": "created", "creator_id": "a",
+                                  "capacity": 0, "server_id": "s"})
+
+
+def test_event_keyword_construction_and_defaults() -> None:
+    event = Event(type=EventType.PLAYER_JOINED, game_id="g1", server_id="gs-1", player_id="bob")
+    assert event.type is EventType.PLAYER_JOINED
+    assert (event.game_id, event.server_id, event.player_id) == ("g1", "gs-1", "bob")
+    assert event.ts is None
+    assert event.seq is None
+    assert Event(EventType.HEARTBEAT, "g1", "gs-1", ts=5, seq=7).seq == 7
+
+
+def test_event_wire_fields_round_trip() -> None:
+    event = Event(type=EventType.PLAYER_LEFT, game_id="g1", server_id="gs-1", player_id="bob",
+                  ts=1000, seq=3)
+    fields = event.to_fields()
+    assert fields == {"type": "player_left", "game_id": "g1", "server_id": "gs-1",
+                      "player_id": "bob", "ts": "1000", "seq": "3"}
+    assert Event.from_fields(fields) == event
+    assert Event.from_fields(list(fields.items())) == event
+
+
+def test_event_from_bad_fields_is_a_value_error() -> None:
+    with pytest.raises(ValueError, match="type"):
+        Event.from_fields({"game_id": "g1", "server_id": "gs-1"})
+    with pytest.raises(ValueError):
+        Event.from_fields({"type": "player_joined", "game_id": "g1", "server_id": "gs-1"})
+
+
+def test_event_equality_repr_pickle() -> None:
+    a = Event(type=EventType.GAME_STARTED, game_id="g1", server_id="gs-1", seq=1)
+    b = Event(type=EventType.GAME_STARTED, game_id="g1", server_id="gs-1", seq=2)
+    assert a != b
+    assert pickle.loads(pickle.dumps(a)) == a
+    assert "game_started" in repr(a)
+    assert a.to_dict() == {"type": "game_started", "game_id": "g1", "server_id": "gs-1", "seq": 1}
+
+
+def test_apply_result_fields(mm: game_data.Matchmaker) -> None:
+    game = mm.create_game(creator_id="alice", capacity=2, server_id="gs-1")
+    result = mm.apply(Event(type=EventType.CREATOR_JOINED, game_id=game.id, server_id="gs-1",
+                            player_id="alice"))
+    assert isinstance(result, ApplyResult)
+    assert result.status is ApplyStatus.APPLIED
+    assert result.game_id == game.id
+    assert result.state is GameState.CREATOR_JOINED
+    assert result.entry_id == ""
+    assert result.to_dict() == {"status": "applied", "reason": "", "game_id": game.id,
+                                "state": "creator_joined", "entry_id": ""}
+    assert pickle.loads(pickle.dumps(result)) == result
+
+
+def test_apply_result_for_unknown_game_has_no_state(mm: game_data.Matchmaker) -> None:
+    result = mm.apply(Event(type=EventType.GAME_STARTED, game_id="ghost", server_id="gs-1"))
+    assert result.status is ApplyStatus.REJECTED
+    assert result.state is None
+    assert result.reason
+    assert result.to_dict()["state"] is None

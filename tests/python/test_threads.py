@@ -1,0 +1,181 @@
+"""Many Python threads on one Matchmaker: the GIL is released inside the core, and the
+invariants of SPEC section 2 hold afterwards."""
+
+from __future__ import annotations
+
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import game_data
+from game_data import ApplyStatus, Event, EventType, GameState
+
+THREADS = 6
+GAMES_PER_THREAD = 40
+SERVER = "gs-1"
+SET_OF = {
+    GameState.CREATED: "pending",
+    GameState.CREATOR_JOINED: "lobby",
+    GameState.ALL_PLAYERS_JOINED: "lobby",
+    GameState.IN_PROGRESS: "active",
+}
+
+
+def drive(mm: game_data.Matchmaker, barrier: threading.Barrier, worker: int) -> dict[str, GameState]:
+    """Create games and move each to a state chosen by its index; returns id -> final state."""
+    barrier.wait()
+    final: dict[str, GameState] = {}
+    for i in range(GAMES_PER_THREAD):
+        gid = f"w{worker}-g{i}"
+        mm.create_game(creator_id="alice", capacity=3, server_id=SERVER, game_id=gid)
+        steps = i % 5  # 0: created .. 4: ended
+        events = [
+            Event(type=EventType.CREATOR_JOINED, game_id=gid, server_id=SERVER, player_id="alice"),
+            Event(type=EventType.PLAYER_JOINED, game_id=gid, server_id=SERVER, player_id="bob"),
+            Event(type=EventType.GAME_STARTED, game_id=gid, server_id=SERVER),
+            Event(type=EventType.GAME_ENDED, game_id=gid, server_id=SERVER),
+        ]
+        for event in events[:steps]:
+            assert mm.apply(event).status is ApplyStatus.APPLIED
+            assert mm.apply(event).status is ApplyStatus.DUPLICATE  # replays are harmless
+        final[gid] = [GameState.CREATED, GameState.CREATOR_JOINED, GameState.CREATOR_JOINED,
+                      GameState.IN_PROGRESS, GameState.ENDED][steps]
+    return final
+
+
+def reader(mm: game_data.Matchmaker, barrier: threading.Barrier, stop: threading.Event) -> int:
+    """Reads concurrently; every open game it sees must be a lobby game with a free seat."""
+    barrier.wait()
+    reads = 0
+    while not stop.is_set():
+        for game in mm.get_open_games(limit=1000):
+            assert game.state is GameState.CREATOR_JOINED
+            assert game.free_seats > 0
+        counts = mm.counts()
+        assert min(counts.values()) >= 0
+        reads += 1
+    return reads
+
+
+def test_threads_hammering_one_matchmaker_keep_invariants(mm: game_data.Matchmaker) -> None:
+    barrier = threading.Barrier(THREADS + 1)
+    stop = threading.Event()
+    with ThreadPoolExecutor(max_workers=THREADS + 1) as pool:
+        read_future = pool.submit(reader, mm, barrier, stop)
+        futures = [pool.submit(drive, mm, barrier, w) for w in range(THREADS)]
+        final: dict[str, GameState] = {}
+        try:
+            for f in futures:
+                final.update(f.result(timeout=60))
+        finally:
+            stop.set()
+        assert read_future.result(timeout=60) > 0
+
+    expected = {"pending": 0, "lobby": 0, "active": 0}
+    for gid, state in final.items():
+        game = mm.get_game(gid)
+        if state is GameState.ENDED:
+            assert game is None
+            assert mm.set_entry(gid) is None
+            continue
+        assert game is not None
+        assert game.state is state
+        set_name, _ = mm.set_entry(gid)
+        assert set_name == SET_OF[state]
+        expected[set_name] += 1
+    assert mm.counts() == expected
+    open_ids = {g.id for g in mm.get_open_games(limit=10_000)}
+    assert open_ids == {gid for gid, s in final.items() if s is GameState.CREATOR_JOINED}
+
+
+def test_racing_creates_of_one_id_have_one_winner(mm: game_data.Matchmaker) -> None:
+    barrier = threading.Barrier(THREADS)
+
+    def create(worker: int) -> str:
+        barrier.wait()
+        try:
+            mm.create_game(creator_id=f"c{worker}", capacity=2, server_id=SERVER, game_id="contested")
+        except game_data.GameExistsError:
+            return "lost"
+        return "won"
+
+    with ThreadPoolExecutor(max_workers=THREADS) as pool:
+        outcomes = list(pool.map(create, range(THREADS)))
+    assert outcomes.count("won") == 1
+    assert mm.counts() == {"pending": 1, "lobby": 0, "active": 0}
+
+
+def test_racing_joins_never_overfill_a_game(mm: game_data.Matchmaker) -> None:
+    gid = mm.create_game(creator_id="alice", capacity=4, server_id=SERVER).id
+    mm.apply(Event(type=EventType.CREATOR_JOINED, game_id=gid, server_id=SERVER, player_id="alice"))
+    barrier = threading.Barrier(THREADS)
+
+    def join(worker: int) -> ApplyStatus:
+        barrier.wait()
+        return mm.apply(Event(type=EventType.PLAYER_JOINED, game_id=gid, server_id=SERVER,
+                              player_id=f"p{worker}")).status
+
+    with ThreadPoolExecutor(max_workers=THREADS) as pool:
+        statuses = list(pool.map(join, range(THREADS)))
+    assert statuses.count(ApplyStatus.APPLIED) == 3
+    assert statuses.count(ApplyStatus.REJECTED) == THREADS - 3
+    game = mm.get_game(gid)
+    assert len(game.players) == 4
+    assert game.free_seats == 0
+    assert mm.get_open_games() == []
+
+
+def test_consumer_run_stops_on_event_after_applying(stream_mm: game_data.Matchmaker) -> None:
+    mm = stream_mm
+    game = mm.create_game(creator_id="alice", capacity=2, server_id=SERVER)
+    pub = mm.publisher(server_id=SERVER)
+    pub.creator_joined(game.id, "alice")
+    pub.game_started(game.id)
+    consumer = mm.consumer(name="mm-run")
+    stop = threading.Event()
+    outcome: dict[str, dict[str, int]] = {}
+    runner = threading.Thread(target=lambda: outcome.update(stats=consumer.run(stop, block_ms=20)))
+    runner.start()
+    try:
+        deadline = time.monotonic() + 10
+        while consumer.stats["applied"] < 2 and time.monotonic() < deadline:
+            stop.wait(0.005)  # poll the condition; run() is busy in another thread
+    finally:
+        stop.set()
+        runner.join(timeout=10)
+    assert not runner.is_alive()
+    assert outcome["stats"]["applied"] == 2
+    assert mm.get_game(game.id).state is GameState.IN_PROGRESS
+
+
+def test_consumer_run_in_main_thread_restores_signal_handlers(stream_mm: game_data.Matchmaker) -> None:
+    mm = stream_mm
+    import signal
+
+    before = (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM))
+    consumer = mm.consumer(name="mm-sig")
+    pub = mm.publisher(server_id=SERVER)
+    game = mm.create_game(creator_id="alice", capacity=2, server_id=SERVER)
+    pub.creator_joined(game.id, "alice")
+    # The stop flag is raised from inside the loop by SIGTERM sent to ourselves once the
+    # first event is applied: run() must finish the batch and return, not die.
+    stop = threading.Event()
+
+    def on_applied() -> None:
+        signal.raise_signal(signal.SIGTERM)
+
+    original_poll = consumer.poll
+    calls = {"n": 0}
+
+    def poll(count: int = 100, block_ms: int = 100) -> list[game_data.ApplyResult]:
+        results = original_poll(count=count, block_ms=block_ms)
+        calls["n"] += 1
+        if results:
+            on_applied()
+        return results
+
+    consumer.poll = poll  # type: ignore[method-assign]
+    stats = consumer.run(stop, block_ms=10)
+    assert stop.is_set()
+    assert stats["applied"] == 1
+    assert (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)) == before
