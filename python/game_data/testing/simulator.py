@@ -24,7 +24,6 @@ __all__ = [
     "SentEntry",
     "SimulatedGameServer",
     "garbage_fields",
-    "redis_backend_available",
 ]
 
 log = logging.getLogger(__name__)
@@ -101,11 +100,6 @@ def garbage_fields(kind: str, server_id: str, game_id: str = "no-such-game") -> 
     else:
         raise ValueError(f"unknown garbage kind {kind!r}; one of {sorted(GARBAGE_KINDS)}")
     return base
-
-
-def redis_backend_available() -> bool:
-    """True when this build of game_data can talk to Redis (the backend is compiled in)."""
-    return bool(game_data.backend_available("redis"))
 
 
 class SimulatedGameServer:

@@ -1,0 +1,301 @@
+"""Several consumers on one group, and consumers that die mid-batch: every event is applied
+exactly once in effect (at-least-once delivery, idempotent transitions), and no reader ever
+sees a game in two sets."""
+
+from __future__ import annotations
+
+import random
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass
+from typing import Callable
+
+import pytest
+
+import game_data
+from game_data import ApplyStatus, EventType, GameState
+from game_data.testing import SimulatedGameServer
+
+from conftest import STREAM_BACKENDS
+
+
+def wait_for(condition: Callable[[], object], timeout: float = 20.0, what: str = "condition") -> object:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.01)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+@dataclass
+class Backend:
+    url: str
+    mm: game_data.Matchmaker
+    redis_url: str | None  # set on Redis, for direct inspection with redis-py
+
+
+@pytest.fixture
+def backend(stream_backend_url: str, gd_namespace: str) -> Backend:
+    url = stream_backend_url
+    return Backend(url, game_data.connect(url, namespace=gd_namespace), None if url == "memory://" else url)
+
+
+class ConsumerThread(threading.Thread):
+    """Polls its own consumer until told to stop; keeps every result it got."""
+
+    def __init__(self, consumer, stop: threading.Event) -> None:
+        super().__init__(daemon=True)
+        self.consumer = consumer
+        self.stop_event = stop
+        self.results: list = []
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            while not self.stop_event.is_set():
+                self.results.extend(self.consumer.poll(count=50, block_ms=20))
+        except BaseException as exc:  # noqa: BLE001 - reported by the test
+            self.error = exc
+
+
+class SetWatcher(threading.Thread):
+    """Checks, over and over while consumers run, that every live game is in exactly one set.
+
+    All games stay live during the run, so the atomic counts() must always sum to the number
+    of games: a game in two sets, or in none, would show. On Redis it also reads the three
+    sorted sets in one MULTI and checks no id is in two of them.
+    """
+
+    def __init__(self, mm, games: int, redis_url: str | None, namespace: str) -> None:
+        super().__init__(daemon=True)
+        self.mm, self.games = mm, games
+        self.stop_event = threading.Event()
+        self.violations: list[str] = []
+        self.checks = 0
+        self.redis_url, self.namespace = redis_url, namespace
+
+    def run(self) -> None:
+        client = None
+        if self.redis_url:
+            import redis
+
+            client = redis.Redis.from_url(self.redis_url)
+        try:
+            while not self.stop_event.is_set():
+                counts = self.mm.counts()
+                if sum(counts.values()) != self.games:
+                    self.violations.append(f"counts {counts} do not sum to {self.games}")
+                if client is not None:
+                    pipe = client.pipeline(transaction=True)
+                    for set_name in ("pending", "lobby", "active"):
+                        pipe.zrange(f"{self.namespace}:{{0}}:{set_name}", 0, -1)
+                    members = [set(ids) for ids in pipe.execute()]
+                    both = (members[0] & members[1]) | (members[0] & members[2]) | (members[1] & members[2])
+                    if both:
+                        self.violations.append(f"in two sets: {sorted(both)[:3]}")
+                    if sum(len(m) for m in members) != self.games:
+                        self.violations.append(f"{sum(len(m) for m in members)} ids in sets")
+                self.checks += 1
+        finally:
+            if client is not None:
+                client.close()
+
+
+@pytest.mark.parametrize("consumers", [2, 4], ids=lambda n: f"{n}-consumers")
+def test_consumers_sharing_a_group_apply_every_event_once_in_effect(backend, gd_namespace, consumers):
+    mm = backend.mm
+    rng = random.Random(consumers)
+    servers = [SimulatedGameServer(matchmaker=mm, server_id=f"gs-{i}") for i in range(3)]
+    games = [mm.create_game(creator_id=f"c{i}", capacity=rng.randint(2, 5), server_id=f"gs-{i % 3}")
+             for i in range(60)]
+    server_of = {g.id: servers[i % 3] for i, g in enumerate(games)}
+    stop = threading.Event()
+    threads = [ConsumerThread(mm.consumer(name=f"c-{i}", claim_idle_ms=60_000), stop) for i in range(consumers)]
+    watcher = SetWatcher(mm, len(games), backend.redis_url, gd_namespace)
+    for t in [*threads, watcher]:
+        t.start()
+
+    published = effective = duplicates = 0
+
+    def processed() -> int:
+        return sum(len(t.results) for t in threads)
+
+    def phase(steps) -> None:
+        # Consumers of one group may apply one game's events in any order, so each phase
+        # publishes at most one event per game (plus its duplicate) and waits for all of it.
+        nonlocal published, effective, duplicates
+        for game, step in steps:
+            server = server_of[game.id]
+            entry = server.send(server.prepare(game, *step))
+            published += 1
+            effective += 1
+            if rng.random() < 0.5:
+                server.duplicate(entry)
+                published += 1
+                duplicates += 1
+        wait_for(lambda: processed() == published, what=f"{published} entries to be processed")
+
+    try:
+        phase((g, (EventType.CREATOR_JOINED, g.creator_id)) for g in games)
+        for seat in range(1, 5):
+            phase((g, (EventType.PLAYER_JOINED, f"{g.id}-p{seat}")) for g in games if g.capacity > seat)
+        phase((g, (EventType.ALL_PLAYERS_JOINED,)) for g in games)
+        phase((g, (EventType.GAME_STARTED,)) for g in games)
+        phase((g, (EventType.HEARTBEAT,)) for g in games)
+    finally:
+        stop.set()
+        watcher.stop_event.set()
+        for t in [*threads, watcher]:
+            t.join(timeout=10)
+
+    assert [t.error for t in threads] == [None] * consumers
+    results = [r for t in threads for r in t.results]
+    entry_counts = Counter(r.entry_id for r in results)
+    assert len(entry_counts) == published and set(entry_counts.values()) == {1}
+    statuses = Counter(r.status for r in results)
+    assert statuses == Counter({ApplyStatus.APPLIED: effective, ApplyStatus.DUPLICATE: duplicates})
+    assert sum(t.consumer.stats["applied"] for t in threads) == effective
+    assert watcher.violations == [] and watcher.checks > 0
+    for game in games:
+        current = mm.get_game(game.id)
+        assert current.state is GameState.IN_PROGRESS
+        assert len(current.players) == game.capacity
+    assert mm.counts() == {"pending": 0, "lobby": 0, "active": len(games)}
+    assert mm.stream_length(f"{mm.default_stream}:dead") == 0
+
+
+def test_a_consumer_stopped_between_polls_leaves_nothing_pending(backend):
+    mm = backend.mm
+    server = SimulatedGameServer(matchmaker=mm, server_id="gs-1")
+    game = mm.create_game(creator_id="alice", capacity=3, server_id="gs-1")
+    sent = server.play(game, end=False)
+    stop = threading.Event()
+    thread = ConsumerThread(mm.consumer(name="stopper"), stop)
+    thread.start()
+
+    wait_for(lambda: len(thread.results) == len(sent), what="the events to be applied")
+    stop.set()
+    thread.join(timeout=10)
+
+    assert thread.consumer.group_info() == {"pending": 0, "lag": 0}
+    assert mm.get_game(game.id).state is GameState.IN_PROGRESS
+
+
+def test_consumer_run_returns_when_stop_is_set_with_its_batch_acknowledged(backend):
+    mm = backend.mm
+    server = SimulatedGameServer(matchmaker=mm, server_id="gs-1")
+    game = mm.create_game(creator_id="alice", capacity=2, server_id="gs-1")
+    server.play(game)
+    consumer = mm.consumer(name="runner")
+    stop = threading.Event()
+    runner = threading.Thread(target=consumer.run, kwargs={"stop": stop, "block_ms": 20}, daemon=True)
+    runner.start()
+
+    wait_for(lambda: mm.get_game(game.id) is None, what="the game to end")
+    stop.set()
+    runner.join(timeout=10)
+
+    assert not runner.is_alive()
+    assert consumer.group_info() == {"pending": 0, "lag": 0}
+    assert consumer.stats["applied"] == 6
+
+
+if "redis" in STREAM_BACKENDS:
+
+    VICTIM = textwrap.dedent(
+        """
+        import signal, sys
+        import redis
+        url, stream, group, name, count = sys.argv[1:6]
+        client = redis.Redis.from_url(url)
+        # Read like a consumer, then hang before acknowledging: the test SIGKILLs us here.
+        reply = client.xreadgroup(group, name, {stream: ">"}, count=int(count))
+        print(sum(len(entries) for _, entries in reply), flush=True)
+        signal.pause()
+        """
+    )
+
+    def read_and_get_killed(redis_url: str, stream: str, name: str, count: int) -> int:
+        """A consumer process that reads `count` entries and is SIGKILLed before its ack."""
+        with subprocess.Popen([sys.executable, "-c", VICTIM, redis_url, stream, "matchmaker", name, str(count)],
+                              stdout=subprocess.PIPE, text=True) as proc:
+            try:
+                read = int(proc.stdout.readline())
+            finally:
+                proc.send_signal(signal.SIGKILL)
+                proc.wait(timeout=10)
+        assert proc.returncode == -signal.SIGKILL
+        return read
+
+    def published_lifecycle(mm, games: int = 5) -> tuple[list, int]:
+        server = SimulatedGameServer(matchmaker=mm, server_id="gs-1")
+        made = [mm.create_game(creator_id=f"c{i}", capacity=2, server_id="gs-1") for i in range(games)]
+        events = sum(len(server.play(g, end=False)) for g in made)
+        return made, events
+
+    def test_entries_of_a_consumer_killed_before_its_ack_are_claimed_and_applied_once(redis_url, gd_namespace):
+        mm = game_data.connect(redis_url, namespace=gd_namespace)
+        rescuer = mm.consumer(name="rescuer", claim_idle_ms=200)
+        assert rescuer.poll(block_ms=0) == []  # creates the group at the start of the stream
+        games, events = published_lifecycle(mm)
+
+        assert read_and_get_killed(redis_url, mm.default_stream, "victim", events) == events
+        assert rescuer.group_info() == {"pending": events, "lag": 0}
+        assert all(mm.get_game(g.id).state is GameState.CREATED for g in games)
+
+        results: list = []
+        wait_for(lambda: results.extend(rescuer.poll(count=100, block_ms=20)) or len(results) >= events,
+                 what="the rescuer to claim the victim's entries")
+
+        assert len(results) == events
+        assert len({r.entry_id for r in results}) == events
+        assert {r.status for r in results} == {ApplyStatus.APPLIED}
+        assert rescuer.stats["claimed"] == events
+        assert rescuer.group_info() == {"pending": 0, "lag": 0}
+        assert all(mm.get_game(g.id).state is GameState.IN_PROGRESS for g in games)
+        assert rescuer.poll(block_ms=0) == []
+
+    def test_a_restarted_consumer_finishes_its_own_unacknowledged_entries_first(redis_url, gd_namespace):
+        mm = game_data.connect(redis_url, namespace=gd_namespace)
+        assert mm.consumer(name="mm-restart").poll(block_ms=0) == []
+        games, events = published_lifecycle(mm, games=3)
+
+        read_and_get_killed(redis_url, mm.default_stream, "mm-restart", events)
+        restarted = mm.consumer(name="mm-restart", claim_idle_ms=600_000)
+        results = restarted.poll(count=1000, block_ms=0)
+
+        assert len(results) == events and {r.status for r in results} == {ApplyStatus.APPLIED}
+        assert restarted.stats["claimed"] == 0
+        assert restarted.group_info() == {"pending": 0, "lag": 0}
+        assert all(mm.get_game(g.id).state is GameState.IN_PROGRESS for g in games)
+
+    def test_an_entry_delivered_too_often_is_dead_lettered(redis_url, gd_namespace):
+        import redis
+
+        mm = game_data.connect(redis_url, namespace=gd_namespace)
+        rescuer = mm.consumer(name="rescuer", claim_idle_ms=50, max_deliveries=2)
+        assert rescuer.poll(block_ms=0) == []
+        game = mm.create_game(creator_id="alice", capacity=2, server_id="gs-1")
+        entry_id = mm.publisher("gs-1").creator_joined(game.id, "alice")
+        client = redis.Redis.from_url(redis_url)
+        client.xreadgroup("matchmaker", "crasher-1", {mm.default_stream: ">"})
+        client.xclaim(mm.default_stream, "matchmaker", "crasher-2", 0, [entry_id])  # 2nd delivery
+        client.close()
+
+        results: list = []
+        wait_for(lambda: results.extend(rescuer.poll(block_ms=20)) or results, what="the claim")
+
+        (result,) = results
+        assert result.status is ApplyStatus.REJECTED
+        assert "delivered 3 times" in result.reason
+        (letter,) = mm.stream_entries(f"{mm.default_stream}:dead")
+        assert letter[1]["error"] == result.reason
+        assert mm.get_game(game.id).state is GameState.CREATED
+        assert rescuer.group_info() == {"pending": 0, "lag": 0}

@@ -1,0 +1,270 @@
+"""SimulatedGameServer: each way a game server behaves (or misbehaves) leads to the documented
+outcome once a consumer has applied its events (SPEC sections 2 and 3)."""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+import pytest
+
+import game_data
+from game_data import ApplyStatus, EventType, GameState
+from game_data.testing import SimulatedGameServer
+from game_data.testing.simulator import GARBAGE_KINDS, garbage_fields
+
+
+@pytest.fixture
+def mm(stream_mm: game_data.Matchmaker) -> game_data.Matchmaker:
+    """A matchmaker on every backend whose event stream works (conftest.py)."""
+    return stream_mm
+
+
+@pytest.fixture
+def consumer(mm):
+    return mm.consumer(name="sim-test")
+
+
+@pytest.fixture
+def server(mm) -> SimulatedGameServer:
+    return SimulatedGameServer(matchmaker=mm, server_id="gs-1")
+
+
+def drain(consumer, timeout: float = 10.0) -> list:
+    """Polls until a poll finds nothing new; returns every result in order."""
+    results: list = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        batch = consumer.poll(count=1000, block_ms=0)
+        if not batch:
+            return results
+        results.extend(batch)
+    raise AssertionError(f"stream not drained within {timeout}s")
+
+
+def dead_letters(mm) -> list[dict]:
+    return [fields for _, fields in mm.stream_entries(f"{mm.default_stream}:dead")]
+
+
+def statuses(results) -> list[ApplyStatus]:
+    return [r.status for r in results]
+
+
+def test_step_by_step_lifecycle_moves_the_game_through_each_set(mm, consumer, server):
+    game = mm.create_game(creator_id="alice", capacity=3, server_id="gs-1")
+
+    server.creator_joins(game)
+    drain(consumer)
+    assert mm.get_game(game.id).state is GameState.CREATOR_JOINED
+    assert [g.id for g in mm.get_open_games()] == [game.id]
+
+    server.player_joins(game, "bob")
+    server.player_joins(game, "carol")
+    server.all_players_joined(game)
+    drain(consumer)
+    current = mm.get_game(game.id)
+    assert current.state is GameState.ALL_PLAYERS_JOINED
+    assert current.players == ["alice", "bob", "carol"]
+    assert mm.get_open_games() == []
+    assert mm.counts() == {"pending": 0, "lobby": 1, "active": 0}
+
+    server.start(game)
+    server.heartbeat(game)
+    drain(consumer)
+    assert mm.get_game(game.id).state is GameState.IN_PROGRESS
+    assert mm.counts() == {"pending": 0, "lobby": 0, "active": 1}
+
+    server.end(game)
+    results = drain(consumer)
+    assert results[-1].state is GameState.ENDED
+    assert mm.get_game(game.id) is None
+
+
+def test_full_play_ends_with_the_game_gone_and_counts_zero(mm, consumer, server):
+    game = mm.create_game(creator_id="alice", capacity=4, server_id="gs-1")
+
+    ids = server.play(game, heartbeats=2)
+
+    results = drain(consumer)
+    # creator, 3 players, all_players_joined, started, 2 heartbeats, ended
+    assert len(ids) == 9
+    assert statuses(results) == [ApplyStatus.APPLIED] * 9
+    assert [r.entry_id for r in results] == ids
+    assert mm.get_game(game.id) is None
+    assert mm.counts() == {"pending": 0, "lobby": 0, "active": 0}
+    assert dead_letters(mm) == []
+
+
+def test_every_event_delivered_twice_has_the_effect_of_once(mm, consumer, server):
+    game = mm.create_game(creator_id="alice", capacity=3, server_id="gs-1")
+
+    server.play(game, ["bob", "carol"], end=False, duplicate_each=True)
+
+    results = drain(consumer)
+    assert statuses(results) == [ApplyStatus.APPLIED, ApplyStatus.DUPLICATE] * 6
+    current = mm.get_game(game.id)
+    assert current.players == ["alice", "bob", "carol"]
+    assert current.state is GameState.IN_PROGRESS
+
+
+def test_duplicate_of_an_old_join_does_not_bring_back_a_player_who_left(mm, consumer, server):
+    game = mm.create_game(creator_id="alice", capacity=3, server_id="gs-1")
+    server.creator_joins(game)
+    joined = server.player_joins(game, "bob")
+    server.player_leaves(game, "bob")
+
+    server.duplicate(joined)
+
+    results = drain(consumer)
+    assert results[-1].status is ApplyStatus.DUPLICATE
+    assert server.sent[-1].fields == server.sent[1].fields  # same fields, same seq
+    assert mm.get_game(game.id).players == ["alice"]
+
+
+def test_out_of_order_start_overtakes_full_and_the_late_event_is_a_duplicate(mm, consumer, server):
+    game = mm.create_game(creator_id="alice", capacity=2, server_id="gs-1")
+    server.creator_joins(game)
+    server.player_joins(game, "bob")
+    drain(consumer)
+
+    full_id, started_id = server.out_of_order(game, [EventType.ALL_PLAYERS_JOINED, EventType.GAME_STARTED])
+
+    results = drain(consumer)
+    assert [r.entry_id for r in results] == [started_id, full_id]
+    assert statuses(results) == [ApplyStatus.APPLIED, ApplyStatus.DUPLICATE]
+    assert mm.get_game(game.id).state is GameState.IN_PROGRESS
+    assert mm.counts() == {"pending": 0, "lobby": 0, "active": 1}
+
+
+def test_event_from_the_wrong_server_is_dead_lettered_and_changes_nothing(mm, consumer, server):
+    game = mm.create_game(creator_id="alice", capacity=2, server_id="gs-1")
+    server.creator_joins(game)
+    drain(consumer)
+    before = mm.get_game(game.id)
+
+    entry_id = server.send_as("gs-2", game, EventType.GAME_STARTED)
+
+    results = drain(consumer)
+    assert statuses(results) == [ApplyStatus.REJECTED]
+    assert results[0].reason == "wrong server"
+    assert mm.get_game(game.id) == before
+    (letter,) = dead_letters(mm)
+    assert letter["error"] == "wrong server"
+    assert letter["server_id"] == "gs-2"
+    assert {k: v for k, v in letter.items() if k != "error"} == dict(server.sent[-1].fields)
+    assert server.sent[-1].entry_id == entry_id
+
+
+@pytest.mark.parametrize("kind", sorted(GARBAGE_KINDS))
+def test_garbage_entry_is_dead_lettered_with_its_reason_and_good_events_around_it_apply(
+    mm, consumer, server, kind
+):
+    game = mm.create_game(creator_id="alice", capacity=2, server_id="gs-1")
+    server.creator_joins(game)
+    server.send_garbage(kind, game if kind != "unknown_game" else None)
+    server.player_joins(game, "bob")
+
+    results = drain(consumer)
+
+    assert statuses(results) == [ApplyStatus.APPLIED, ApplyStatus.REJECTED, ApplyStatus.APPLIED]
+    assert GARBAGE_KINDS[kind] in results[1].reason
+    (letter,) = dead_letters(mm)
+    assert GARBAGE_KINDS[kind] in letter["error"]
+    assert {k: v for k, v in letter.items() if k != "error"} == dict(server.sent[1].fields)
+    assert mm.get_game(game.id).players == ["alice", "bob"]
+
+
+def test_garbage_fields_refuses_an_unknown_kind():
+    with pytest.raises(ValueError, match="unknown garbage kind"):
+        garbage_fields("gremlins", "gs-1")
+
+
+@pytest.mark.parametrize(("die_in", "set_name", "state"), [
+    ("lobby", "lobby", GameState.ALL_PLAYERS_JOINED),
+    ("active", "active", GameState.IN_PROGRESS),
+])
+def test_silent_death_leaves_the_game_in_its_set_until_reaped(mm, consumer, server, die_in, set_name, state):
+    game = mm.create_game(creator_id="alice", capacity=2, server_id="gs-1")
+    server.play(game, die_in=die_in)
+    drain(consumer)
+    sent = len(server.sent)
+
+    assert not server.alive
+    assert server.end(game) is None
+    assert server.heartbeat(game) is None
+    assert len(server.sent) == sent and server.dropped == 2
+    assert mm.get_game(game.id).state is state
+    assert mm.counts()[set_name] == 1
+
+    max_age = mm.max_age_ms[set_name]
+    assert mm.reap(now=mm.now() + max_age // 2) == []
+    reaped = mm.reap(now=mm.now() + max_age + 1)
+
+    assert [g.id for g in reaped] == [game.id]
+    assert mm.get_game(game.id) is None
+    assert mm.counts() == {"pending": 0, "lobby": 0, "active": 0}
+
+
+def test_creator_who_never_connects_leaves_the_game_pending_until_reaped(mm, consumer, server):
+    game = mm.create_game(creator_id="alice", capacity=2, server_id="gs-1")
+
+    assert server.play(game, creator_connects=False) == []
+    drain(consumer)
+
+    assert mm.get_game(game.id).state is GameState.CREATED
+    assert mm.get_open_games() == []
+    max_age = mm.max_age_ms["pending"]
+    assert mm.reap(now=mm.now() + max_age - 1_000) == []
+    reaped = mm.reap(now=mm.now() + max_age + 1)
+    assert [(g.id, g.state) for g in reaped] == [(game.id, GameState.CREATED)]
+    assert mm.counts() == {"pending": 0, "lobby": 0, "active": 0}
+
+
+def test_events_after_a_game_was_reaped_are_dead_lettered(mm, consumer, server):
+    game = mm.create_game(creator_id="alice", capacity=2, server_id="gs-1")
+    mm.reap(now=mm.now() + mm.max_age_ms["pending"] + 1)
+
+    server.creator_joins(game)  # the creator shows up too late
+
+    results = drain(consumer)
+    assert statuses(results) == [ApplyStatus.REJECTED]
+    assert dead_letters(mm)[0]["error"] == results[0].reason
+
+
+def test_server_bound_by_url_publishes_to_the_same_stream(stream_backend_url, gd_namespace):
+    # A publisher opened by URL has no namespace: a named memory backend is shared per
+    # (name, namespace), so on memory:// the matchmaker uses the default namespace too.
+    backend_url, namespace = stream_backend_url, gd_namespace
+    if backend_url == "memory://":
+        backend_url, namespace = f"memory://sim-{uuid.uuid4().hex[:12]}", "gd"
+    mm = game_data.connect(backend_url, namespace=namespace)
+    consumer = mm.consumer(name="by-url")
+    server = SimulatedGameServer(url=backend_url, server_id="gs-9", stream=mm.default_stream)
+    game = mm.create_game(creator_id="alice", capacity=2, server_id="gs-9")
+
+    server.play(game)
+
+    assert statuses(drain(consumer)) == [ApplyStatus.APPLIED] * 6
+    assert mm.get_game(game.id) is None
+
+
+def test_seq_increases_per_game_and_ts_is_the_server_clock(server):
+    game_id = "g-1"
+    first = server.prepare(game_id, EventType.HEARTBEAT)
+    second = server.prepare(game_id, EventType.HEARTBEAT)
+    assert int(second["seq"]) > int(first["seq"])
+    assert abs(int(first["ts"]) - time.time() * 1000) < 60_000
+
+
+def test_server_needs_a_publisher_matchmaker_or_url():
+    with pytest.raises(ValueError):
+        SimulatedGameServer()
+    with pytest.raises(ValueError):
+        SimulatedGameServer(server_id="gs-1")
+
+
+def test_play_refuses_more_players_than_seats(mm, server):
+    game = mm.create_game(creator_id="alice", capacity=2, server_id="gs-1")
+    with pytest.raises(ValueError, match="do not fit"):
+        server.play(game, ["bob", "carol"])
+    assert server.sent == []

@@ -1,0 +1,273 @@
+"""Events on the stream in the wire format (SPEC section 3): flat string entries drive games
+through the lifecycle; bad entries are dead-lettered with a reason, never dropped, and never
+stop the good ones around them."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+import game_data
+from game_data import ApplyStatus, Event, EventType, GameState
+from game_data.testing.simulator import GARBAGE_KINDS, garbage_fields
+
+from conftest import STREAM_BACKENDS
+
+
+@pytest.fixture
+def mm(stream_mm: game_data.Matchmaker) -> game_data.Matchmaker:
+    """A matchmaker on every backend whose event stream works (conftest.py)."""
+    return stream_mm
+
+
+@pytest.fixture
+def pub(mm):
+    return mm.publisher("gs-1")
+
+
+@pytest.fixture
+def consumer(mm):
+    return mm.consumer(name="stream-test")
+
+
+def drain(consumer, timeout: float = 10.0) -> list:
+    results: list = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        batch = consumer.poll(count=1000, block_ms=0)
+        if not batch:
+            return results
+        results.extend(batch)
+    raise AssertionError(f"stream not drained within {timeout}s")
+
+
+def dead_letters(mm, stream: str | None = None) -> list[dict]:
+    return [fields for _, fields in mm.stream_entries(stream or f"{mm.default_stream}:dead")]
+
+
+def raw(type_: str, game_id: str, server_id: str = "gs-1", **extra: str) -> dict[str, str]:
+    return {"type": type_, "game_id": game_id, "server_id": server_id, **extra}
+
+
+def test_raw_entries_drive_a_game_through_every_state_and_set(mm, pub, consumer):
+    game = mm.create_game(creator_id="alice", capacity=2, server_id="gs-1")
+    assert mm.set_entry(game.id)[0] == "pending"
+    steps = [
+        (raw("creator_joined", game.id, player_id="alice"), GameState.CREATOR_JOINED, "lobby"),
+        (raw("player_joined", game.id, player_id="bob"), GameState.CREATOR_JOINED, "lobby"),
+        (raw("all_players_joined", game.id), GameState.ALL_PLAYERS_JOINED, "lobby"),
+        (raw("game_started", game.id), GameState.IN_PROGRESS, "active"),
+        (raw("heartbeat", game.id), GameState.IN_PROGRESS, "active"),
+    ]
+    for fields, state, set_name in steps:
+        pub.publish_raw(fields)
+        (result,) = drain(consumer)
+        assert result.status is ApplyStatus.APPLIED, fields
+        assert result.state is state
+        assert mm.get_game(game.id).state is state
+        assert mm.set_entry(game.id)[0] == set_name
+
+    pub.publish_raw(raw("game_ended", game.id))
+    (result,) = drain(consumer)
+    assert result.state is GameState.ENDED
+    assert mm.get_game(game.id) is None
+    assert mm.set_entry(game.id) is None
+
+
+def test_forward_skip_from_created_to_in_progress_moves_pending_to_active(mm, pub, consumer):
+    game = mm.create_game(creator_id="alice", capacity=4, server_id="gs-1")
+    pub.publish_raw(raw("game_started", game.id))
+
+    (result,) = drain(consumer)
+
+    assert result.status is ApplyStatus.APPLIED
+    assert mm.set_entry(game.id)[0] == "active"
+    assert mm.counts() == {"pending": 0, "lobby": 0, "active": 1}
+
+
+def test_backward_event_is_a_duplicate_and_changes_nothing(mm, pub, consumer):
+    game = mm.create_game(creator_id="alice", capacity=2, server_id="gs-1")
+    pub.publish_raw(raw("game_started", game.id))
+    drain(consumer)
+    before = mm.get_game(game.id)
+
+    pub.publish_raw(raw("creator_joined", game.id, player_id="alice"))
+    pub.publish_raw(raw("all_players_joined", game.id))
+
+    assert [r.status for r in drain(consumer)] == [ApplyStatus.DUPLICATE] * 2
+    assert mm.get_game(game.id) == before
+
+
+def test_seq_not_above_the_last_applied_is_a_duplicate(mm, pub, consumer):
+    game = mm.create_game(creator_id="alice", capacity=3, server_id="gs-1")
+    pub.publish_raw(raw("creator_joined", game.id, player_id="alice", seq="10"))
+    pub.publish_raw(raw("player_joined", game.id, player_id="bob", seq="10"))
+    pub.publish_raw(raw("player_joined", game.id, player_id="carol", seq="9"))
+    pub.publish_raw(raw("player_joined", game.id, player_id="dave", seq="11"))
+
+    results = drain(consumer)
+
+    assert [r.status for r in results] == [ApplyStatus.APPLIED, ApplyStatus.DUPLICATE,
+                                           ApplyStatus.DUPLICATE, ApplyStatus.APPLIED]
+    assert mm.get_game(game.id).players == ["alice", "dave"]
+    assert mm.get_game(game.id).last_seq == 11
+
+
+def test_events_published_before_the_first_consumer_are_not_missed(mm, pub):
+    game = mm.create_game(creator_id="alice", capacity=2, server_id="gs-1")
+    pub.creator_joined(game.id, "alice")
+    pub.player_joined(game.id, "bob")
+
+    late = mm.consumer(name="late-starter")
+    results = drain(late)
+
+    assert [r.status for r in results] == [ApplyStatus.APPLIED] * 2
+    assert mm.get_game(game.id).players == ["alice", "bob"]
+
+
+def test_sdk_publisher_methods_write_the_wire_format(mm, pub, consumer):
+    game = mm.create_game(creator_id="alice", capacity=2, server_id="gs-1")
+    pub.creator_joined(game.id, "alice")
+    pub.player_joined(game.id, "bob")
+    pub.player_left(game.id, "bob")
+    pub.player_joined(game.id, "carol")
+    pub.all_players_joined(game.id)
+    pub.game_started(game.id)
+    pub.heartbeat(game.id)
+    pub.publish(Event(type=EventType.GAME_ENDED, game_id=game.id, server_id="gs-1"))
+
+    entries = mm.stream_entries(mm.default_stream)
+    types = [fields["type"] for _, fields in entries]
+    assert types == ["creator_joined", "player_joined", "player_left", "player_joined",
+                     "all_players_joined", "game_started", "heartbeat", "game_ended"]
+    seqs = [int(fields["seq"]) for _, fields in entries]
+    assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs)
+    assert all(fields["server_id"] == "gs-1" and int(fields["ts"]) > 0 for _, fields in entries)
+
+    results = drain(consumer)
+    assert [r.status for r in results] == [ApplyStatus.APPLIED] * 8
+    assert mm.get_game(game.id) is None
+
+
+def test_publisher_refuses_an_invalid_event_before_writing(mm, pub):
+    with pytest.raises(ValueError):
+        pub.publish(Event(type=EventType.HEARTBEAT, game_id="not a valid id", server_id="gs-1"))
+    with pytest.raises(ValueError):
+        pub.player_joined("g-1", "x" * 129)
+    assert mm.stream_length(mm.default_stream) == 0
+
+
+def test_every_kind_of_bad_entry_is_dead_lettered_in_one_batch_between_good_ones(mm, pub, consumer):
+    game = mm.create_game(creator_id="alice", capacity=2, server_id="gs-1")
+    other = mm.create_game(creator_id="zed", capacity=1, server_id="gs-1")
+    bad: list[tuple[dict[str, str], str]] = [
+        (garbage_fields(kind, "gs-1", game.id if kind != "unknown_game" else "ghost-1"), reason)
+        for kind, reason in GARBAGE_KINDS.items()
+    ]
+    bad += [
+        (raw("heartbeat", game.id, server_id="gs-2"), "wrong server"),
+        (raw("player_joined", other.id, player_id="yves"), "creator has not joined"),
+        (raw("creator_joined", other.id, player_id="not-zed"), "player is not the creator"),
+        (raw("player_joined", game.id, player_id="carol"), "game is full"),
+    ]
+    pub.publish_raw(raw("creator_joined", game.id, player_id="alice"))
+    pub.publish_raw(raw("player_joined", game.id, player_id="bob"))
+    for fields, _ in bad:
+        pub.publish_raw(fields)
+    pub.publish_raw(raw("game_started", game.id))
+
+    results = consumer.poll(count=1000, block_ms=0)
+
+    assert len(results) == len(bad) + 3
+    assert [r.status for r in results[:2]] == [ApplyStatus.APPLIED] * 2
+    assert results[-1].status is ApplyStatus.APPLIED
+    for result, (fields, reason) in zip(results[2:-1], bad):
+        assert result.status is ApplyStatus.REJECTED, fields
+        assert reason in result.reason, (fields, result.reason)
+    letters = dead_letters(mm)
+    assert len(letters) == len(bad)
+    for letter, (fields, reason), result in zip(letters, bad, results[2:-1]):
+        assert letter["error"] == result.reason
+        assert {k: v for k, v in letter.items() if k != "error"} == fields
+    assert mm.get_game(game.id).state is GameState.IN_PROGRESS
+    assert mm.get_game(other.id).state is GameState.CREATED
+    assert consumer.group_info() == {"pending": 0, "lag": 0}
+    assert consumer.stats["dead_lettered"] == len(bad)
+
+
+def test_event_for_an_ended_game_is_a_duplicate_not_a_dead_letter(mm, pub, consumer):
+    game = mm.create_game(creator_id="alice", capacity=2, server_id="gs-1")
+    pub.game_ended(game.id)
+    drain(consumer)
+
+    pub.heartbeat(game.id)
+    pub.game_ended(game.id)
+
+    results = drain(consumer)
+    assert [r.status for r in results] == [ApplyStatus.DUPLICATE] * 2
+    assert dead_letters(mm) == []
+
+
+def test_dead_letters_go_to_the_configured_stream(mm, pub):
+    consumer = mm.consumer(name="custom", dead_letter_stream="custom-dead")
+    pub.publish_raw({"type": "nonsense"})
+
+    (result,) = drain(consumer)
+
+    assert result.status is ApplyStatus.REJECTED
+    assert dead_letters(mm, "custom-dead") == [{"type": "nonsense", "error": result.reason}]
+    assert mm.stream_length(f"{mm.default_stream}:dead") == 0
+
+
+def test_consumers_on_their_own_streams_do_not_see_each_other(mm):
+    game = mm.create_game(creator_id="alice", capacity=2, server_id="gs-1")
+    mm.publisher("gs-1", stream="region-a").creator_joined(game.id, "alice")
+    b = mm.consumer(stream="region-b", name="b")
+    a = mm.consumer(stream="region-a", name="a")
+
+    assert drain(b) == []
+    assert [r.status for r in drain(a)] == [ApplyStatus.APPLIED]
+
+
+if "redis" in STREAM_BACKENDS:
+
+    def test_foreign_server_writing_with_xadd_drives_a_game(redis_url, gd_namespace):
+        import redis
+
+        mm = game_data.connect(redis_url, namespace=gd_namespace)
+        consumer = mm.consumer(name="xadd")
+        client = redis.Redis.from_url(redis_url)
+        game = mm.create_game(creator_id="alice", capacity=2, server_id="gs-x")
+        for fields in (
+            raw("creator_joined", game.id, "gs-x", player_id="alice", seq="1"),
+            raw("player_joined", game.id, "gs-x", player_id="bob", seq="2"),
+            raw("game_started", game.id, "gs-x", seq="3"),
+        ):
+            client.xadd(mm.default_stream, fields)
+
+        assert [r.status for r in drain(consumer)] == [ApplyStatus.APPLIED] * 3
+        assert mm.get_game(game.id).state is GameState.IN_PROGRESS
+        client.close()
+
+    def test_binary_junk_that_is_not_utf8_is_dead_lettered(redis_url, gd_namespace):
+        import redis
+
+        mm = game_data.connect(redis_url, namespace=gd_namespace)
+        consumer = mm.consumer(name="junk")
+        client = redis.Redis.from_url(redis_url)
+        game = mm.create_game(creator_id="alice", capacity=2, server_id="gs-1")
+        client.xadd(mm.default_stream, {b"type": b"heartbeat", b"game_id": b"\xff\xfe\x00\x80",
+                                        b"server_id": b"gs-1"})
+        client.xadd(mm.default_stream, {b"\xc3\x28": b"\x00" * 10})
+        mm.publisher("gs-1").creator_joined(game.id, "alice")
+
+        results = drain(consumer)
+
+        assert [r.status for r in results] == [ApplyStatus.REJECTED, ApplyStatus.REJECTED,
+                                               ApplyStatus.APPLIED]
+        letters = client.xrange(f"{mm.default_stream}:dead")
+        assert len(letters) == 2
+        assert letters[0][1][b"game_id"] == b"\xff\xfe\x00\x80"
+        assert all(fields[b"error"] for _, fields in letters)
+        client.close()
