@@ -103,8 +103,9 @@ def build_parser() -> argparse.ArgumentParser:
                           help="show a progress bar on stderr (default: when stderr is a terminal)")
     progress.add_argument("--no-progress", dest="progress", action="store_false")
     sim.add_argument("--json", action="store_true", help="print the summary as JSON")
-    sim.add_argument("--log-level", choices=LOG_LEVELS, default="WARNING", type=str.upper)
-    sim.set_defaults(handler=_cmd_simulate)
+    sim.add_argument("--log-level", choices=LOG_LEVELS, default=None, type=str.upper,
+                     help="default WARNING; also sets the C++ core's level")
+    sim.set_defaults(handler=_cmd_simulate, default_log_level="WARNING")
 
     con = sub.add_parser(
         "consume",
@@ -127,17 +128,27 @@ def build_parser() -> argparse.ArgumentParser:
     con.add_argument("--count", type=_positive, default=100, help="entries per batch (default 100)")
     con.add_argument("--block-ms", type=_non_negative, default=100,
                      help="how long one read waits for new entries (default 100)")
-    con.add_argument("--log-level", choices=LOG_LEVELS, default="INFO", type=str.upper)
-    con.set_defaults(handler=_cmd_consume)
+    con.add_argument("--log-level", choices=LOG_LEVELS, default=None, type=str.upper,
+                     help="default INFO; also sets the C++ core's level")
+    con.set_defaults(handler=_cmd_consume, default_log_level="INFO")
     return parser
 
 
-def _configure_logging(level: str) -> None:
+# Python logging level -> the C++ core's (spdlog) level name.
+CORE_LEVELS = {"DEBUG": "debug", "INFO": "info", "WARNING": "warn", "ERROR": "err"}
+
+
+def _configure_logging(args: argparse.Namespace) -> None:
+    level = args.log_level or args.default_log_level
     logging.basicConfig(
         level=getattr(logging, level),
         stream=sys.stderr,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    if args.log_level:  # otherwise the core keeps its default (or $GAME_DATA_LOG_LEVEL)
+        import game_data
+
+        game_data.set_log_level(CORE_LEVELS[args.log_level])
 
 
 @contextlib.contextmanager
@@ -216,7 +227,7 @@ def _cmd_consume(args: argparse.Namespace) -> int:
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    _configure_logging(args.log_level)
+    _configure_logging(args)
     from game_data import GameDataError
 
     try:
