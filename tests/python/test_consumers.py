@@ -103,6 +103,7 @@ class SetWatcher(threading.Thread):
                     if sum(len(m) for m in members) != self.games:
                         self.violations.append(f"{sum(len(m) for m in members)} ids in sets")
                 self.checks += 1
+                self.stop_event.wait(0.001)  # pacing only: leave the cores to the consumers
         finally:
             if client is not None:
                 client.close()
