@@ -50,7 +50,7 @@ class Matchmaker(_core.Matchmaker):
         )
 
     def __repr__(self) -> str:
-        return f"Matchmaker(namespace={self.namespace!r}, counts={self.counts()!r})"
+        return f"Matchmaker(namespace={self.namespace!r}, default_stream={self.default_stream!r})"
 
 
 def connect(

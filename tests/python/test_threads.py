@@ -179,3 +179,22 @@ def test_consumer_run_in_main_thread_restores_signal_handlers(stream_mm: game_da
     assert stop.is_set()
     assert stats["applied"] == 1
     assert (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)) == before
+
+
+def test_blocking_poll_releases_the_gil(stream_mm: game_data.Matchmaker) -> None:
+    # A poll blocking for up to 20 s must not hold the GIL: the main thread publishes while it
+    # waits, and the poll wakes with that event long before its timeout.
+    mm = stream_mm
+    game = mm.create_game(creator_id="alice", capacity=2, server_id=SERVER)
+    consumer = mm.consumer(name="mm-gil")
+    assert consumer.poll(block_ms=0) == []  # creates the group; nothing to read yet
+    out: list[list[game_data.ApplyResult]] = []
+    waiter = threading.Thread(target=lambda: out.append(consumer.poll(block_ms=20_000)))
+    started = time.monotonic()
+    waiter.start()
+    mm.publisher(server_id=SERVER).creator_joined(game.id, "alice")
+    waiter.join(timeout=30)
+    assert not waiter.is_alive()
+    assert [r.status for r in out[0]] == [ApplyStatus.APPLIED]
+    assert time.monotonic() - started < 10
+

@@ -98,7 +98,8 @@ class RedisServer:
         answers PING. Retries on a fresh port if another process grabbed the first one."""
         if self.running:
             return self
-        if self._dir is None:
+        first_start = self._dir is None
+        if first_start:
             self._dir = tempfile.TemporaryDirectory(prefix="game-data-redis-")
         fixed_port = bool(self.port)
         attempts = 1 if fixed_port else 3
@@ -111,6 +112,8 @@ class RedisServer:
                 return self
             except RedisServerError as err:
                 last_error = err
+        if first_start:
+            self.close()  # leave no directory behind; a restart keeps its data for inspection
         raise last_error or RedisServerError("redis-server did not start")
 
     def stop(self, timeout: float = 10.0) -> None:
@@ -207,13 +210,17 @@ class RedisServer:
         else:
             args += ["--appendonly", "no"]
         args += list(self.extra_args)
-        self._process = subprocess.Popen(  # noqa: S603 - fixed executable, no shell
-            args,
-            cwd=self.directory,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+        try:
+            self._process = subprocess.Popen(  # noqa: S603 - fixed executable, no shell
+                args,
+                cwd=self.directory,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+        except OSError as err:
+            msg = f"cannot run {self.executable}: {err}"
+            raise RedisServerError(msg) from err
         deadline = time.monotonic() + self.startup_timeout
         while time.monotonic() < deadline:
             if self._process.poll() is not None:
