@@ -7,6 +7,8 @@ import time
 import uuid
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import game_data
 from game_data import ApplyStatus, EventType, GameState
@@ -268,3 +270,66 @@ def test_play_refuses_more_players_than_seats(mm, server):
     with pytest.raises(ValueError, match="do not fit"):
         server.play(game, ["bob", "carol"])
     assert server.sent == []
+
+
+STATE_ORDER = [GameState.CREATED, GameState.CREATOR_JOINED, GameState.ALL_PLAYERS_JOINED,
+               GameState.IN_PROGRESS, GameState.ENDED]
+SET_OF = {GameState.CREATED: "pending", GameState.CREATOR_JOINED: "lobby",
+          GameState.ALL_PLAYERS_JOINED: "lobby", GameState.IN_PROGRESS: "active"}
+PLAYERS = [f"p{i}" for i in range(5)]
+actions = st.one_of(
+    st.tuples(st.sampled_from(["creator", "full", "start", "heartbeat", "end", "duplicate", "wrong_server"])),
+    st.tuples(st.sampled_from(["join", "leave"]), st.sampled_from(PLAYERS)),
+    st.tuples(st.just("garbage"), st.sampled_from(sorted(GARBAGE_KINDS))),
+)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(capacity=st.integers(1, 4), script=st.lists(actions, max_size=25))
+def test_any_sequence_of_server_behaviour_keeps_the_game_consistent(stream_backend_url, capacity, script):
+    mm = game_data.connect(stream_backend_url, namespace=f"prop-{uuid.uuid4().hex[:12]}")
+    consumer = mm.consumer(name="prop")
+    assert consumer.poll(block_ms=0) == []  # creates the group
+    server = SimulatedGameServer(matchmaker=mm, server_id="gs-1")
+    game = mm.create_game(creator_id="alice", capacity=capacity, server_id="gs-1")
+    reached = 0
+    for action, *arg in script:
+        if action == "creator":
+            server.creator_joins(game)
+        elif action == "join":
+            server.player_joins(game, arg[0])
+        elif action == "leave":
+            server.player_leaves(game, arg[0])
+        elif action == "full":
+            server.all_players_joined(game)
+        elif action == "start":
+            server.start(game)
+        elif action == "heartbeat":
+            server.heartbeat(game)
+        elif action == "end":
+            server.end(game)
+        elif action == "duplicate" and server.sent:
+            server.duplicate(server.sent[-1])
+        elif action == "wrong_server":
+            server.send_as("gs-2", game)
+        elif action == "garbage":
+            server.send_garbage(arg[0], game if arg[0] != "unknown_game" else None)
+        drain(consumer)
+
+        current = mm.get_game(game.id)
+        counts = mm.counts()
+        if current is None:
+            reached = STATE_ORDER.index(GameState.ENDED)
+            assert counts == {"pending": 0, "lobby": 0, "active": 0}
+            continue
+        assert STATE_ORDER.index(current.state) >= reached, "a state moved backwards"
+        reached = STATE_ORDER.index(current.state)
+        assert mm.set_entry(game.id)[0] == SET_OF[current.state]
+        assert sum(counts.values()) == 1 and counts[SET_OF[current.state]] == 1
+        assert len(current.players) == len(set(current.players)) <= capacity
+        assert current.is_open == (current.state is GameState.CREATOR_JOINED and len(current.players) < capacity)
+
+    stats = consumer.stats
+    assert stats["applied"] + stats["duplicate"] + stats["rejected"] == len(server.sent)
+    assert stats["dead_lettered"] == stats["rejected"] == mm.stream_length(f"{mm.default_stream}:dead")
+    assert consumer.group_info() == {"pending": 0, "lag": 0}
