@@ -99,7 +99,7 @@ void register_matchmaker(py::module_& m) {
              py::arg("namespace") = "gd", py::arg("max_age_ms") = py::none(),
              py::arg("connect_timeout_ms") = py::none(), py::arg("timeout_ms") = py::none(),
              py::arg("pool_size") = py::none(), py::arg("tombstone_ttl_ms") = py::none())
-        .def("create_game", &create_game, py::kw_only(), py::arg("creator_id"), py::arg("capacity"),
+        .def("create_game", &create_game, py::arg("creator_id"), py::arg("capacity"),
              py::arg("server_id"), py::arg("metadata") = py::none(), py::arg("game_id") = py::none())
         .def("get_game", [](Matchmaker& mm, const std::string& id) { return mm.get_game(id); },
              py::arg("game_id"), release_gil())

@@ -110,7 +110,6 @@ class Matchmaker:
     ) -> None: ...
     def create_game(
         self,
-        *,
         creator_id: str,
         capacity: int,
         server_id: str,
