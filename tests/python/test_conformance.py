@@ -6,6 +6,8 @@ from __future__ import annotations
 import uuid
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import game_data
 from game_data import ApplyStatus, Event, EventType, GameState
@@ -155,3 +157,108 @@ def test_publisher_refuses_bad_events(stream_mm: game_data.Matchmaker) -> None:
     with pytest.raises(game_data.InvalidArgumentError):
         mm.publisher(server_id="")
     assert mm.stream_length(pub.stream) == 0
+
+
+# -- model-based: random event sequences against a plain-Python model of SPEC sections 2-3 --
+
+SET_OF = {"created": "pending", "creator_joined": "lobby", "all_players_joined": "lobby",
+          "in_progress": "active"}
+ORDER = ["created", "creator_joined", "all_players_joined", "in_progress", "ended"]
+TARGET = {"creator_joined": "creator_joined", "all_players_joined": "all_players_joined",
+          "game_started": "in_progress", "game_ended": "ended"}
+PLAYER_EVENTS = {"creator_joined", "player_joined", "player_left"}
+
+
+class ModelGame:
+    def __init__(self, capacity: int) -> None:
+        self.state = "created"
+        self.players: list[str] = []
+        self.capacity = capacity
+        self.last_seq = 0
+
+    def apply(self, type_: str, server: str, player: str | None, seq: int | None) -> str:
+        if server != "gs-1":
+            return R
+        if seq is not None and seq <= self.last_seq:
+            return D
+        if type_ == "heartbeat":
+            status = A
+        elif type_ in ("player_joined", "player_left"):
+            if type_ == "player_joined" and self.state == "created":
+                return R
+            if type_ == "player_joined":
+                if player in self.players:
+                    return D
+                if len(self.players) >= self.capacity:
+                    return R
+                self.players.append(str(player))
+            else:
+                if player not in self.players:
+                    return D
+                self.players.remove(str(player))
+            status = A
+        else:
+            target = TARGET[type_]
+            if ORDER.index(target) <= ORDER.index(self.state):
+                return D
+            if type_ == "creator_joined":
+                if player != "alice":
+                    return R
+                if "alice" not in self.players:
+                    self.players.append("alice")
+            self.state = target
+            status = A
+        if seq is not None:
+            self.last_seq = max(self.last_seq, seq)
+        return status
+
+
+event_strategy = st.tuples(
+    st.sampled_from([t.value for t in EventType]),
+    st.sampled_from(["g1", "g2", "g-unknown"]),
+    st.sampled_from(["gs-1", "gs-1", "gs-1", "gs-2"]),
+    st.sampled_from(["alice", "bob", "carol", "dave"]),
+    st.one_of(st.none(), st.integers(min_value=0, max_value=12)),
+)
+
+
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])  # fresh namespace per example
+@given(events=st.lists(event_strategy, max_size=25))
+def test_random_event_sequences_follow_the_model(
+    backend_url: str, events: list[tuple[str, str, str, str, int | None]]
+) -> None:
+    mm = game_data.connect(backend_url, namespace=f"h-{uuid.uuid4().hex[:12]}")
+    model = {"g1": ModelGame(capacity=2), "g2": ModelGame(capacity=3)}
+    for gid, game in model.items():
+        mm.create_game(creator_id="alice", capacity=game.capacity, server_id="gs-1", game_id=gid)
+    for type_, gid, server, player, seq in events:
+        event = Event(type=type_, game_id=gid, server_id=server,
+                      player_id=player if type_ in PLAYER_EVENTS else None, seq=seq)
+        result = mm.apply(event)
+        game = model.get(gid)
+        if game is None:
+            expected = R
+        elif game.state == "ended":
+            expected = D
+        else:
+            expected = game.apply(type_, server, event.player_id, seq)
+        assert result.status.value == expected, (event, result)
+        live = {g: m for g, m in model.items() if m.state != "ended"}
+        assert result.state == (GameState(game.state) if gid in live else
+                                GameState.ENDED if game and expected == A else None), (event, result)
+        # Set membership always follows the state; counts and open games agree with it.
+        counts = {"pending": 0, "lobby": 0, "active": 0}
+        for g, m in model.items():
+            stored = mm.get_game(g)
+            if m.state == "ended":
+                assert stored is None
+                assert mm.set_entry(g) is None
+                continue
+            assert stored is not None
+            assert (stored.state.value, stored.players, stored.last_seq) == (m.state, m.players, m.last_seq)
+            assert mm.set_entry(g)[0] == SET_OF[m.state]
+            counts[SET_OF[m.state]] += 1
+        assert mm.counts() == counts
+        assert {g.id for g in mm.get_open_games()} == {
+            g for g, m in live.items() if m.state == "creator_joined" and len(m.players) < m.capacity}
