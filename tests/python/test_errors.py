@@ -7,7 +7,7 @@ import pytest
 import game_data
 from game_data import errors
 
-EXPECTED_BASES = {
+EXPECTED_BASES: dict[type[Exception], tuple[type[Exception], ...]] = {
     errors.GameDataError: (Exception,),
     errors.InvalidArgumentError: (errors.GameDataError, ValueError),
     errors.GameExistsError: (errors.InvalidArgumentError, errors.GameDataError, ValueError),

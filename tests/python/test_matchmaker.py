@@ -27,6 +27,19 @@ def next_ms(mm: game_data.Matchmaker) -> int:
     return now
 
 
+def live(mm: game_data.Matchmaker, game_id: str) -> game_data.Game:
+    """The stored game, which must exist."""
+    game = mm.get_game(game_id)
+    assert game is not None, f"game {game_id} is gone"
+    return game
+
+
+def set_name(mm: game_data.Matchmaker, game_id: str) -> str:
+    entry = mm.set_entry(game_id)
+    assert entry is not None, f"game {game_id} is in no set"
+    return entry[0]
+
+
 def open_ids(mm: game_data.Matchmaker, limit: int = 50) -> list[str]:
     return [g.id for g in mm.get_open_games(limit)]
 
@@ -76,23 +89,23 @@ def test_full_lifecycle_moves_between_sets(mm: game_data.Matchmaker) -> None:
     assert (r.status, r.state) == (ApplyStatus.APPLIED, GameState.CREATOR_JOINED)
     assert mm.counts() == counts(lobby=1)
     assert open_ids(mm) == [gid]
-    assert mm.get_game(gid).players == ["alice"]
+    assert live(mm, gid).players == ["alice"]
 
     r = mm.apply(ev(EventType.PLAYER_JOINED, gid, "bob"))
     assert (r.status, r.state) == (ApplyStatus.APPLIED, GameState.CREATOR_JOINED)
     assert mm.counts() == counts(lobby=1)
     assert open_ids(mm) == []  # full: capacity 2
-    assert mm.get_game(gid).free_seats == 0
+    assert live(mm, gid).free_seats == 0
 
     r = mm.apply(ev(EventType.ALL_PLAYERS_JOINED, gid))
     assert (r.status, r.state) == (ApplyStatus.APPLIED, GameState.ALL_PLAYERS_JOINED)
     assert mm.counts() == counts(lobby=1)
-    assert mm.set_entry(gid)[0] == "lobby"
+    assert set_name(mm, gid) == "lobby"
 
     r = mm.apply(ev(EventType.GAME_STARTED, gid))
     assert (r.status, r.state) == (ApplyStatus.APPLIED, GameState.IN_PROGRESS)
     assert mm.counts() == counts(active=1)
-    assert mm.get_game(gid).state is GameState.IN_PROGRESS
+    assert live(mm, gid).state is GameState.IN_PROGRESS
 
     r = mm.apply(ev(EventType.GAME_ENDED, gid))
     assert (r.status, r.state) == (ApplyStatus.APPLIED, GameState.ENDED)
@@ -124,7 +137,7 @@ def test_replayed_event_is_a_duplicate(mm: game_data.Matchmaker) -> None:
     assert first.status is ApplyStatus.APPLIED
     assert again.status is ApplyStatus.DUPLICATE
     assert again.state is GameState.CREATOR_JOINED
-    assert mm.get_game(gid).players == ["alice"]
+    assert live(mm, gid).players == ["alice"]
     assert mm.counts() == counts(lobby=1)
 
 
@@ -142,12 +155,12 @@ def test_backward_event_is_a_duplicate_and_changes_nothing(mm: game_data.Matchma
 def test_seq_not_above_last_is_a_duplicate(mm: game_data.Matchmaker) -> None:
     gid = mm.create_game(creator_id="alice", capacity=3, server_id=SERVER).id
     assert mm.apply(ev(EventType.CREATOR_JOINED, gid, "alice", seq=10)).status is ApplyStatus.APPLIED
-    assert mm.get_game(gid).last_seq == 10
+    assert live(mm, gid).last_seq == 10
     stale = mm.apply(ev(EventType.PLAYER_JOINED, gid, "bob", seq=10))
     assert stale.status is ApplyStatus.DUPLICATE
-    assert mm.get_game(gid).players == ["alice"]
+    assert live(mm, gid).players == ["alice"]
     assert mm.apply(ev(EventType.PLAYER_JOINED, gid, "bob", seq=11)).status is ApplyStatus.APPLIED
-    assert mm.get_game(gid).players == ["alice", "bob"]
+    assert live(mm, gid).players == ["alice", "bob"]
 
 
 def test_forward_skip_to_started_goes_straight_to_active(mm: game_data.Matchmaker) -> None:
@@ -155,7 +168,7 @@ def test_forward_skip_to_started_goes_straight_to_active(mm: game_data.Matchmake
     r = mm.apply(ev(EventType.GAME_STARTED, gid))
     assert (r.status, r.state) == (ApplyStatus.APPLIED, GameState.IN_PROGRESS)
     assert mm.counts() == counts(active=1)
-    assert mm.set_entry(gid)[0] == "active"
+    assert set_name(mm, gid) == "active"
 
 
 def test_forward_skip_to_full_lobby_is_never_open(mm: game_data.Matchmaker) -> None:
@@ -201,7 +214,7 @@ def test_roster_duplicates(mm: game_data.Matchmaker) -> None:
     mm.apply(ev(EventType.PLAYER_JOINED, gid, "bob"))
     assert mm.apply(ev(EventType.PLAYER_JOINED, gid, "bob")).status is ApplyStatus.DUPLICATE
     assert mm.apply(ev(EventType.PLAYER_LEFT, gid, "zed")).status is ApplyStatus.DUPLICATE
-    assert mm.get_game(gid).players == ["alice", "bob"]
+    assert live(mm, gid).players == ["alice", "bob"]
 
 
 def test_get_open_games_oldest_first_and_limit(mm: game_data.Matchmaker) -> None:
@@ -223,12 +236,14 @@ def test_heartbeat_refreshes_the_set_score(mm: game_data.Matchmaker) -> None:
         next_ms(mm)
         mm.apply(ev(EventType.CREATOR_JOINED, gid, "alice"))
     assert open_ids(mm) == ["first", "second"]
-    _, score_before = mm.set_entry("first")
+    entry_before = mm.set_entry("first")
+    assert entry_before is not None
     next_ms(mm)
     assert mm.apply(ev(EventType.HEARTBEAT, "first")).status is ApplyStatus.APPLIED
-    set_name, score_after = mm.set_entry("first")
-    assert set_name == "lobby"
-    assert score_after > score_before
+    entry_after = mm.set_entry("first")
+    assert entry_after is not None
+    assert entry_after[0] == "lobby"
+    assert entry_after[1] > entry_before[1]
     assert open_ids(mm) == ["second", "first"]
 
 
