@@ -1,6 +1,6 @@
 # Hand-written stubs of the compiled module game_data._core (private; use game_data).
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, overload
 
 from game_data.enums import ApplyStatus, EventType, GameState
 
@@ -134,11 +134,21 @@ class Matchmaker:
     def max_age_ms(self) -> dict[str, int]: ...
 
 class EventPublisher:
+    @overload
     def __init__(
         self,
-        url: str | Matchmaker,
+        url: str,
         server_id: str,
-        stream: str | None = "gd:events",
+        stream: str = "gd:events",
+        maxlen: int = 0,
+        stamp_seq: bool = True,
+    ) -> None: ...
+    @overload
+    def __init__(
+        self,
+        matchmaker: Matchmaker,
+        server_id: str,
+        stream: str | None = None,
         maxlen: int = 0,
         stamp_seq: bool = True,
     ) -> None: ...
