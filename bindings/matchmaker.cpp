@@ -1,5 +1,6 @@
 // Matchmaker: connect options, games, events, reaping and stream inspection. Every call
 // that can block releases the GIL; Python objects are converted before it is released.
+#include <algorithm>
 #include <memory>
 #include <string>
 #include <utility>

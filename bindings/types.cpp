@@ -157,7 +157,11 @@ void register_types(py::module_& m) {
         .def_readwrite("ts", &Event::ts)
         .def_readwrite("seq", &Event::seq)
         .def("to_dict", [](const Event& e) { nlohmann::json j = e; return json_to_py(j); })
-        .def("to_fields", [](const Event& e) { return fields_to_py(encode_event(e)); },
+        .def("to_fields",
+             [](const Event& e) {
+                 validate_event(e);
+                 return fields_to_py(encode_event(e));
+             },
              "The stream entry's string fields (the wire format); validates the event.")
         .def_static("from_fields", [](py::object fields) { return decode_event(fields_from_py(fields)); },
                     py::arg("fields"), "Parse a stream entry's fields; ValueError when malformed.")

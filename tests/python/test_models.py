@@ -128,6 +128,13 @@ def test_event_wire_fields_round_trip() -> None:
     assert Event.from_fields(list(fields.items())) == event
 
 
+def test_event_to_fields_validates() -> None:
+    with pytest.raises(game_data.InvalidArgumentError, match="game_id"):
+        Event(type=EventType.HEARTBEAT, game_id="", server_id="gs-1").to_fields()
+    with pytest.raises(game_data.InvalidArgumentError, match="player_id"):
+        Event(type=EventType.PLAYER_JOINED, game_id="g1", server_id="gs-1").to_fields()
+
+
 def test_event_from_bad_fields_is_a_value_error() -> None:
     with pytest.raises(ValueError, match="type"):
         Event.from_fields({"game_id": "g1", "server_id": "gs-1"})
