@@ -8,7 +8,9 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import game_data
+from conftest import STREAM_BACKENDS
 from game_data import ApplyStatus, Event, EventType, GameState
+from game_data.testing import RedisServer
 
 THREADS = 6
 GAMES_PER_THREAD = 40
@@ -198,3 +200,50 @@ def test_blocking_poll_releases_the_gil(stream_mm: game_data.Matchmaker) -> None
     assert [r.status for r in out[0]] == [ApplyStatus.APPLIED]
     assert time.monotonic() - started < 10
 
+
+
+def wait_for_state(mm: game_data.Matchmaker, game_id: str, state: GameState, timeout: float = 15) -> None:
+    """Wait until the game reaches ``state``, riding out a backend that is coming back."""
+    deadline = time.monotonic() + timeout
+    pause = threading.Event()
+    while time.monotonic() < deadline:
+        try:
+            game = mm.get_game(game_id)
+        except game_data.BackendConnectionError:
+            game = None
+        if game is not None and game.state is state:
+            return
+        pause.wait(0.01)
+    raise AssertionError(f"game {game_id} did not reach {state} within {timeout}s")
+
+
+if "redis" in STREAM_BACKENDS:  # needs a server it can crash; collected once the backend exists
+
+    def test_consumer_run_survives_a_redis_crash(fresh_redis_server: RedisServer, gd_namespace: str) -> None:
+        server = fresh_redis_server
+        mm = game_data.connect(server.url, namespace=gd_namespace, connect_timeout_ms=500, timeout_ms=2000)
+        game = mm.create_game(creator_id="alice", capacity=2, server_id=SERVER)
+        consumer = mm.consumer(name="mm-crash")
+        stop = threading.Event()
+        failures: list[BaseException] = []
+
+        def loop() -> None:
+            try:
+                consumer.run(stop, block_ms=20)
+            except BaseException as err:  # reported to the test thread below
+                failures.append(err)
+
+        runner = threading.Thread(target=loop)
+        runner.start()
+        try:
+            game_data.EventPublisher(server.url, SERVER, stream=mm.default_stream).creator_joined(game.id, "alice")
+            wait_for_state(mm, game.id, GameState.CREATOR_JOINED)
+            server.restart(kill=True)  # append-only with fsync always: nothing acknowledged is lost
+            game_data.EventPublisher(server.url, SERVER, stream=mm.default_stream).game_started(game.id)
+            wait_for_state(mm, game.id, GameState.IN_PROGRESS)
+        finally:
+            stop.set()
+            runner.join(timeout=15)
+        assert not runner.is_alive()
+        assert failures == []
+        assert consumer.stats["applied"] == 2
