@@ -6,9 +6,10 @@
 #include <string_view>
 
 #include <nlohmann/json.hpp>
-#include "game_data/store.hpp"
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
+
+#include "game_data/store.hpp"
 
 namespace game_data::bindings {
 
@@ -33,8 +34,8 @@ std::int64_t int_arg(py::handle value, std::string_view what);
 py::dict fields_to_py(const Fields& fields);
 Fields fields_arg(py::handle src);
 
-// The classes of the pure-Python modules game_data.enums and game_data.errors, imported
-// once on first use (the GIL must be held).
+// A class of the pure-Python modules game_data.enums / game_data.errors, looked up through
+// sys.modules on each call (cheap once imported; the GIL must be held).
 py::object python_class(const char* module, const char* name);
 
 }  // namespace game_data::bindings
