@@ -204,17 +204,9 @@ def _cmd_consume(args: argparse.Namespace) -> int:
     previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         log.info("consumer %s reading %s as group %s", name, consumer.stream, consumer.group)
-        backoff = 0.1
-        while not stop.is_set():
-            try:
-                # Finishes and acknowledges the batch in hand, then returns once stop is set
-                # (run() installs its own SIGINT/SIGTERM handlers that set the same flag).
-                consumer.run(stop=stop, count=args.count, block_ms=args.block_ms)
-            except (ConnectionError, TimeoutError) as exc:
-                # A daemon outlives a Redis restart: retry with backoff, stoppable at once.
-                log.warning("backend failure, retrying in %.1fs: %s", backoff, exc)
-                stop.wait(backoff)
-                backoff = min(backoff * 2, 5.0)
+        # Finishes and acknowledges the batch in hand once stop is set (run() installs its own
+        # SIGINT/SIGTERM handlers that set the same flag) and rides out a lost backend.
+        consumer.run(stop=stop, count=args.count, block_ms=args.block_ms)
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
