@@ -169,6 +169,11 @@ Endpoint Endpoint::from(const Url& url, const ConnectOptions& options) {
 void throw_error(Stage stage, const redisContext* context, const redisReply* reply,
                  const std::string& where) {
     if (reply && reply->type == REDIS_REPLY_ERROR) {
+        // A server still loading its data (just restarted) refuses every command unrun.
+        if (is_error(*reply, "LOADING") || is_error(*reply, "MASTERDOWN")) {
+            throw ConnectionError(where + " refused, Redis is not ready: " +
+                                  std::string(reply_text(*reply)));
+        }
         throw ReplyError("Redis error from " + where + ": " + std::string(reply_text(*reply)));
     }
     if (!context) throw ConnectionError("cannot allocate a hiredis context for " + where);

@@ -53,7 +53,7 @@ struct Endpoint {
 enum class Stage { Connect, Command };
 
 // The one mapping from hiredis failures to typed exceptions. With a non-null error `reply`:
-// ReplyError. Otherwise from the context: timeout -> TimeoutError, refused or unreachable at
+// ReplyError (ConnectionError for LOADING/MASTERDOWN: not ready, nothing ran). Otherwise from the context: timeout -> TimeoutError, refused or unreachable at
 // Connect -> ConnectionError, EOF/IO at Command -> OutcomeUnknown (outcome unknown).
 [[noreturn]] void throw_error(Stage stage, const redisContext* context, const redisReply* reply,
                               const std::string& where);

@@ -1,15 +1,19 @@
 #include "redis_server.hpp"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <chrono>
+#include <condition_variable>
 #include <cstdlib>
+#include <deque>
 #include <filesystem>
 #include <memory>
 #include <mutex>
@@ -57,6 +61,69 @@ int pick_free_port() {
     ::close(fd);
     return ntohs(addr.sin_port);
 }
+
+// Starts every redis-server from one thread that lives as long as the process, so each server
+// can be told to die with it (PR_SET_PDEATHSIG follows the forking thread, not the process):
+// a crashed or killed test run leaves no orphaned servers behind.
+class Spawner {
+public:
+    static Spawner& instance() {
+        static Spawner* s = new Spawner;  // never destroyed: its thread must outlive all servers
+        return *s;
+    }
+
+    pid_t spawn(std::vector<std::string> argv) {
+        Request r{std::move(argv)};
+        std::unique_lock lock(mutex_);
+        queue_.push_back(&r);
+        cv_.notify_all();
+        cv_.wait(lock, [&] { return r.done; });
+        if (r.pid < 0) throw std::runtime_error("fork failed");
+        return r.pid;
+    }
+
+private:
+    struct Request {
+        std::vector<std::string> argv;
+        pid_t pid = -1;
+        bool done = false;
+    };
+
+    Spawner() { std::thread([this] { serve(); }).detach(); }
+
+    void serve() {
+        std::unique_lock lock(mutex_);
+        while (true) {
+            cv_.wait(lock, [&] { return !queue_.empty(); });
+            Request* r = queue_.front();
+            queue_.pop_front();
+            std::vector<char*> cargv;
+            for (auto& a : r->argv) cargv.push_back(a.data());
+            cargv.push_back(nullptr);
+            const pid_t parent = ::getpid();
+            const pid_t pid = ::fork();
+            if (pid == 0) {  // only async-signal-safe calls until exec
+                ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+                if (::getppid() != parent) ::_exit(1);
+                const int null = ::open("/dev/null", O_RDWR);
+                if (null >= 0) {
+                    ::dup2(null, 0);
+                    ::dup2(null, 1);
+                    ::dup2(null, 2);
+                }
+                ::execvp(cargv[0], cargv.data());
+                ::_exit(127);
+            }
+            r->pid = pid;
+            r->done = true;
+            cv_.notify_all();
+        }
+    }
+
+    std::mutex mutex_;
+    std::condition_variable cv_;
+    std::deque<Request*> queue_;
+};
 
 ContextPtr connect_to(int port, std::chrono::milliseconds timeout) {
     timeval tv{static_cast<time_t>(timeout.count() / 1000),
@@ -145,17 +212,7 @@ bool RedisServer::start() {
         "--daemonize", "no",
         "--logfile", dir_ + "/redis.log",
     };
-    std::vector<char*> cargv;
-    for (auto& a : argv) cargv.push_back(a.data());
-    cargv.push_back(nullptr);
-
-    pid_t pid = ::fork();
-    if (pid < 0) throw std::runtime_error("fork failed");
-    if (pid == 0) {
-        ::execvp(cargv[0], cargv.data());
-        ::_exit(127);
-    }
-    pid_ = pid;
+    pid_ = Spawner::instance().spawn(std::move(argv));
 
     const auto deadline = Clock::now() + kStartDeadline;
     while (Clock::now() < deadline) {
