@@ -1,26 +1,254 @@
 #include "redis/redis_streams.hpp"
 
+#include <algorithm>
+#include <unordered_map>
+
 #include "game_data/errors.hpp"
 
 namespace game_data::redis {
 namespace {
-[[noreturn]] void not_yet() { throw Unsupported("Redis streams are not implemented yet"); }
+
+void check(const redisReply& r, const std::string& what) {
+    if (r.type == REDIS_REPLY_ERROR) throw_error(Stage::Command, nullptr, &r, what);
+}
+
+std::string text(const redisReply& r) { return std::string(reply_text(r)); }
+
+std::int64_t integer(const redisReply& r, const std::string& what) {
+    check(r, what);
+    if (r.type != REDIS_REPLY_INTEGER) throw ReplyError("unexpected reply to " + what);
+    return r.integer;
+}
+
+Fields decode_fields(const redisReply& r) {
+    Fields out;
+    out.reserve(r.elements / 2);
+    for (size_t i = 0; i + 1 < r.elements; i += 2) {
+        out.emplace_back(text(*r.element[i]), text(*r.element[i + 1]));
+    }
+    return out;
+}
+
+// [[id, [field, value, ...] or nil], ...]; a nil body is an entry trimmed while pending.
+std::vector<StreamEntry> decode_entries(const redisReply& r, const std::string& what) {
+    check(r, what);
+    std::vector<StreamEntry> out;
+    if (r.type == REDIS_REPLY_NIL) return out;
+    if (r.type != REDIS_REPLY_ARRAY) throw ReplyError("unexpected reply to " + what);
+    out.reserve(r.elements);
+    for (size_t i = 0; i < r.elements; ++i) {
+        const redisReply& e = *r.element[i];
+        if (e.type != REDIS_REPLY_ARRAY || e.elements != 2) throw ReplyError("unexpected entry in " + what);
+        StreamEntry entry;
+        entry.id = text(*e.element[0]);
+        if (e.element[1]->type == REDIS_REPLY_ARRAY) {
+            entry.fields = decode_fields(*e.element[1]);
+        } else {
+            entry.deleted = true;
+        }
+        out.push_back(std::move(entry));
+    }
+    return out;
+}
+
+// XREADGROUP's reply for one stream: [[stream, entries]] or nil.
+std::vector<StreamEntry> decode_read(const redisReply& r) {
+    check(r, "XREADGROUP");
+    if (r.type == REDIS_REPLY_NIL || (r.type == REDIS_REPLY_ARRAY && r.elements == 0)) return {};
+    if (r.type != REDIS_REPLY_ARRAY || r.element[0]->type != REDIS_REPLY_ARRAY ||
+        r.element[0]->elements != 2) {
+        throw ReplyError("unexpected reply to XREADGROUP");
+    }
+    return decode_entries(*r.element[0]->element[1], "XREADGROUP");
+}
+
+// Fills deliveries from an XPENDING extended reply: [[id, consumer, idle, deliveries], ...].
+void apply_deliveries(const redisReply& r, std::vector<StreamEntry>& entries) {
+    check(r, "XPENDING");
+    if (r.type != REDIS_REPLY_ARRAY) return;
+    std::unordered_map<std::string, std::int64_t> counts;
+    for (size_t i = 0; i < r.elements; ++i) {
+        const redisReply& p = *r.element[i];
+        if (p.type == REDIS_REPLY_ARRAY && p.elements == 4 && p.element[3]->type == REDIS_REPLY_INTEGER) {
+            counts[text(*p.element[0])] = p.element[3]->integer;
+        }
+    }
+    for (auto& e : entries) {
+        if (auto it = counts.find(e.id); it != counts.end()) e.deliveries = it->second;
+    }
+}
+
+Args xadd_args(const std::string& stream, const Fields& fields, std::int64_t maxlen) {
+    if (fields.empty()) throw InvalidArgument("a stream entry needs at least one field");
+    Args a{"XADD", stream};
+    if (maxlen > 0) {
+        a.insert(a.end(), {"MAXLEN", "~", std::to_string(maxlen)});
+    }
+    a.push_back("*");
+    for (const auto& [k, v] : fields) {
+        a.push_back(k);
+        a.push_back(v);
+    }
+    return a;
+}
+
+std::string id_of(const redisReply& r) {
+    check(r, "XADD");
+    if (r.type != REDIS_REPLY_STRING) throw ReplyError("unexpected reply to XADD");
+    return text(r);
+}
+
+[[noreturn]] void no_group(const std::string& stream, const std::string& group) {
+    throw ReplyError("NOGROUP no consumer group '" + group + "' on stream '" + stream + "'");
+}
+
 }  // namespace
 
-std::string RedisStreams::add(const std::string&, const Fields&, std::int64_t) { not_yet(); }
-std::vector<std::string> RedisStreams::add_many(const std::string&, const std::vector<Fields>&,
-                                                std::int64_t) { not_yet(); }
-void RedisStreams::ensure_group(const std::string&, const std::string&) { not_yet(); }
-std::vector<StreamEntry> RedisStreams::read_group(const std::string&, const std::string&,
-                                                  const std::string&, const std::string&,
-                                                  std::int64_t, std::int64_t) { not_yet(); }
-std::vector<StreamEntry> RedisStreams::autoclaim(const std::string&, const std::string&,
-                                                 const std::string&, std::int64_t, std::string&,
-                                                 std::int64_t) { not_yet(); }
-std::int64_t RedisStreams::ack(const std::string&, const std::string&,
-                               const std::vector<std::string>&) { not_yet(); }
-std::int64_t RedisStreams::length(const std::string&) { not_yet(); }
-StreamTransport::GroupInfo RedisStreams::group_info(const std::string&, const std::string&) { not_yet(); }
-std::vector<StreamEntry> RedisStreams::range(const std::string&, std::int64_t) { not_yet(); }
+std::string RedisStreams::add(const std::string& stream, const Fields& fields, std::int64_t maxlen) {
+    Args args = xadd_args(stream, fields, maxlen);
+    auto conn = pool_->acquire();
+    return id_of(*conn->command(args));
+}
+
+std::vector<std::string> RedisStreams::add_many(const std::string& stream,
+                                                const std::vector<Fields>& entries,
+                                                std::int64_t maxlen) {
+    if (entries.empty()) return {};
+    std::vector<Args> commands;
+    commands.reserve(entries.size());
+    for (const auto& f : entries) commands.push_back(xadd_args(stream, f, maxlen));
+    auto conn = pool_->acquire();
+    std::vector<ReplyPtr> replies = conn->pipeline(commands);
+    std::vector<std::string> ids;
+    ids.reserve(replies.size());
+    for (const auto& r : replies) ids.push_back(id_of(*r));
+    return ids;
+}
+
+void RedisStreams::ensure_group(const std::string& stream, const std::string& group) {
+    auto conn = pool_->acquire();
+    ReplyPtr r = conn->command({"XGROUP", "CREATE", stream, group, "0", "MKSTREAM"});
+    if (is_error(*r, "BUSYGROUP")) return;  // exists: keep its position
+    check(*r, "XGROUP CREATE");
+}
+
+std::vector<StreamEntry> RedisStreams::read_group(const std::string& stream, const std::string& group,
+                                                  const std::string& consumer,
+                                                  const std::string& from_id, std::int64_t count,
+                                                  std::int64_t block_ms) {
+    if (count <= 0) count = 1;
+    const std::string n = std::to_string(count);
+    auto conn = pool_->acquire();
+    if (from_id != ">") {
+        // Own pending entries: read and their delivery counts in one atomic round trip.
+        std::vector<ReplyPtr> replies = conn->pipeline(
+            {{"MULTI"},
+             {"XREADGROUP", "GROUP", group, consumer, "COUNT", n, "STREAMS", stream, from_id},
+             {"XPENDING", stream, group, "(" + from_id, "+", n, consumer},
+             {"EXEC"}});
+        for (std::size_t i = 0; i < 3; ++i) check(*replies[i], "XREADGROUP");
+        const redisReply& exec = *replies[3];
+        check(exec, "XREADGROUP");
+        if (exec.type != REDIS_REPLY_ARRAY || exec.elements != 2) {
+            throw ReplyError("unexpected reply to XREADGROUP transaction");
+        }
+        std::vector<StreamEntry> entries = decode_read(*exec.element[0]);
+        apply_deliveries(*exec.element[1], entries);
+        return entries;
+    }
+    Args args{"XREADGROUP", "GROUP", group, consumer, "COUNT", n};
+    if (block_ms > 0) {
+        args.insert(args.end(), {"BLOCK", std::to_string(block_ms)});
+        // The server may legitimately stay silent for block_ms: wait that much longer.
+        conn->set_timeout(pool_->endpoint().command_timeout + std::chrono::milliseconds(block_ms));
+    }
+    args.insert(args.end(), {"STREAMS", stream, ">"});
+    ReplyPtr r = conn->command(args);
+    if (block_ms > 0) conn->restore_timeout();
+    return decode_read(*r);  // fresh entries: deliveries = 1
+}
+
+std::vector<StreamEntry> RedisStreams::autoclaim(const std::string& stream, const std::string& group,
+                                                 const std::string& consumer,
+                                                 std::int64_t min_idle_ms, std::string& cursor,
+                                                 std::int64_t count) {
+    if (count <= 0) count = 1;
+    auto conn = pool_->acquire();
+    ReplyPtr r = conn->command({"XAUTOCLAIM", stream, group, consumer,
+                                std::to_string(std::max<std::int64_t>(min_idle_ms, 0)), cursor,
+                                "COUNT", std::to_string(count)});
+    check(*r, "XAUTOCLAIM");
+    if (r->type != REDIS_REPLY_ARRAY || r->elements < 2) throw ReplyError("unexpected reply to XAUTOCLAIM");
+    std::vector<StreamEntry> entries = decode_entries(*r->element[1], "XAUTOCLAIM");
+    // Redis 7: ids whose entries were trimmed come back separately (and left the PEL).
+    if (r->elements >= 3 && r->element[2]->type == REDIS_REPLY_ARRAY) {
+        for (size_t i = 0; i < r->element[2]->elements; ++i) {
+            entries.push_back(StreamEntry{text(*r->element[2]->element[i]), {}, true, 1});
+        }
+    }
+    const std::string next = text(*r->element[0]);
+    std::string first, last;
+    std::int64_t claimed = 0;
+    for (const auto& e : entries) {
+        if (e.deleted) continue;
+        if (first.empty()) first = e.id;
+        last = e.id;
+        ++claimed;
+    }
+    if (claimed > 0) {
+        ReplyPtr p = conn->command({"XPENDING", stream, group, first, last,
+                                    std::to_string(claimed), consumer});
+        apply_deliveries(*p, entries);
+    }
+    cursor = next;
+    return entries;
+}
+
+std::int64_t RedisStreams::ack(const std::string& stream, const std::string& group,
+                               const std::vector<std::string>& ids) {
+    if (ids.empty()) return 0;
+    Args args{"XACK", stream, group};
+    args.insert(args.end(), ids.begin(), ids.end());
+    auto conn = pool_->acquire();
+    return integer(*conn->command(args), "XACK");
+}
+
+std::int64_t RedisStreams::length(const std::string& stream) {
+    auto conn = pool_->acquire();
+    return integer(*conn->command({"XLEN", stream}), "XLEN");
+}
+
+StreamTransport::GroupInfo RedisStreams::group_info(const std::string& stream, const std::string& group) {
+    auto conn = pool_->acquire();
+    ReplyPtr r = conn->command({"XINFO", "GROUPS", stream});
+    if (is_error(*r, "ERR no such key")) no_group(stream, group);
+    check(*r, "XINFO GROUPS");
+    if (r->type != REDIS_REPLY_ARRAY) throw ReplyError("unexpected reply to XINFO GROUPS");
+    for (size_t i = 0; i < r->elements; ++i) {
+        const redisReply& g = *r->element[i];
+        if (g.type != REDIS_REPLY_ARRAY) continue;
+        std::string name;
+        GroupInfo info;
+        info.lag = -1;  // nil lag: Redis cannot tell (e.g. after deletions)
+        for (size_t k = 0; k + 1 < g.elements; k += 2) {
+            const std::string_view key = reply_text(*g.element[k]);
+            const redisReply& v = *g.element[k + 1];
+            if (key == "name") name = text(v);
+            else if (key == "pending" && v.type == REDIS_REPLY_INTEGER) info.pending = v.integer;
+            else if (key == "lag" && v.type == REDIS_REPLY_INTEGER) info.lag = v.integer;
+        }
+        if (name == group) return info;
+    }
+    no_group(stream, group);
+}
+
+std::vector<StreamEntry> RedisStreams::range(const std::string& stream, std::int64_t count) {
+    Args args{"XRANGE", stream, "-", "+"};
+    if (count > 0) args.insert(args.end(), {"COUNT", std::to_string(count)});
+    auto conn = pool_->acquire();
+    std::vector<StreamEntry> out = decode_entries(*conn->command(args), "XRANGE");
+    for (auto& e : out) e.deliveries = 0;
+    return out;
+}
 
 }  // namespace game_data::redis
