@@ -101,8 +101,9 @@ protected:
 
     void set_now(std::int64_t t) { clock_->store(t); }
 
-    Game create(const std::string& id, std::int32_t capacity = 4, const std::string& server = "gs-1") {
-        return mm_->create_game(CreateGameRequest{"alice", capacity, server, {{"mode", "duel"}}, id});
+    Game create(const std::string& id, std::int32_t capacity = 4,
+                const std::string& server = "gs-1") {
+        return mm_->create_game(request("alice", capacity, server, id, {{"mode", "duel"}}));
     }
 
     static Event ev(EventType t, const std::string& id, std::optional<std::string> player = {},
@@ -127,7 +128,9 @@ protected:
     void bring_to(const std::string& id, GameState state) {
         set_now(kT0);
         create(id);
-        auto step = [&](const Event& e) { ASSERT_EQ(apply(e).status, A::Applied) << to_string(e.type); };
+        auto step = [&](const Event& e) {
+            ASSERT_EQ(apply(e).status, A::Applied) << to_string(e.type);
+        };
         if (state == S::Created) return;
         step(ev(E::CreatorJoined, id, "alice"));
         if (state == S::AllPlayersJoined) step(ev(E::AllPlayersJoined, id));
@@ -154,7 +157,8 @@ protected:
     }
 
     ConnectOptions options_;
-    std::shared_ptr<std::atomic<std::int64_t>> clock_ = std::make_shared<std::atomic<std::int64_t>>(kT0);
+    std::shared_ptr<std::atomic<std::int64_t>> clock_ =
+        std::make_shared<std::atomic<std::int64_t>>(kT0);
     std::shared_ptr<Store> store_;
     std::unique_ptr<Matchmaker> mm_;
 };
@@ -172,7 +176,8 @@ TEST_P(StoreConformance, CreateGamePutsItInPendingScoredNow) {
 }
 
 TEST_P(StoreConformance, CreatedGameReadsBackWithEveryField) {
-    const nlohmann::json meta = {{"mode", "duel"}, {"map", {{"name", "dust"}, {"w", 64}}}, {"tags", {"eu", "ranked"}}};
+    const nlohmann::json meta = {
+        {"mode", "duel"}, {"map", {{"name", "dust"}, {"w", 64}}}, {"tags", {"eu", "ranked"}}};
     const Game created = mm_->create_game(CreateGameRequest{"alice", 7, "gs-9", meta, "g1"});
     auto got = mm_->get_game("g1");
     ASSERT_TRUE(got);
@@ -321,7 +326,9 @@ protected:
     }
 };
 
-TEST_P(StoreTransitions, FromCreatedEveryEventMovesSetsAsSpecified) { check_every_event_from(S::Created); }
+TEST_P(StoreTransitions, FromCreatedEveryEventMovesSetsAsSpecified) {
+    check_every_event_from(S::Created);
+}
 TEST_P(StoreTransitions, FromCreatorJoinedEveryEventMovesSetsAsSpecified) {
     check_every_event_from(S::CreatorJoined);
 }
@@ -851,7 +858,9 @@ TEST_P(StoreConformance, ConcurrentRandomEventsKeepEveryGameInExactlyTheSetOfIts
             if (t == E::GameEnded && rng() % 8 != 0) continue;
             Event e = ev(t, id);
             if (t == E::CreatorJoined) e.player_id = "alice";
-            if (t == E::PlayerJoined || t == E::PlayerLeft) e.player_id = players[rng() % players.size()];
+            if (t == E::PlayerJoined || t == E::PlayerLeft) {
+                e.player_id = players[rng() % players.size()];
+            }
             try {
                 mm.apply(e);
             } catch (const std::exception&) {
@@ -860,7 +869,9 @@ TEST_P(StoreConformance, ConcurrentRandomEventsKeepEveryGameInExactlyTheSetOfIts
         }
     };
     std::vector<std::thread> threads;
-    for (int t = 0; t < kThreads; ++t) threads.emplace_back(worker, 1234u + static_cast<unsigned>(t));
+    for (int t = 0; t < kThreads; ++t) {
+        threads.emplace_back(worker, 1234u + static_cast<unsigned>(t));
+    }
     for (auto& t : threads) t.join();
     EXPECT_EQ(failures.load(), 0);
 

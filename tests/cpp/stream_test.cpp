@@ -8,8 +8,11 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <ostream>
+#include <set>
 #include <string>
+#include <thread>
 #include <unistd.h>
 #include <vector>
 
@@ -98,7 +101,8 @@ protected:
         return o;
     }
 
-    Game create(const std::string& id, std::int32_t capacity = 8, const std::string& server = "gs-1") {
+    Game create(const std::string& id, std::int32_t capacity = 8,
+                const std::string& server = "gs-1") {
         return mm_->create_game(
             CreateGameRequest{"alice", capacity, server, nlohmann::json::object(), id});
     }
@@ -211,6 +215,87 @@ TEST_P(StreamTest, PollWithNothingToReadReturnsNothing) {
     EXPECT_TRUE(c.poll(10, 5).empty());
 }
 
+TEST_P(StreamTest, GroupInfoReportsLagAndPending) {
+    create("g1");
+    EventPublisher pub = mm_->publisher("gs-1");
+    for (int i = 0; i < 3; ++i) pub.heartbeat("g1");
+    transport_->ensure_group(stream_, "matchmaker");
+    auto info = transport_->group_info(stream_, "matchmaker");
+    EXPECT_EQ(info.pending, 0);
+    EXPECT_EQ(info.lag, 3);
+    ASSERT_EQ(read_without_ack("mm-1").size(), 3u);
+    info = transport_->group_info(stream_, "matchmaker");
+    EXPECT_EQ(info.pending, 3);
+    EXPECT_EQ(info.lag, 0);
+}
+
+TEST_P(StreamTest, RunAppliesEventsUntilStopped) {
+    create("g1");
+    Consumer c = mm_->consumer(consumer_options("mm-1"));
+    std::atomic<bool> stop{false};
+    std::thread runner([&] { c.run(stop, 100, 10); });
+    EventPublisher pub = mm_->publisher("gs-1");
+    pub.creator_joined("g1", "alice");
+    pub.game_started("g1");
+    const auto deadline = SteadyClock::now() + kDeadline;
+    while (mm_->get_game("g1")->state != S::InProgress && SteadyClock::now() < deadline) {
+        std::this_thread::yield();
+    }
+    stop.store(true);
+    runner.join();
+    EXPECT_EQ(mm_->get_game("g1")->state, S::InProgress);
+    EXPECT_EQ(c.stats().applied, 2);
+    EXPECT_EQ(c.group_info().pending, 0);
+}
+
+// Consumers in one group share the entries but not their order, so the events here do not
+// depend on each other: every game is already in the lobby and no seq is stamped.
+TEST_P(StreamTest, ParallelConsumersApplyEveryEntryExactlyOnce) {
+    constexpr int kGames = 10;
+    constexpr int kPlayers = 20;
+    for (int g = 0; g < kGames; ++g) {
+        const std::string id = "g" + std::to_string(g);
+        create(id, kPlayers + 1);
+        const Event joined{EventType::CreatorJoined, id, "gs-1", "alice", {}, {}};
+        ASSERT_EQ(mm_->apply(joined).status, A::Applied);
+    }
+    EventPublisher pub = mm_->publisher("gs-1", std::nullopt, 0, /*stamp_seq=*/false);
+    for (int p = 0; p < kPlayers; ++p) {
+        for (int g = 0; g < kGames; ++g) {
+            pub.player_joined("g" + std::to_string(g), "p" + std::to_string(p));
+        }
+    }
+    const std::size_t total = kGames * kPlayers;
+
+    std::mutex mutex;
+    std::vector<ApplyResult> results;
+    std::atomic<std::size_t> seen{0};
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 3; ++t) {
+        Consumer consumer = mm_->consumer(consumer_options("c" + std::to_string(t)));
+        threads.emplace_back([&, c = std::move(consumer)]() mutable {
+            const auto deadline = SteadyClock::now() + kDeadline;
+            while (seen.load() < total && SteadyClock::now() < deadline) {
+                auto batch = c.poll(7, 5);
+                seen.fetch_add(batch.size());
+                std::lock_guard lock(mutex);
+                for (auto& r : batch) results.push_back(std::move(r));
+            }
+        });
+    }
+    for (auto& t : threads) t.join();
+    ASSERT_EQ(results.size(), total);
+    std::set<std::string> ids;
+    for (const auto& r : results) ids.insert(r.entry_id);
+    EXPECT_EQ(ids.size(), total);
+    EXPECT_EQ(count_status(results, A::Applied), total);
+    for (int g = 0; g < kGames; ++g) {
+        EXPECT_EQ(mm_->get_game("g" + std::to_string(g))->players.size(),
+                  std::size_t{kPlayers + 1});
+    }
+    EXPECT_EQ(transport_->group_info(stream_, "matchmaker").pending, 0);
+}
+
 // ---- bad entries --------------------------------------------------------------------------
 
 class StreamBadEntries : public StreamTest {
@@ -231,10 +316,11 @@ protected:
             {{"type", "heartbeat"}, {"game_id", std::string(129, 'g')}, {"server_id", "gs-1"}},
             {{"type", "heartbeat"}, {"game_id", "g1"}, {"server_id", "gs-1"}, {"seq", "abc"}},
             {{"type", "heartbeat"}, {"game_id", "g1"}, {"server_id", "gs-1"}, {"ts", "-5"}},
-            {{"type", "heartbeat"}, {"type", "game_started"}, {"game_id", "g1"}, {"server_id", "gs-1"}},
+            {{"type", "heartbeat"}, {"type", "game_started"}, {"game_id", "g1"},  // repeated
+             {"server_id", "gs-1"}},
             {{std::string("\xff\x00", 2), std::string("\x01\x02\xfe", 3)}},   // binary garbage
             {{"type", "heartbeat"}, {"game_id", "nope"}, {"server_id", "gs-1"}},   // unknown game
-            {{"type", "game_started"}, {"game_id", "other"}, {"server_id", "gs-1"}},  // wrong server
+            {{"type", "game_started"}, {"game_id", "other"}, {"server_id", "gs-1"}},  // wrong srv
         };
         for (std::size_t i = 0; i < bad_.size(); ++i) {
             pub.publish_raw(bad_[i]);
@@ -286,8 +372,9 @@ TEST_P(StreamBadEntries, UnknownGameAndWrongServerAreNamedInTheDeadLetter) {
     poll_until(c, bad_.size() + good_);
     const std::vector<Fields> dead = dead_letters();
     ASSERT_EQ(dead.size(), bad_.size());
-    EXPECT_EQ(dead[dead.size() - 2].back(), (std::pair<std::string, std::string>{"error", "unknown game"}));
-    EXPECT_EQ(dead.back().back(), (std::pair<std::string, std::string>{"error", "wrong server"}));
+    using Field = std::pair<std::string, std::string>;
+    EXPECT_EQ(dead[dead.size() - 2].back(), (Field{"error", "unknown game"}));
+    EXPECT_EQ(dead.back().back(), (Field{"error", "wrong server"}));
 }
 
 TEST_P(StreamBadEntries, NothingStaysPendingAfterBadEntries) {
@@ -314,7 +401,9 @@ TEST_P(StreamBadEntries, BadEntriesSpreadOverSmallBatchesAreAllHandled) {
     Consumer c = mm_->consumer(consumer_options("mm-1"));
     std::size_t seen = 0;
     const auto deadline = SteadyClock::now() + kDeadline;
-    while (seen < bad_.size() + good_ && SteadyClock::now() < deadline) seen += c.poll(2, 10).size();
+    while (seen < bad_.size() + good_ && SteadyClock::now() < deadline) {
+        seen += c.poll(2, 10).size();
+    }
     EXPECT_EQ(seen, bad_.size() + good_);
     EXPECT_EQ(dead_letters().size(), bad_.size());
     EXPECT_EQ(c.group_info().pending, 0);
@@ -527,11 +616,15 @@ TEST_P(StreamTest, ARedeliveredEventWithTheSameSeqIsADuplicate) {
     EXPECT_EQ(mm_->get_game("g1"), before);
 }
 
-std::string param_name(const ::testing::TestParamInfo<StreamParam>& info) { return info.param.name; }
+std::string param_name(const ::testing::TestParamInfo<StreamParam>& info) {
+    return info.param.name;
+}
 
 INSTANTIATE_TEST_SUITE_P(Streams, StreamTest, ::testing::ValuesIn(stream_params()), param_name);
-INSTANTIATE_TEST_SUITE_P(Streams, StreamBadEntries, ::testing::ValuesIn(stream_params()), param_name);
-INSTANTIATE_TEST_SUITE_P(Streams, StreamTrimming, ::testing::ValuesIn(stream_params()), param_name);
+INSTANTIATE_TEST_SUITE_P(Streams, StreamBadEntries, ::testing::ValuesIn(stream_params()),
+                         param_name);
+INSTANTIATE_TEST_SUITE_P(Streams, StreamTrimming, ::testing::ValuesIn(stream_params()),
+                         param_name);
 
 // memory://NAME: a publisher opened by URL and a matchmaker connected by URL meet in one
 // in-process backend (SPEC section 5: the same calls work over an in-process stream).

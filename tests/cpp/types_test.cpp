@@ -135,7 +135,8 @@ TEST(GameJson, WrongTypesAndBadValuesAreInvalidArgument) {
 
 TEST(EventJson, OmitsAbsentOptionalFields) {
     const nlohmann::json j = Event{EventType::GameStarted, "g1", "gs-1", {}, {}, {}};
-    EXPECT_EQ(j, (nlohmann::json{{"type", "game_started"}, {"game_id", "g1"}, {"server_id", "gs-1"}}));
+    EXPECT_EQ(j, (nlohmann::json{
+                     {"type", "game_started"}, {"game_id", "g1"}, {"server_id", "gs-1"}}));
 }
 
 TEST(EventJson, IncludesPresentOptionalFields) {

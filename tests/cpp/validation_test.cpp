@@ -34,7 +34,8 @@ TEST(ValidateId, IdOf129BytesIsRefused) {
 }
 
 TEST(ValidateId, EveryAllowedCharacterClassIsAccepted) {
-    for (const char* id : {"abcxyz", "ABCXYZ", "0123456789", "_", ".", "-", "a_B.9-z", "..", "-1"}) {
+    for (const char* id :
+         {"abcxyz", "ABCXYZ", "0123456789", "_", ".", "-", "a_B.9-z", "..", "-1"}) {
         EXPECT_TRUE(is_valid_id(id)) << id;
         EXPECT_NO_THROW(validate_id("game_id", id)) << id;
     }
@@ -93,7 +94,9 @@ json object_of_serialised_size(std::size_t bytes) {
     return j;
 }
 
-TEST(ValidateMetadata, EmptyObjectIsAccepted) { EXPECT_NO_THROW(validate_metadata(json::object())); }
+TEST(ValidateMetadata, EmptyObjectIsAccepted) {
+    EXPECT_NO_THROW(validate_metadata(json::object()));
+}
 
 TEST(ValidateMetadata, NonObjectsAreRefused) {
     for (const json& j : {json(nullptr), json(1), json("text"), json::array(), json(true),
