@@ -52,24 +52,9 @@ std::shared_ptr<Store> open_redis(const ConnectOptions& o, const std::string&) {
     return make_redis_store(Url::parse(testing::shared_redis_server().url()), o);
 }
 
-// The Redis backend is being written by another helper: until make_redis_store stops
-// throwing Unsupported, the "redis" parameter is instantiated only if a probe connect
-// succeeds (tests are never skipped inside). Once it has landed this becomes unconditional.
-bool redis_store_available() {
-    try {
-        ConnectOptions o;
-        o.ns = "probe";
-        return open_redis(o, "") != nullptr;
-    } catch (const std::exception&) {
-        return false;
-    }
-}
-
-std::vector<StoreParam> store_params() {
-    std::vector<StoreParam> out{{"memory", open_memory}};
-    if (redis_store_available()) out.push_back({"redis", open_redis});
-    return out;
-}
+// Every backend, always: a backend that cannot run here is a failure, not a skip. Each Redis
+// test gets its own namespace on the one shared test server.
+std::vector<StoreParam> store_params() { return {{"memory", open_memory}, {"redis", open_redis}}; }
 
 // A namespace no other test (or earlier run against the same server) has used.
 std::string unique_namespace() {
@@ -931,10 +916,14 @@ TEST_P(StoreConformance, OpenGamesReadDuringConcurrentWritesAreAlwaysOpen) {
     EXPECT_TRUE(open_ids().empty());
 }
 
-std::string param_name(const ::testing::TestParamInfo<StoreParam>& info) { return info.param.name; }
+std::string param_name(const ::testing::TestParamInfo<StoreParam>& info) {
+    return info.param.name;
+}
 
-INSTANTIATE_TEST_SUITE_P(Stores, StoreConformance, ::testing::ValuesIn(store_params()), param_name);
-INSTANTIATE_TEST_SUITE_P(Stores, StoreTransitions, ::testing::ValuesIn(store_params()), param_name);
+INSTANTIATE_TEST_SUITE_P(Stores, StoreConformance, ::testing::ValuesIn(store_params()),
+                         param_name);
+INSTANTIATE_TEST_SUITE_P(Stores, StoreTransitions, ::testing::ValuesIn(store_params()),
+                         param_name);
 
 }  // namespace
 }  // namespace game_data
