@@ -119,7 +119,7 @@ std::string Url::redacted() const {
     if (scheme == "unix") return out + path;
     if (scheme == "memory") return out + host;
     if (!user.empty() || !password.empty()) out += (user.empty() ? "" : user) + ":***@";
-    out += host;
+    out += host.find(':') == std::string::npos ? host : "[" + host + "]";  // IPv6
     if (scheme == "redis" || scheme == "rediss") {
         out += ":" + std::to_string(port) + "/" + std::to_string(db);
     }

@@ -197,6 +197,15 @@ TEST(EventCodec, TsAndSeqBeyondInt64AreRefused) {
     }
 }
 
+TEST(EventCodec, SeqUpToTwoToThe53MinusOneIsAccepted) {
+    EXPECT_EQ(decode_event(with(valid_fields(), "seq", "9007199254740991")).seq, kMaxSeq);
+}
+
+TEST(EventCodec, SeqAboveTwoToThe53MinusOneIsRefused) {
+    // Every backend must compare seqs exactly; Redis does so in Lua, as doubles.
+    expect_short_reason(reason_for(with(valid_fields(), "seq", "9007199254740992")), "seq");
+}
+
 TEST(EventCodec, ZeroTsAndSeqAreAccepted) {
     const Event e = decode_event(with(with(valid_fields(), "ts", "0"), "seq", "0"));
     EXPECT_EQ(e.ts, 0);
@@ -230,6 +239,12 @@ TEST(ValidateEvent, RefusesBadIds) {
     EXPECT_THROW(validate_event(Event{EventType::Heartbeat, "g1", "gs 1", {}, {}, {}}),
                  InvalidArgument);
     EXPECT_THROW(validate_event(Event{EventType::PlayerJoined, "g1", "gs-1", "b:b", {}, {}}),
+                 InvalidArgument);
+}
+
+TEST(ValidateEvent, RefusesSeqAboveTwoToThe53MinusOne) {
+    EXPECT_NO_THROW(validate_event(Event{EventType::Heartbeat, "g1", "gs-1", {}, {}, kMaxSeq}));
+    EXPECT_THROW(validate_event(Event{EventType::Heartbeat, "g1", "gs-1", {}, {}, kMaxSeq + 1}),
                  InvalidArgument);
 }
 

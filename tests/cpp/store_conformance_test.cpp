@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "game_data/errors.hpp"
+#include "game_data/event_codec.hpp"
 #include "game_data/matchmaker.hpp"
 #include "game_data/store.hpp"
 #include "support/redis_server.hpp"
@@ -222,6 +223,46 @@ TEST_P(StoreConformance, RefusedCreateWritesNothing) {
     EXPECT_EQ(mm_->counts(), (Counts{1, 0, 0}));
 }
 
+TEST_P(StoreConformance, MaximalIdsWithEveryAllowedCharacterRoundTrip) {
+    const std::string id = "Az09_.-" + std::string(121, 'x');
+    const std::string creator = std::string(127, 'c') + "-";
+    const std::string server = "." + std::string(127, 's');
+    ASSERT_EQ(id.size(), 128u);
+    mm_->create_game(request(creator, 2, server, id));
+    const Event joined{E::CreatorJoined, id, server, creator, {}, {}};
+    EXPECT_EQ(apply(joined).status, A::Applied);
+    const auto g = mm_->get_game(id);
+    ASSERT_TRUE(g);
+    EXPECT_EQ(g->creator_id, creator);
+    EXPECT_EQ(g->server_id, server);
+    EXPECT_EQ(g->players, std::vector<std::string>{creator});
+    EXPECT_EQ(open_ids(), std::vector<std::string>{id});
+}
+
+TEST_P(StoreConformance, MetadataOfSixteenKibWithUnicodeAndNumbersRoundTrips) {
+    nlohmann::json meta = {{"name", "caf\xc3\xa9 \xe2\x9c\x93"}, {"big", 9007199254740993LL},
+                           {"neg", -12}, {"pi", 3.25}, {"flag", false}, {"none", nullptr},
+                           {"nested", {{"list", {1, "two", {{"three", 3}}}}}}};
+    meta["pad"] = "";
+    meta["pad"] = std::string(16384 - meta.dump().size(), 'p');
+    ASSERT_EQ(meta.dump().size(), 16384u);
+    mm_->create_game(request("alice", 2, "gs-1", "g1", meta));
+    EXPECT_EQ(mm_->get_game("g1")->metadata, meta);
+}
+
+TEST_P(StoreConformance, LargeRosterKeepsJoinOrder) {
+    set_now(kT0);
+    create("g1", 1024);
+    apply(ev(E::CreatorJoined, "g1", "alice"));
+    std::vector<std::string> want = {"alice"};
+    for (int i = 0; i < 150; ++i) {
+        want.push_back("p" + std::to_string(149 - i));
+        ASSERT_EQ(apply(ev(E::PlayerJoined, "g1", want.back())).status, A::Applied);
+    }
+    EXPECT_EQ(mm_->get_game("g1")->players, want);
+    EXPECT_EQ(mm_->get_game("g1")->free_seats(), 1024 - 151);
+}
+
 // ---- every state x event pair -------------------------------------------------------------
 
 struct Row {
@@ -405,6 +446,22 @@ TEST_P(StoreConformance, SeqAboveTheLastAppliedIsAppliedAndRemembered) {
     EXPECT_EQ(apply(ev(E::GameStarted, "g1", {}, 9)).status, A::Applied);
     EXPECT_EQ(mm_->get_game("g1")->last_seq, 9);
     EXPECT_EQ(apply(ev(E::Heartbeat, "g1", {}, 7)).status, A::Duplicate);
+}
+
+TEST_P(StoreConformance, TheLargestAllowedSeqIsComparedAndKeptExactly) {
+    create("g1");
+    ASSERT_EQ(apply(ev(E::Heartbeat, "g1", {}, kMaxSeq - 1)).status, A::Applied);
+    EXPECT_EQ(mm_->get_game("g1")->last_seq, kMaxSeq - 1);
+    EXPECT_EQ(apply(ev(E::Heartbeat, "g1", {}, kMaxSeq)).status, A::Applied);
+    EXPECT_EQ(mm_->get_game("g1")->last_seq, kMaxSeq);
+    EXPECT_EQ(apply(ev(E::GameStarted, "g1", {}, kMaxSeq)).status, A::Duplicate);
+}
+
+TEST_P(StoreConformance, ASeqAboveTheLargestAllowedIsRefusedBeforeWriting) {
+    create("g1");
+    const Game before = *mm_->get_game("g1");
+    EXPECT_THROW(apply(ev(E::GameStarted, "g1", {}, kMaxSeq + 1)), InvalidArgument);
+    EXPECT_EQ(mm_->get_game("g1"), before);
 }
 
 TEST_P(StoreConformance, EventsWithoutSeqAreNotDedupedBySeq) {
@@ -774,6 +831,15 @@ TEST_P(StoreConformance, ApplyManyAcrossGamesIncludingEndAndUnknown) {
     EXPECT_EQ(r[2].reason, "game has ended");
     EXPECT_EQ(r[3].status, A::Rejected);
     EXPECT_EQ(mm_->counts(), (Counts{0, 0, 1}));
+}
+
+TEST_P(StoreConformance, ApplyManyWithAnInvalidEventAppliesNone) {
+    bring_to("g1", S::CreatorJoined);
+    const Game before = *mm_->get_game("g1");
+    const std::vector<Event> events = {ev(E::GameStarted, "g1"),
+                                       Event{E::PlayerJoined, "g1", "gs-1", {}, {}, {}}};
+    EXPECT_THROW(mm_->apply_many(events), InvalidArgument);
+    EXPECT_EQ(mm_->get_game("g1"), before);
 }
 
 TEST_P(StoreConformance, ApplyManyOfNothingReturnsNothing) {

@@ -202,6 +202,14 @@ TEST(UrlRedacted, ErrorsForBadIpv6PortsDoNotLeakThePassword) {
     }
 }
 
+TEST(UrlRedacted, KeepsIpv6HostsBracketedSoTheUrlStillParses) {
+    const std::string r = Url::parse("redis://[::1]:6390/2").redacted();
+    EXPECT_EQ(r, "redis://[::1]:6390/2");
+    const Url back = Url::parse(r);
+    EXPECT_EQ(back.host, "::1");
+    EXPECT_EQ(back.port, 6390);
+}
+
 TEST(UrlRedacted, UrlWithoutCredentialsIsUnchangedInSubstance) {
     EXPECT_EQ(Url::parse("redis://host:7000/2").redacted(), "redis://host:7000/2");
     EXPECT_EQ(Url::parse("unix:///tmp/r.sock").redacted(), "unix:///tmp/r.sock");
