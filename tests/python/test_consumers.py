@@ -300,3 +300,57 @@ if "redis" in STREAM_BACKENDS:
         assert letter[1]["error"] == result.reason
         assert mm.get_game(game.id).state is GameState.CREATED
         assert rescuer.group_info() == {"pending": 0, "lag": 0}
+
+    def test_a_killed_consume_daemon_is_taken_over_by_another_with_every_event_applied_once(
+        redis_url, gd_namespace
+    ):
+        import redis
+
+        mm = game_data.connect(redis_url, namespace=gd_namespace)
+        client = redis.Redis.from_url(redis_url)
+        stream = mm.default_stream
+        games = [mm.create_game(creator_id=f"c{i}", capacity=3, server_id="gs-1") for i in range(20)]
+        server = SimulatedGameServer(matchmaker=mm, server_id="gs-1")
+
+        def daemon(name: str) -> subprocess.Popen:
+            return subprocess.Popen(
+                [sys.executable, "-m", "game_data.cli", "consume", "--url", redis_url, "--namespace",
+                 gd_namespace, "--name", name, "--count", "10", "--block-ms", "20",
+                 "--claim-idle-ms", "300", "--log-level", "WARNING"],
+                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+        with daemon("daemon-a") as first:
+            for game in games:
+                server.creator_joins(game)
+            wait_for(lambda: mm.counts()["lobby"] == len(games), what="daemon-a to apply the first phase")
+            for game in games:  # the rest of each lobby; daemon-a dies somewhere in it
+                server.player_joins(game, f"{game.id}-p1")
+                server.player_joins(game, f"{game.id}-p2")
+            first.send_signal(signal.SIGKILL)
+            first.wait(timeout=10)
+        for game in games:
+            server.all_players_joined(game)
+            server.start(game)
+
+        # Whatever daemon-a read and never acknowledged must be idle long enough to be claimed
+        # before daemon-b reads anything newer (claims come first in a poll round).
+        def a_idle_enough() -> bool:
+            stuck = client.xpending_range(stream, "matchmaker", min="-", max="+", count=100)
+            return all(entry["time_since_delivered"] >= 300 for entry in stuck)
+
+        wait_for(a_idle_enough, what="daemon-a's entries to become claimable")
+        with daemon("daemon-b") as second:
+            wait_for(lambda: mm.counts()["active"] == len(games), what="daemon-b to finish the games")
+            wait_for(lambda: client.xpending(stream, "matchmaker")["pending"] == 0,
+                     what="nothing left pending")
+            second.send_signal(signal.SIGTERM)
+            assert second.wait(timeout=10) == 0
+            assert "Traceback" not in second.stderr.read()
+
+        for game in games:
+            current = mm.get_game(game.id)
+            assert current.state is GameState.IN_PROGRESS
+            assert current.players == [game.creator_id, f"{game.id}-p1", f"{game.id}-p2"]
+        assert mm.stream_length(f"{stream}:dead") == 0
+        assert mm.consumer(name="inspector").group_info() == {"pending": 0, "lag": 0}
+        client.close()
