@@ -90,7 +90,9 @@ def build_parser() -> argparse.ArgumentParser:
     target.add_argument("--url", default="memory://", help="backend URL (default memory://)")
     target.add_argument("--redis-server", action="store_true",
                         help="start a private redis-server for the run and use it")
-    sim.add_argument("--namespace", default=None, help="key namespace (default: a fresh sim-<random>)")
+    sim.add_argument("--namespace", default=None,
+                     help="key namespace, which must be unused: the invariants count every "
+                     "entry and game in it (default: a fresh sim-<random>)")
     sim.add_argument("--abandon-rate", type=_rate, default=0.09,
                      help="share of games abandoned: creator never connects, or the server dies "
                      "in the lobby or mid-game (default 0.09)")

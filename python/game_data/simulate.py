@@ -451,7 +451,8 @@ class _Simulation:
         self.check(self.ended == self.fates["normal"],
                    f"{self.ended} games ended, {self.fates['normal']} were meant to")
         self.check(stats["applied"] == self.results["applied"] == exp.applied,
-                   f"applied: consumer {stats['applied']}, results {self.results['applied']}, expected {exp.applied}")
+                   f"applied: consumer {stats['applied']}, results {self.results['applied']}, "
+                   f"expected {exp.applied}")
         self.check(stats["duplicate"] == self.results["duplicate"] == exp.duplicate,
                    f"duplicate: consumer {stats['duplicate']}, expected {exp.duplicate}")
         self.check(stats["rejected"] == self.results["rejected"] == len(exp.bad),
@@ -461,7 +462,8 @@ class _Simulation:
         self.check(not self.unexpected_rejects,
                    f"{len(self.unexpected_rejects)} good events rejected, e.g. {self.unexpected_rejects[:3]}")
         self.check(not self.wrong_reasons, f"dead letters with the wrong reason: {self.wrong_reasons[:3]}")
-        self.check(self.bad_seen == set(exp.bad), f"{len(set(exp.bad) - self.bad_seen)} bad entries never rejected")
+        self.check(self.bad_seen == set(exp.bad),
+                   f"{len(set(exp.bad) - self.bad_seen)} bad entries never rejected")
         dead = mm.stream_entries(self.dead_stream)
         self.check(len(dead) == len(exp.bad),
                    f"dead-letter stream holds {len(dead)} entries, expected {len(exp.bad)}")
@@ -526,7 +528,7 @@ def format_summary(result: SimulationResult) -> str:
         lines.append(f"  {name:<30}{value:>10}")
     lines += [
         "",
-        f"{'throughput':<32}",
+        "throughput",
         f"  {'events per second':<30}{result.events_per_s:>10,.0f}",
         f"  {'wall time (s)':<30}{result.wall_time_s:>10.2f}",
         "",

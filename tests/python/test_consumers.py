@@ -118,7 +118,8 @@ def test_consumers_sharing_a_group_apply_every_event_once_in_effect(backend, gd_
              for i in range(60)]
     server_of = {g.id: servers[i % 3] for i, g in enumerate(games)}
     stop = threading.Event()
-    threads = [ConsumerThread(mm.consumer(name=f"c-{i}", claim_idle_ms=60_000), stop) for i in range(consumers)]
+    threads = [ConsumerThread(mm.consumer(name=f"c-{i}", claim_idle_ms=60_000), stop)
+               for i in range(consumers)]
     watcher = SetWatcher(mm, len(games), backend.redis_url, gd_namespace)
     for t in [*threads, watcher]:
         t.start()
@@ -225,8 +226,8 @@ if "redis" in STREAM_BACKENDS:
 
     def read_and_get_killed(redis_url: str, stream: str, name: str, count: int) -> int:
         """A consumer process that reads `count` entries and is SIGKILLed before its ack."""
-        with subprocess.Popen([sys.executable, "-c", VICTIM, redis_url, stream, "matchmaker", name, str(count)],
-                              stdout=subprocess.PIPE, text=True) as proc:
+        args = [sys.executable, "-c", VICTIM, redis_url, stream, "matchmaker", name, str(count)]
+        with subprocess.Popen(args, stdout=subprocess.PIPE, text=True) as proc:
             try:
                 read = int(proc.stdout.readline())
             finally:
@@ -241,7 +242,9 @@ if "redis" in STREAM_BACKENDS:
         events = sum(len(server.play(g, end=False)) for g in made)
         return made, events
 
-    def test_entries_of_a_consumer_killed_before_its_ack_are_claimed_and_applied_once(redis_url, gd_namespace):
+    def test_entries_of_a_consumer_killed_before_its_ack_are_claimed_and_applied_once(
+        redis_url, gd_namespace
+    ):
         mm = game_data.connect(redis_url, namespace=gd_namespace)
         rescuer = mm.consumer(name="rescuer", claim_idle_ms=200)
         assert rescuer.poll(block_ms=0) == []  # creates the group at the start of the stream

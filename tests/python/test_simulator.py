@@ -327,7 +327,8 @@ def test_any_sequence_of_server_behaviour_keeps_the_game_consistent(stream_backe
         assert mm.set_entry(game.id)[0] == SET_OF[current.state]
         assert sum(counts.values()) == 1 and counts[SET_OF[current.state]] == 1
         assert len(current.players) == len(set(current.players)) <= capacity
-        assert current.is_open == (current.state is GameState.CREATOR_JOINED and len(current.players) < capacity)
+        waiting = current.state is GameState.CREATOR_JOINED
+        assert current.is_open == (waiting and len(current.players) < capacity)
 
     stats = consumer.stats
     assert stats["applied"] + stats["duplicate"] + stats["rejected"] == len(server.sent)

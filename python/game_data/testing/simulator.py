@@ -125,7 +125,8 @@ class SimulatedGameServer:
     ) -> None:
         if publisher is None:
             if server_id is None:
-                raise ValueError("SimulatedGameServer needs a publisher, or a server_id with a matchmaker or url")
+                raise ValueError(
+                    "SimulatedGameServer needs a publisher, or a server_id with a matchmaker or url")
             if matchmaker is not None:
                 publisher = matchmaker.publisher(server_id, stream=stream)
             elif url is not None:
