@@ -216,6 +216,10 @@ Connection::Connection(const Endpoint& endpoint) : endpoint_(endpoint) {
                        : redisConnectWithTimeout(endpoint.host.c_str(), endpoint.port, connect_tv));
     if (!context_ || context_->err) throw_error(Stage::Connect, context_.get(), nullptr, where);
 #ifdef GAME_DATA_HAVE_HIREDIS_SSL
+    // The TLS handshake is part of connecting: bounded by the connect timeout.
+    if (endpoint.tls && redisSetTimeout(context_.get(), connect_tv) != REDIS_OK) {
+        throw_error(Stage::Connect, context_.get(), nullptr, where);
+    }
     if (endpoint.tls &&
         redisInitiateSSLWithContext(context_.get(),
                                     static_cast<redisSSLContext*>(endpoint.tls_context.get())) !=
