@@ -30,9 +30,10 @@ std::string fresh_ns(const std::string& base) {
     return base + std::to_string(::getpid()) + "-" + std::to_string(counter.fetch_add(1));
 }
 
-std::shared_ptr<Store> redis_store(const std::string& ns) {
+std::shared_ptr<Store> redis_store(const std::string& ns, int pool_size = 4) {
     ConnectOptions o;
     o.ns = ns;
+    o.pool_size = pool_size;
     return make_redis_store(Url::parse(shared_redis_server().url()), o);
 }
 
@@ -192,7 +193,7 @@ int hammer(Store& store, const std::vector<std::string>& ids, unsigned seed, int
 TEST(RedisConcurrency, ThreadsAndProcessesNeverBreakTheSetInvariants) {
     const std::string ns = fresh_ns("conc");
     std::vector<std::string> ids;
-    auto shared = redis_store(ns);
+    auto shared = redis_store(ns, 2);  // fewer connections than threads: callers queue
     for (int i = 0; i < 30; ++i) {
         ids.push_back("g" + std::to_string(i));
         shared->create_game(new_game(ids.back(), 2 + i % 3), now_ms());

@@ -209,6 +209,7 @@ bool is_error(const redisReply& r, std::string_view prefix) {
 }
 
 Connection::Connection(const Endpoint& endpoint) : endpoint_(endpoint) {
+    SigpipeGuard guard;  // the TLS handshake and AUTH/SELECT write too
     const timeval connect_tv = to_timeval(endpoint.connect_timeout);
     const std::string where = endpoint.display;
     context_.reset(endpoint.unix_socket
@@ -232,7 +233,6 @@ Connection::Connection(const Endpoint& endpoint) : endpoint_(endpoint) {
     }
     // Handshake failures are connection failures: none of the caller's commands was sent.
     auto handshake = [&](const Args& args) {
-        SigpipeGuard guard;
         std::vector<const char*> argv;
         std::vector<size_t> lens;
         for (const auto& a : args) {
