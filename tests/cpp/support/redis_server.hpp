@@ -1,5 +1,6 @@
 // A private redis-server for tests: a free loopback port and a fresh temp dir per instance, so
 // tests never touch a shared Redis. Not thread safe for kill()/restart(); command() is.
+// Servers die with the test process (even on a crash); start none in a forked child.
 #pragma once
 
 #include <string>
