@@ -7,10 +7,14 @@
 //   <ns>:{0}:tomb:<id>   string "ended" or "reaped", expiring after tombstone_ttl_ms
 // Every multi-key change is one Lua script (cpp/src/lua), so any number of stores, threads and
 // processes may share one Redis. A RedisStore is thread safe: each call borrows one
-// connection from a pool of pool_size and waits while all are busy.
+// connection from a pool of pool_size and waits while all are busy. While Redis is down calls
+// fail fast with ConnectionError (OutcomeUnknown if a command was in flight) and the next call
+// after it is back reconnects; scripts are reloaded on NOSCRIPT.
 #include <algorithm>
 #include <charconv>
+#include <iterator>
 #include <limits>
+#include <mutex>
 
 #include <spdlog/spdlog.h>
 

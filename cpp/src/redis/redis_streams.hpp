@@ -1,5 +1,6 @@
 // The StreamTransport of the Redis backend: Redis Streams and consumer groups, over the
-// store's connection pool. Thread safe (one pooled connection per call).
+// store's connection pool. Thread safe (one pooled connection per call); a blocking read holds
+// its connection for up to block_ms, with the read timeout raised by as much.
 #pragma once
 
 #include <memory>
