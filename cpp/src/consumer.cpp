@@ -24,11 +24,15 @@ struct Consumer::Impl {
         return std::clamp<std::int64_t>(options.claim_idle_ms / 2, 1, 1'000);
     }
 
-    std::vector<StreamEntry> next_batch(std::int64_t count, std::int64_t block_ms) {
+    void ensure_group() {
         if (!group_ready) {
             transport->ensure_group(options.stream, options.group);
             group_ready = true;
         }
+    }
+
+    std::vector<StreamEntry> next_batch(std::int64_t count, std::int64_t block_ms) {
+        ensure_group();
         std::vector<StreamEntry> batch;
         if (draining_own) {
             batch = transport->read_group(options.stream, options.group, options.name, "0", count, 0);
@@ -182,6 +186,7 @@ void Consumer::run(const std::atomic<bool>& stop, std::int64_t count, std::int64
 const ConsumerStats& Consumer::stats() const noexcept { return impl_->stats; }
 const ConsumerOptions& Consumer::options() const noexcept { return impl_->options; }
 StreamTransport::GroupInfo Consumer::group_info() {
+    impl_->ensure_group();  // a consumer that has not polled yet reports an empty group
     return impl_->transport->group_info(impl_->options.stream, impl_->options.group);
 }
 

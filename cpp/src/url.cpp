@@ -118,10 +118,15 @@ std::string Url::redacted() const {
     std::string out = scheme + "://";
     if (scheme == "unix") return out + path;
     if (scheme == "memory") return out + host;
-    if (!user.empty() || !password.empty()) out += (user.empty() ? "" : user) + ":***@";
-    out += host.find(':') == std::string::npos ? host : "[" + host + "]";  // IPv6
+    // Appends only: GCC 12 warns falsely (-Wrestrict) on "literal" + std::string at -O2.
+    if (!user.empty() || !password.empty()) out.append(user).append(":***@");
+    if (host.find(':') == std::string::npos) {
+        out.append(host);
+    } else {
+        out.append("[").append(host).append("]");  // IPv6
+    }
     if (scheme == "redis" || scheme == "rediss") {
-        out += ":" + std::to_string(port) + "/" + std::to_string(db);
+        out.append(":").append(std::to_string(port)).append("/").append(std::to_string(db));
     }
     return out;
 }

@@ -20,9 +20,8 @@ enum class Tomb : std::uint8_t { Ended, Reaped };
 
 class MemoryStore final : public Store {
 public:
-    explicit MemoryStore(const ConnectOptions& options)
-        : ns_(options.ns), tombstone_ttl_ms_(options.tombstone_ttl_ms),
-          streams_(std::make_shared<memory::MemoryStreams>()) {}
+    MemoryStore(const ConnectOptions& options, std::shared_ptr<memory::MemoryStreams> streams)
+        : ns_(options.ns), tombstone_ttl_ms_(options.tombstone_ttl_ms), streams_(std::move(streams)) {}
 
     void create_game(const Game& game, std::int64_t now) override {
         std::lock_guard lock(mutex_);
@@ -184,15 +183,20 @@ private:
 }  // namespace
 
 std::shared_ptr<Store> make_memory_store(const Url& url, const ConnectOptions& options) {
-    if (url.host.empty()) return std::make_shared<MemoryStore>(options);
+    if (url.host.empty()) {
+        return std::make_shared<MemoryStore>(options, std::make_shared<memory::MemoryStreams>());
+    }
     // Named instances live as long as the process so a publisher and a matchmaker opened
-    // separately by URL meet in the same backend.
+    // separately by URL meet in the same backend. As on one Redis: game data is separate per
+    // namespace, streams are shared by name (stream names carry their own prefix).
     static std::mutex mutex;
-    static std::map<std::string, std::shared_ptr<Store>> named;
+    static std::map<std::string, std::shared_ptr<memory::MemoryStreams>> streams;
+    static std::map<std::string, std::shared_ptr<Store>> stores;
     std::lock_guard lock(mutex);
-    auto key = url.host + "\n" + options.ns;
-    auto& slot = named[key];
-    if (!slot) slot = std::make_shared<MemoryStore>(options);
+    auto& transport = streams[url.host];
+    if (!transport) transport = std::make_shared<memory::MemoryStreams>();
+    auto& slot = stores[url.host + "\n" + options.ns];
+    if (!slot) slot = std::make_shared<MemoryStore>(options, transport);
     return slot;
 }
 
