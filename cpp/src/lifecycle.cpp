@@ -45,12 +45,18 @@ Outcome apply_event(const Game& before, const Event& event, std::int64_t now_ms)
     if (event.server_id != before.server_id) {
         return unchanged(before, ApplyStatus::Rejected, "wrong server");
     }
-    if (event.seq && *event.seq <= before.last_seq) {
-        return unchanged(before, ApplyStatus::Duplicate, "seq already applied");
-    }
     const Decision d = decide(before.state, event.type);
     Game after = before;
     SetChange sets{set_of(before.state), set_of(before.state), false};
+
+    // seq orders events about one subject. Lifecycle events are ordered by the state itself
+    // and heartbeats are idempotent, so only roster events are compared, per player: a game-wide
+    // high-water mark would drop a player's event that merely arrived after another player's
+    // newer one (several consumers, or a claim after a crash).
+    auto seq_of = [&](const std::string& player) -> std::optional<std::int64_t> {
+        auto it = before.player_seqs.find(player);
+        return it == before.player_seqs.end() ? std::nullopt : std::optional(it->second);
+    };
 
     switch (d.verdict) {
         case Verdict::Reject: return unchanged(before, ApplyStatus::Rejected, d.reason);
@@ -60,7 +66,12 @@ Outcome apply_event(const Game& before, const Event& event, std::int64_t now_ms)
                 if (event.player_id != before.creator_id) {
                     return unchanged(before, ApplyStatus::Rejected, "player is not the creator");
                 }
-                if (!after.has_player(before.creator_id)) after.players.push_back(before.creator_id);
+                const auto known = seq_of(before.creator_id);
+                const bool superseded = event.seq && known && *known >= *event.seq;
+                if (!superseded && !after.has_player(before.creator_id)) {
+                    after.players.push_back(before.creator_id);
+                }
+                if (event.seq && !superseded) after.player_seqs[before.creator_id] = *event.seq;
             }
             after.state = d.target;
             sets.to = set_of(d.target);
@@ -68,21 +79,26 @@ Outcome apply_event(const Game& before, const Event& event, std::int64_t now_ms)
             break;
         case Verdict::Roster: {
             const std::string& player = event.player_id.value_or(std::string{});
-            if (event.type == EventType::PlayerJoined) {
-                if (after.has_player(player)) {
-                    return unchanged(before, ApplyStatus::Duplicate, "player already in game");
+            if (event.seq) {
+                if (auto known = seq_of(player); known && *event.seq <= *known) {
+                    return unchanged(before, ApplyStatus::Duplicate, "seq already applied");
                 }
+            }
+            // With a seq the event is the newest word on this player: it is applied (and its
+            // seq kept) even when the roster already agrees. Without one, a no-op is a duplicate.
+            const bool joining = event.type == EventType::PlayerJoined;
+            if (joining && !after.has_player(player)) {
                 if (after.free_seats() == 0) {
                     return unchanged(before, ApplyStatus::Rejected, "game is full");
                 }
                 after.players.push_back(player);
-            } else {
-                auto it = std::find(after.players.begin(), after.players.end(), player);
-                if (it == after.players.end()) {
-                    return unchanged(before, ApplyStatus::Duplicate, "player not in game");
-                }
-                after.players.erase(it);
+            } else if (!joining && after.has_player(player)) {
+                after.players.erase(std::find(after.players.begin(), after.players.end(), player));
+            } else if (!event.seq) {
+                return unchanged(before, ApplyStatus::Duplicate,
+                                 joining ? "player already in game" : "player not in game");
             }
+            if (event.seq) after.player_seqs[player] = *event.seq;
             break;
         }
         case Verdict::Refresh: sets.rescore = true; break;

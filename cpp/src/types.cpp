@@ -96,6 +96,7 @@ void to_json(nlohmann::json& j, const Game& g) {
                        {"created_at", g.created_at},
                        {"updated_at", g.updated_at},
                        {"last_seq", g.last_seq}};
+    if (!g.player_seqs.empty()) j["player_seqs"] = g.player_seqs;
 }
 
 void from_json(const nlohmann::json& j, Game& g) {
@@ -113,6 +114,7 @@ void from_json(const nlohmann::json& j, Game& g) {
         out.created_at = j.value("created_at", std::int64_t{0});
         out.updated_at = j.value("updated_at", std::int64_t{0});
         out.last_seq = j.value("last_seq", std::int64_t{0});
+        out.player_seqs = j.value("player_seqs", std::map<std::string, std::int64_t>{});
         validate_id("id", out.id);
         validate_id("creator_id", out.creator_id);
         validate_id("server_id", out.server_id);

@@ -266,25 +266,73 @@ TEST(ApplyEvent, EventFromAnotherServerIsRejectedInEveryState) {
     }
 }
 
-TEST(ApplyEvent, SeqEqualToLastAppliedIsADuplicate) {
-    Event e = event_of(E::GameStarted);
-    e.seq = 10;
-    const Game before = game_in(S::CreatorJoined);
+// seq is compared per player, for roster events only (see lifecycle.hpp for why).
+Game with_player_seq(Game g, const std::string& player, std::int64_t seq) {
+    g.player_seqs[player] = seq;
+    return g;
+}
+
+TEST(ApplyEvent, RosterSeqEqualToThePlayersLastIsADuplicate) {
+    for (EventType t : {E::PlayerJoined, E::PlayerLeft}) {
+        Event e = event_of(t);
+        e.seq = 10;
+        const Game before = with_player_seq(game_in(S::CreatorJoined), *e.player_id, 10);
+        const Outcome o = apply_event(before, e, kNow);
+        EXPECT_EQ(o.status, A::Duplicate) << to_string(t);
+        EXPECT_EQ(o.reason, "seq already applied") << to_string(t);
+        EXPECT_EQ(o.after, before) << to_string(t);
+    }
+}
+
+TEST(ApplyEvent, RosterSeqLowerThanThePlayersLastIsADuplicate) {
+    Event e = event_of(E::PlayerJoined);
+    e.seq = 3;
+    const Game before = with_player_seq(game_in(S::CreatorJoined), *e.player_id, 7);
     const Outcome o = apply_event(before, e, kNow);
     EXPECT_EQ(o.status, A::Duplicate);
     EXPECT_EQ(o.after, before);
 }
 
-TEST(ApplyEvent, SeqLowerThanLastAppliedIsADuplicate) {
+TEST(ApplyEvent, AnOlderSeqOfAnotherPlayerStillApplies) {
+    // bob's join (seq 5) arrives after carol's (seq 8): it is not a duplicate.
+    Event e = event_of(E::PlayerJoined);
+    e.player_id = "bob";
+    e.seq = 5;
+    const Game before = with_player_seq(game_in(S::CreatorJoined), "carol", 8);
+    const Outcome o = apply_event(before, e, kNow);
+    EXPECT_EQ(o.status, A::Applied);
+    EXPECT_TRUE(o.after.has_player("bob"));
+    EXPECT_EQ(o.after.player_seqs.at("bob"), 5);
+    EXPECT_EQ(o.after.last_seq, 10);  // the high-water mark never goes down
+}
+
+TEST(ApplyEvent, AStaleJoinArrivingAfterTheLeaveDoesNotReseatThePlayer) {
+    // leave (seq 7) was applied for a player who was never seated; the older join (seq 5) is stale.
+    Event leave = event_of(E::PlayerLeft);
+    leave.player_id = "bob";
+    leave.seq = 7;
+    const Outcome left = apply_event(game_in(S::CreatorJoined), leave, kNow);
+    EXPECT_EQ(left.status, A::Applied);
+    EXPECT_EQ(left.after.player_seqs.at("bob"), 7);
+    Event join = event_of(E::PlayerJoined);
+    join.player_id = "bob";
+    join.seq = 5;
+    const Outcome o = apply_event(left.after, join, kNow);
+    EXPECT_EQ(o.status, A::Duplicate);
+    EXPECT_FALSE(o.after.has_player("bob"));
+}
+
+TEST(ApplyEvent, LifecycleEventsAreOrderedByStateNotBySeq) {
+    // game_started with a seq below the last applied one still moves the game forward.
     Event e = event_of(E::GameStarted);
     e.seq = 3;
-    const Game before = game_in(S::CreatorJoined);
-    const Outcome o = apply_event(before, e, kNow);
-    EXPECT_EQ(o.status, A::Duplicate);
-    EXPECT_EQ(o.after, before);
+    const Outcome o = apply_event(game_in(S::CreatorJoined), e, kNow);
+    EXPECT_EQ(o.status, A::Applied);
+    EXPECT_EQ(o.after.state, S::InProgress);
+    EXPECT_EQ(o.after.last_seq, 10);
 }
 
-TEST(ApplyEvent, SeqAboveLastAppliedIsAppliedAndRecorded) {
+TEST(ApplyEvent, SeqAboveLastAppliedRaisesTheHighWaterMark) {
     Event e = event_of(E::GameStarted);
     e.seq = 11;
     const Outcome o = apply_event(game_in(S::CreatorJoined), e, kNow);
@@ -302,7 +350,17 @@ TEST(ApplyEvent, SeqIsRecordedByRosterAndHeartbeatEventsToo) {
     }
 }
 
-TEST(ApplyEvent, ADuplicateBySeqDoesNotRecordTheSeq) {
+TEST(ApplyEvent, ARosterNoOpWithANewerSeqIsAppliedAndRemembered) {
+    Event e = event_of(E::PlayerLeft);
+    e.player_id = "zed";  // not seated
+    e.seq = 12;
+    const Outcome o = apply_event(game_in(S::CreatorJoined), e, kNow);
+    EXPECT_EQ(o.status, A::Applied);
+    EXPECT_EQ(o.after.players, game_in(S::CreatorJoined).players);
+    EXPECT_EQ(o.after.player_seqs.at("zed"), 12);
+}
+
+TEST(ApplyEvent, ADuplicateByStateDoesNotRecordTheSeq) {
     Event e = event_of(E::CreatorJoined);  // duplicate by state in CreatorJoined
     e.seq = 99;
     const Outcome o = apply_event(game_in(S::CreatorJoined), e, kNow);

@@ -162,7 +162,7 @@ TEST_F(RedisLayout, RefusedEventsWriteNothing) {
     store->apply(event(EventType::CreatorJoined, "g1", "alice", 3), kT0 + 1000);
     const Strings before = hash_fields(server, k("game:g1"));
     EXPECT_EQ(store->apply(event(EventType::PlayerJoined, "g1", "bob"), kT0 + 2000).reason, "game is full");
-    EXPECT_EQ(store->apply(event(EventType::Heartbeat, "g1", {}, 3), kT0 + 2000).reason,
+    EXPECT_EQ(store->apply(event(EventType::PlayerLeft, "g1", "alice", 3), kT0 + 2000).reason,
               "seq already applied");
     Event wrong = event(EventType::GameEnded, "g1");
     wrong.server_id = "gs-2";
@@ -276,12 +276,15 @@ TEST(RedisScripts, SeqsUpTo2To53MinusOneCompareExactly) {
     auto store = open_store_at(shared_redis_server().url(), fresh_ns("seq"));
     store->create_game(new_game("g1"), kT0);
     const std::int64_t big = kMaxSeq;
-    EXPECT_EQ(store->apply(event(EventType::Heartbeat, "g1", {}, big - 1), kT0 + 1).status,
+    ASSERT_EQ(store->apply(event(EventType::CreatorJoined, "g1", "alice", 1), kT0).status,
               ApplyStatus::Applied);
-    EXPECT_EQ(store->apply(event(EventType::Heartbeat, "g1", {}, big), kT0 + 2).status,
+    EXPECT_EQ(store->apply(event(EventType::PlayerJoined, "g1", "bob", big - 1), kT0 + 1).status,
+              ApplyStatus::Applied);
+    EXPECT_EQ(store->apply(event(EventType::PlayerLeft, "g1", "bob", big), kT0 + 2).status,
               ApplyStatus::Applied);
     EXPECT_EQ(store->get_game("g1")->last_seq, big);
-    EXPECT_EQ(store->apply(event(EventType::Heartbeat, "g1", {}, big), kT0 + 3).status,
+    EXPECT_EQ(store->get_game("g1")->player_seqs.at("bob"), big);
+    EXPECT_EQ(store->apply(event(EventType::PlayerJoined, "g1", "bob", big), kT0 + 3).status,
               ApplyStatus::Duplicate);
     EXPECT_THROW(store->apply(event(EventType::Heartbeat, "g1", {}, big + 1), kT0 + 4),
                  InvalidArgument);

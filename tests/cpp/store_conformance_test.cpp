@@ -423,38 +423,62 @@ TEST_P(StoreConformance, ARepeatedTransitionChangesNeitherRecordNorScore) {
 
 // ---- seq ----------------------------------------------------------------------------------
 
-TEST_P(StoreConformance, SeqNotAboveTheLastAppliedIsADuplicateThatChangesNothing) {
+TEST_P(StoreConformance, ARosterSeqNotAboveThePlayersLastIsADuplicateThatChangesNothing) {
     create("g1");
-    ASSERT_EQ(apply(ev(E::Heartbeat, "g1", {}, 5)).status, A::Applied);
+    ASSERT_EQ(apply(ev(E::CreatorJoined, "g1", "alice", 1)).status, A::Applied);
+    ASSERT_EQ(apply(ev(E::PlayerJoined, "g1", "bob", 5)).status, A::Applied);
     const Game before = *mm_->get_game("g1");
     const auto entry = store_->set_entry("g1");
     EXPECT_EQ(before.last_seq, 5);
+    EXPECT_EQ(before.player_seqs.at("bob"), 5);
     set_now(kT1);
     for (std::int64_t seq : {5, 4, 0}) {
-        const ApplyResult r = apply(ev(E::GameStarted, "g1", {}, seq));
+        const ApplyResult r = apply(ev(E::PlayerLeft, "g1", "bob", seq));
         EXPECT_EQ(r.status, A::Duplicate) << seq;
-        EXPECT_EQ(r.state, S::Created) << seq;
+        EXPECT_EQ(r.reason, "seq already applied") << seq;
+        EXPECT_EQ(r.state, S::CreatorJoined) << seq;
     }
     EXPECT_EQ(mm_->get_game("g1"), before);
     EXPECT_EQ(store_->set_entry("g1"), entry);
 }
 
-TEST_P(StoreConformance, SeqAboveTheLastAppliedIsAppliedAndRemembered) {
-    create("g1");
-    ASSERT_EQ(apply(ev(E::CreatorJoined, "g1", "alice", 5)).status, A::Applied);
-    set_now(kT1);
-    EXPECT_EQ(apply(ev(E::GameStarted, "g1", {}, 9)).status, A::Applied);
-    EXPECT_EQ(mm_->get_game("g1")->last_seq, 9);
-    EXPECT_EQ(apply(ev(E::Heartbeat, "g1", {}, 7)).status, A::Duplicate);
+TEST_P(StoreConformance, EventsOfOnePlayerArrivingAfterNewerOnesOfAnotherStillApply) {
+    // What several consumers (or a claim after a crash) do to one game's events.
+    create("g1", 4);
+    ASSERT_EQ(apply(ev(E::CreatorJoined, "g1", "alice", 1)).status, A::Applied);
+    ASSERT_EQ(apply(ev(E::PlayerJoined, "g1", "carol", 8)).status, A::Applied);
+    EXPECT_EQ(apply(ev(E::PlayerJoined, "g1", "bob", 5)).status, A::Applied);
+    EXPECT_EQ(apply(ev(E::AllPlayersJoined, "g1", {}, 3)).status, A::Applied);
+    const Game after = *mm_->get_game("g1");
+    EXPECT_EQ(after.players, (std::vector<std::string>{"alice", "carol", "bob"}));
+    EXPECT_EQ(after.state, S::AllPlayersJoined);
+    EXPECT_EQ(after.last_seq, 8);
+}
+
+TEST_P(StoreConformance, AStaleRosterEventNeverUndoesANewerOne) {
+    create("g1", 4);
+    ASSERT_EQ(apply(ev(E::CreatorJoined, "g1", "alice", 1)).status, A::Applied);
+    ASSERT_EQ(apply(ev(E::PlayerJoined, "g1", "bob", 2)).status, A::Applied);
+    ASSERT_EQ(apply(ev(E::PlayerLeft, "g1", "bob", 3)).status, A::Applied);
+    EXPECT_EQ(apply(ev(E::PlayerJoined, "g1", "bob", 2)).status, A::Duplicate);  // redelivered
+    EXPECT_FALSE(mm_->get_game("g1")->has_player("bob"));
+    // And the other way round: the leave arrives before the join it follows.
+    ASSERT_EQ(apply(ev(E::PlayerLeft, "g1", "dave", 6)).status, A::Applied);
+    EXPECT_EQ(apply(ev(E::PlayerJoined, "g1", "dave", 5)).status, A::Duplicate);
+    EXPECT_FALSE(mm_->get_game("g1")->has_player("dave"));
+    EXPECT_EQ(mm_->get_game("g1")->player_seqs,
+              (std::map<std::string, std::int64_t>{{"alice", 1}, {"bob", 3}, {"dave", 6}}));
 }
 
 TEST_P(StoreConformance, TheLargestAllowedSeqIsComparedAndKeptExactly) {
     create("g1");
-    ASSERT_EQ(apply(ev(E::Heartbeat, "g1", {}, kMaxSeq - 1)).status, A::Applied);
+    ASSERT_EQ(apply(ev(E::CreatorJoined, "g1", "alice", 1)).status, A::Applied);
+    ASSERT_EQ(apply(ev(E::PlayerJoined, "g1", "bob", kMaxSeq - 1)).status, A::Applied);
     EXPECT_EQ(mm_->get_game("g1")->last_seq, kMaxSeq - 1);
-    EXPECT_EQ(apply(ev(E::Heartbeat, "g1", {}, kMaxSeq)).status, A::Applied);
+    EXPECT_EQ(apply(ev(E::PlayerLeft, "g1", "bob", kMaxSeq)).status, A::Applied);
     EXPECT_EQ(mm_->get_game("g1")->last_seq, kMaxSeq);
-    EXPECT_EQ(apply(ev(E::GameStarted, "g1", {}, kMaxSeq)).status, A::Duplicate);
+    EXPECT_EQ(mm_->get_game("g1")->player_seqs.at("bob"), kMaxSeq);
+    EXPECT_EQ(apply(ev(E::PlayerJoined, "g1", "bob", kMaxSeq)).status, A::Duplicate);
 }
 
 TEST_P(StoreConformance, ASeqAboveTheLargestAllowedIsRefusedBeforeWriting) {

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -80,6 +81,9 @@ struct Game {
     std::int64_t created_at = 0;                         // ms
     std::int64_t updated_at = 0;                         // ms
     std::int64_t last_seq = 0;                           // highest seq applied, 0 = none
+    // Seq of the latest roster event applied per player, kept after the player leaves, so a
+    // replayed or reordered older event about that player is a duplicate. Empty without seqs.
+    std::map<std::string, std::int64_t> player_seqs;
 
     // Free seats: capacity minus roster size (never negative).
     std::int32_t free_seats() const noexcept;

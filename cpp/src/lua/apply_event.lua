@@ -23,8 +23,11 @@ if not state then
 end
 
 if server ~= rec[2] then return {'rejected', 'wrong server', state} end
-if seq ~= '' and tonumber(seq) <= tonumber(rec[6] or '0') then
-  return {'duplicate', 'seq already applied', state}
+-- seq is compared per player for roster events only (field 's:<player>' holds the seq of the
+-- latest roster event applied for that player); states order lifecycle events by themselves.
+local function player_seq(p)
+  local known = redis.call('HGET', KEYS[1], 's:' .. p)
+  return known and tonumber(known) or nil
 end
 
 -- The table, row = live state, column = event type (mirrors kTable in lifecycle.cpp).
@@ -66,6 +69,7 @@ local capacity = tonumber(rec[4])
 local verdict = d[1]
 local new_state = state
 local rescore = false
+local seq_player = nil  -- the player whose seq this event records, if any
 if verdict == 'rejected' or verdict == 'duplicate' then
   return {verdict, d[2], state}
 elseif verdict == 'advance' then
@@ -73,21 +77,34 @@ elseif verdict == 'advance' then
     if not has_player or player ~= rec[3] then
       return {'rejected', 'player is not the creator', state}
     end
-    if not index_of(rec[3]) then players[#players + 1] = rec[3] end
+    local known = player_seq(rec[3])
+    local superseded = seq ~= '' and known ~= nil and known >= tonumber(seq)
+    if not superseded and not index_of(rec[3]) then players[#players + 1] = rec[3] end
+    if seq ~= '' and not superseded then seq_player = rec[3] end
   end
   new_state = d[2]
   rescore = SET_OF[new_state] ~= SET_OF[state]
 elseif verdict == 'roster' then
   if not has_player then player = '' end
+  if seq ~= '' then
+    local known = player_seq(player)
+    if known ~= nil and tonumber(seq) <= known then
+      return {'duplicate', 'seq already applied', state}
+    end
+  end
+  -- With a seq the event is the newest word on this player and is applied even when the
+  -- roster already agrees; without one, a no-op is a duplicate.
   local at = index_of(player)
-  if etype == 'player_joined' then
-    if at then return {'duplicate', 'player already in game', state} end
+  local joining = etype == 'player_joined'
+  if joining and not at then
     if #players >= capacity then return {'rejected', 'game is full', state} end
     players[#players + 1] = player
-  else
-    if not at then return {'duplicate', 'player not in game', state} end
+  elseif not joining and at then
     table.remove(players, at)
+  elseif seq == '' then
+    return {'duplicate', joining and 'player already in game' or 'player not in game', state}
   end
+  if seq ~= '' then seq_player = player end
 else  -- refresh
   rescore = true
 end
@@ -112,9 +129,13 @@ else
   score = redis.call('ZSCORE', to, id)
 end
 local fields = {'state', new_state, 'players', table.concat(players, ','), 'updated_at', now}
-if seq ~= '' then
+if seq ~= '' and tonumber(seq) > tonumber(rec[6] or '0') then
   fields[#fields + 1] = 'last_seq'
-  fields[#fields + 1] = seq  -- the exact text; seq > last_seq was checked above
+  fields[#fields + 1] = seq  -- the exact text
+end
+if seq_player then
+  fields[#fields + 1] = 's:' .. seq_player
+  fields[#fields + 1] = seq
 end
 redis.call('HSET', KEYS[1], unpack(fields))
 if new_state == 'creator_joined' and #players < capacity then

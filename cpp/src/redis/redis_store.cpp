@@ -1,6 +1,7 @@
 // The Redis backend behind redis://, rediss:// and unix://. Layout (SPEC section 4, one shard):
 //   <ns>:{0}:game:<id>   hash: id, state, creator_id, capacity, server_id, players (comma
-//                        joined), metadata (JSON), created_at, updated_at, last_seq
+//                        joined), metadata (JSON), created_at, updated_at, last_seq, and
+//                        s:<player> = seq of the latest roster event per player (with seqs)
 //   <ns>:{0}:pending / :lobby / :active   sorted sets of ids scored by ms
 //   <ns>:{0}:open        sorted set, the lobby games in creator_joined with a free seat,
 //                        scored as in lobby (what get_open_games reads)
@@ -111,6 +112,8 @@ Game decode_game(const redisReply& r) {
             g.updated_at = to_int(value, "updated_at");
         } else if (field == "last_seq") {
             g.last_seq = to_int(value, "last_seq");
+        } else if (field.starts_with("s:")) {
+            g.player_seqs[std::string(field.substr(2))] = to_int(value, "player seq");
         }
     }
     if (!has_id || !has_state) throw ReplyError("corrupt game record: missing id or state");

@@ -125,6 +125,12 @@ std::vector<std::string> RedisStreams::add_many(const std::string& stream,
     return ids;
 }
 
+RedisStreams::RedisStreams(std::shared_ptr<ConnectionPool> pool) : pool_(std::move(pool)) {
+    Endpoint blocking = pool_->endpoint();
+    blocking.pool_size = kBlockingReaders;
+    blocking_pool_ = std::make_shared<ConnectionPool>(std::move(blocking));
+}
+
 void RedisStreams::ensure_group(const std::string& stream, const std::string& group) {
     auto conn = pool_->acquire();
     ReplyPtr r = conn->command({"XGROUP", "CREATE", stream, group, "0", "MKSTREAM"});
@@ -138,7 +144,7 @@ std::vector<StreamEntry> RedisStreams::read_group(const std::string& stream, con
                                                   std::int64_t block_ms) {
     if (count <= 0) count = 1;
     const std::string n = std::to_string(count);
-    auto conn = pool_->acquire();
+    auto conn = (from_id == ">" && block_ms > 0) ? blocking_pool_->acquire() : pool_->acquire();
     if (from_id != ">") {
         // Own pending entries: read and their delivery counts in one atomic round trip.
         std::vector<ReplyPtr> replies = conn->pipeline(

@@ -1,6 +1,7 @@
 // The StreamTransport of the Redis backend: Redis Streams and consumer groups, over the
-// store's connection pool. Thread safe (one pooled connection per call); a blocking read holds
-// its connection for up to block_ms, with the read timeout raised by as much.
+// store's connection pool. Thread safe (one pooled connection per call). Blocking reads use a
+// second pool of their own (up to kBlockingReaders connections, opened lazily), so consumers
+// waiting on the stream never hold the connections that publishers and applies need.
 #pragma once
 
 #include <memory>
@@ -12,7 +13,9 @@ namespace game_data::redis {
 
 class RedisStreams final : public StreamTransport {
 public:
-    explicit RedisStreams(std::shared_ptr<ConnectionPool> pool) : pool_(std::move(pool)) {}
+    static constexpr int kBlockingReaders = 64;
+
+    explicit RedisStreams(std::shared_ptr<ConnectionPool> pool);
 
     std::string add(const std::string& stream, const Fields& fields, std::int64_t maxlen) override;
     std::vector<std::string> add_many(const std::string& stream, const std::vector<Fields>& entries,
@@ -32,6 +35,7 @@ public:
 
 private:
     std::shared_ptr<ConnectionPool> pool_;
+    std::shared_ptr<ConnectionPool> blocking_pool_;
 };
 
 }  // namespace game_data::redis
