@@ -23,6 +23,10 @@ Game game_from_dict(py::handle d) {
     Game g;
     from_json(py_to_json(d, "game"), g);
     for (const auto& p : g.players) validate_id("player_id", p);
+    for (const auto& [p, seq] : g.player_seqs) {
+        validate_id("player_id", p);
+        if (seq < 0) throw InvalidArgument("game document: a player seq is negative");
+    }
     return g;
 }
 
@@ -102,7 +106,8 @@ void register_types(py::module_& m) {
         .def(py::init([](const std::string& id, GameState state, const std::string& creator_id,
                          py::object capacity, const std::string& server_id,
                          std::vector<std::string> players, py::object metadata,
-                         std::int64_t created_at, std::int64_t updated_at, std::int64_t last_seq) {
+                         std::int64_t created_at, std::int64_t updated_at, std::int64_t last_seq,
+                         py::object player_seqs) {
                  py::dict d;
                  d["id"] = id;
                  d["state"] = std::string(to_string(state));
@@ -114,12 +119,13 @@ void register_types(py::module_& m) {
                  d["created_at"] = created_at;
                  d["updated_at"] = updated_at;
                  d["last_seq"] = last_seq;
+                 if (!player_seqs.is_none()) d["player_seqs"] = player_seqs;
                  return game_from_dict(d);
              }),
              py::kw_only(), py::arg("id"), py::arg("state"), py::arg("creator_id"),
              py::arg("capacity"), py::arg("server_id"), py::arg("players") = std::vector<std::string>{},
              py::arg("metadata") = py::none(), py::arg("created_at") = 0, py::arg("updated_at") = 0,
-             py::arg("last_seq") = 0)
+             py::arg("last_seq") = 0, py::arg("player_seqs") = py::none())
         .def_readonly("id", &Game::id)
         .def_readonly("state", &Game::state)
         .def_readonly("creator_id", &Game::creator_id)
@@ -132,6 +138,10 @@ void register_types(py::module_& m) {
         .def_readonly("created_at", &Game::created_at)
         .def_readonly("updated_at", &Game::updated_at)
         .def_readonly("last_seq", &Game::last_seq)
+        .def_property_readonly("player_seqs", [](const Game& g) { return py::cast(g.player_seqs); },
+                               "Player id -> seq of the latest roster event applied for that "
+                               "player (kept after the player leaves; empty without seqs). A new "
+                               "dict on every access.")
         .def_property_readonly("free_seats", &Game::free_seats)
         .def_property_readonly("is_open", &Game::is_open)
         .def("to_dict", &game_to_dict, "A JSON-able dict; state as its wire name.")

@@ -9,6 +9,11 @@ advanced past each set's maximum age and reap(now=...) removes exactly those gam
 Misbehaviour is injected on purpose: duplicate deliveries, out-of-order events, events from
 the wrong server and garbage entries.
 
+Expected outcomes follow the seq rule: a redelivered entry is a duplicate (same seq for the
+same player, or a state already reached) except a heartbeat, which is applied again (it only
+refreshes the score); a lifecycle event overtaken by a later state is a duplicate whatever its
+seq; a join overtaken by another player's newer join still applies (seq is per player).
+
 Every game's fate and misbehaviour come from its own seeded generator, so a seed gives the
 same summary counts whatever the timing. At the end the run checks its own invariants (every
 game accounted for, consumer counts equal to what was published, dead letters only for the
@@ -60,7 +65,9 @@ class SimulationOptions:
     abandon_rate: float = 0.09  # split evenly: no creator, dies in lobby, dies in game
     bad_rate: float = 0.02  # per game: one garbage entry; and as often one wrong-server event
     duplicate_rate: float = 0.05  # per event: delivered twice
-    out_of_order_rate: float = 0.05  # per started game: game_started overtakes all_players_joined
+    # Per started game: game_started overtakes all_players_joined. And as often, per game: a
+    # player's join is held back and overtaken by the next player's join.
+    out_of_order_rate: float = 0.05
     leave_rate: float = 0.1  # per game: the first joiner leaves at once and is replaced
     min_capacity: int = 2
     max_capacity: int = 8
@@ -146,12 +153,20 @@ class _GameActor:
         self.garbage = kinds[int(garbage_pick * len(kinds))] if garbage_roll < opts.bad_rate else None
         self.wrong_server = bool(others) and wrong_roll < opts.bad_rate
         self.wrong_server_id = others[int(wrong_pick * len(others))] if others else None
+        # Drawn last so the draws above stay what they were before this misbehaviour existed.
+        self.reorder_join = rng.random() < opts.out_of_order_rate
+        self.held_join: Optional[dict[str, str]] = None  # prepared, not yet sent
         self.phase = "created"  # created -> lobby -> full -> active -> done
         self.players: list[str] = [game.creator_id]
         self.finished = False
 
     # Publishing, with the expected outcome counted as it goes.
-    def _good(self, entry_id: Optional[str], effective: bool = True) -> None:
+    def _good(self, entry_id: Optional[str], effective: bool = True, replay_applies: bool = False) -> None:
+        """Counts one published event, and its redelivery when the dice say so.
+
+        replay_applies: the redelivered copy is applied too (a heartbeat: seq never makes it a
+        duplicate, and refreshing the score twice is harmless); otherwise it is a duplicate.
+        """
         if entry_id is None:
             return
         self.expected.published += 1
@@ -162,7 +177,16 @@ class _GameActor:
         if self.rng.random() < self.opts.duplicate_rate:
             if self.server.duplicate(entry_id) is not None:
                 self.expected.published += 1
-                self.expected.duplicate += 1
+                if replay_applies:
+                    self.expected.applied += 1
+                else:
+                    self.expected.duplicate += 1
+
+    def _flush_held_join(self) -> None:
+        """Sends the held-back join, now older than the join(s) sent since: it still applies."""
+        if self.held_join is not None:
+            held, self.held_join = self.held_join, None
+            self._good(self.server.send(held))
 
     def _bad(self, entry_id: Optional[str], reason: str) -> None:
         if entry_id is not None:
@@ -202,7 +226,7 @@ class _GameActor:
         elif self.phase == "active":
             if self.heartbeats > 0:
                 self.heartbeats -= 1
-                self._good(server.heartbeat(game))
+                self._good(server.heartbeat(game), replay_applies=True)
             elif self.fate == "die_active":
                 server.die()
                 self.finished = True
@@ -213,6 +237,7 @@ class _GameActor:
 
     def _check_lobby_death(self) -> None:
         if self.fate == "die_lobby" and len(self.players) - 1 >= self.join_target:
+            self._flush_held_join()  # the server sent every join it admitted before dying
             self.server.die()
             self.finished = True
 
@@ -221,13 +246,20 @@ class _GameActor:
         if not self.accepting:
             return False
         game, server = self.game, self.server
-        self._good(server.player_joins(game, player))
+        if self.reorder_join and not self.leave_pending and len(self.players) + 1 < game.capacity:
+            # This join is stamped now but sent after the next player's (newer) join.
+            self.reorder_join = False
+            self.held_join = server.prepare(game, EventType.PLAYER_JOINED, player)
+        else:
+            self._good(server.player_joins(game, player))
+            self._flush_held_join()
         if self.leave_pending:
             self.leave_pending = False
             self._good(server.player_leaves(game, player))
             return True
         self.players.append(player)
         if len(self.players) == game.capacity:
+            self._flush_held_join()
             if not self.out_of_order:
                 self._good(server.all_players_joined(game))
             self.phase = "full"
@@ -296,6 +328,8 @@ class _Simulation:
         self.ended = 0
         self.wrong_reasons: list[str] = []
         self.unexpected_rejects: list[str] = []
+        self.roster_mismatches: list[str] = []
+        self.rosters_checked = 0
         self.bad_seen: set[str] = set()
 
     def check(self, ok: bool, what: str) -> None:
@@ -334,6 +368,14 @@ class _Simulation:
                         self.bad_seen.add(entry_id)
                         if want not in (r.reason or ""):
                             self.wrong_reasons.append(f"{entry_id}: {r.reason!r}, expected {want!r}")
+
+    def check_roster(self, actor: _GameActor) -> None:
+        """A full game, every event so far applied: the stored roster is the server's."""
+        self.rosters_checked += 1
+        stored = self.mm.get_game(actor.game.id)
+        got = sorted(stored.players) if stored is not None else None
+        if got != sorted(actor.players):
+            self.roster_mismatches.append(f"{actor.game.id}: stored {got}, server has {sorted(actor.players)}")
 
     def match_players(self, actors: dict[str, _GameActor]) -> None:
         """One matchmaking round: arriving players pick open games; their servers admit them."""
@@ -387,6 +429,8 @@ class _Simulation:
                 self.check(False, f"wave at game {first} did not settle in {MAX_TICKS_PER_WAVE} ticks")
                 break
             for actor in actors.values():
+                if actor.phase == "full":
+                    self.check_roster(actor)
                 actor.step()
             self.drain()
             self.match_players(actors)
@@ -461,6 +505,12 @@ class _Simulation:
                    f"dead-lettered {stats['dead_lettered']}, deliberate bad entries {len(exp.bad)}")
         self.check(not self.unexpected_rejects,
                    f"{len(self.unexpected_rejects)} good events rejected, e.g. {self.unexpected_rejects[:3]}")
+        self.check(self.rosters_checked == self.fates["normal"] + self.fates["die_active"],
+                   f"{self.rosters_checked} full rosters checked, "
+                   f"{self.fates['normal'] + self.fates['die_active']} games filled")
+        self.check(not self.roster_mismatches,
+                   f"{len(self.roster_mismatches)} full games with a roster other than their "
+                   f"server's, e.g. {self.roster_mismatches[:3]}")
         self.check(not self.wrong_reasons, f"dead letters with the wrong reason: {self.wrong_reasons[:3]}")
         self.check(self.bad_seen == set(exp.bad),
                    f"{len(set(exp.bad) - self.bad_seen)} bad entries never rejected")

@@ -152,15 +152,187 @@ def test_backward_event_is_a_duplicate_and_changes_nothing(mm: game_data.Matchma
     assert mm.counts() == counts(active=1)
 
 
-def test_seq_not_above_last_is_a_duplicate(mm: game_data.Matchmaker) -> None:
+# -- seq (SPEC section 3): compared per player for roster events only ----------------------
+
+
+def test_stale_roster_seq_of_the_same_player_is_a_duplicate_that_changes_nothing(
+    mm: game_data.Matchmaker,
+) -> None:
     gid = mm.create_game(creator_id="alice", capacity=3, server_id=SERVER).id
     assert mm.apply(ev(EventType.CREATOR_JOINED, gid, "alice", seq=10)).status is ApplyStatus.APPLIED
-    assert live(mm, gid).last_seq == 10
-    stale = mm.apply(ev(EventType.PLAYER_JOINED, gid, "bob", seq=10))
-    assert stale.status is ApplyStatus.DUPLICATE
+    assert mm.apply(ev(EventType.PLAYER_JOINED, gid, "bob", seq=20)).status is ApplyStatus.APPLIED
+    before = live(mm, gid)
+    entry = mm.set_entry(gid)
+    next_ms(mm)  # an applied event would now show as a later updated_at
+
+    for stale in (ev(EventType.PLAYER_JOINED, gid, "bob", seq=20),  # the same entry again
+                  ev(EventType.PLAYER_LEFT, gid, "bob", seq=20),
+                  ev(EventType.PLAYER_LEFT, gid, "bob", seq=19),
+                  ev(EventType.PLAYER_LEFT, gid, "alice", seq=10),
+                  ev(EventType.PLAYER_LEFT, gid, "alice", seq=3)):
+        r = mm.apply(stale)
+        assert (r.status, r.reason, r.state) == (ApplyStatus.DUPLICATE, "seq already applied",
+                                                 GameState.CREATOR_JOINED), stale
+
+    assert live(mm, gid) == before
+    assert before.players == ["alice", "bob"]
+    assert before.player_seqs == {"alice": 10, "bob": 20}
+    assert before.last_seq == 20
+    assert mm.set_entry(gid) == entry
+    assert open_ids(mm) == [gid]
+
+
+def test_an_older_seq_of_another_player_still_applies(mm: game_data.Matchmaker) -> None:
+    gid = mm.create_game(creator_id="alice", capacity=4, server_id=SERVER).id
+    assert mm.apply(ev(EventType.CREATOR_JOINED, gid, "alice", seq=10)).status is ApplyStatus.APPLIED
+    assert mm.apply(ev(EventType.PLAYER_JOINED, gid, "bob", seq=30)).status is ApplyStatus.APPLIED
+
+    # Stamped before bob's join but applied after it (another consumer, a claim after a crash).
+    carol = mm.apply(ev(EventType.PLAYER_JOINED, gid, "carol", seq=20))
+    dave = mm.apply(ev(EventType.PLAYER_JOINED, gid, "dave", seq=5))
+
+    assert (carol.status, dave.status) == (ApplyStatus.APPLIED, ApplyStatus.APPLIED)
+    game = live(mm, gid)
+    assert game.players == ["alice", "bob", "carol", "dave"]
+    assert game.player_seqs == {"alice": 10, "bob": 30, "carol": 20, "dave": 5}
+    assert game.last_seq == 30  # the high-water mark never goes down
+    assert open_ids(mm) == []  # full now
+
+
+def test_a_stale_join_arriving_after_the_leave_does_not_reseat(mm: game_data.Matchmaker) -> None:
+    gid = mm.create_game(creator_id="alice", capacity=3, server_id=SERVER).id
+    mm.apply(ev(EventType.CREATOR_JOINED, gid, "alice", seq=1))
+
+    # bob joined (seq 2) then left (seq 3), but the leave is applied first.
+    left = mm.apply(ev(EventType.PLAYER_LEFT, gid, "bob", seq=3))
+    assert (left.status, left.state) == (ApplyStatus.APPLIED, GameState.CREATOR_JOINED)
     assert live(mm, gid).players == ["alice"]
-    assert mm.apply(ev(EventType.PLAYER_JOINED, gid, "bob", seq=11)).status is ApplyStatus.APPLIED
+    assert live(mm, gid).player_seqs == {"alice": 1, "bob": 3}
+    joined = mm.apply(ev(EventType.PLAYER_JOINED, gid, "bob", seq=2))
+
+    assert (joined.status, joined.reason) == (ApplyStatus.DUPLICATE, "seq already applied")
+    game = live(mm, gid)
+    assert game.players == ["alice"]
+    assert game.free_seats == 2
+    assert game.player_seqs == {"alice": 1, "bob": 3}
+    # bob's next join, stamped after his leave, seats him again.
+    assert mm.apply(ev(EventType.PLAYER_JOINED, gid, "bob", seq=4)).status is ApplyStatus.APPLIED
     assert live(mm, gid).players == ["alice", "bob"]
+
+
+def test_a_newer_roster_seq_is_applied_even_when_the_roster_already_agrees(mm: game_data.Matchmaker) -> None:
+    gid = mm.create_game(creator_id="alice", capacity=3, server_id=SERVER).id
+    mm.apply(ev(EventType.CREATOR_JOINED, gid, "alice"))
+    mm.apply(ev(EventType.PLAYER_JOINED, gid, "bob", seq=11))
+
+    again = mm.apply(ev(EventType.PLAYER_JOINED, gid, "bob", seq=12))
+    absent = mm.apply(ev(EventType.PLAYER_LEFT, gid, "carol", seq=13))
+
+    assert (again.status, absent.status) == (ApplyStatus.APPLIED, ApplyStatus.APPLIED)
+    game = live(mm, gid)
+    assert game.players == ["alice", "bob"]  # bob is seated once, carol was never seated
+    assert game.player_seqs == {"bob": 12, "carol": 13}  # alice's creator_joined had no seq
+    assert game.last_seq == 13
+    # A carol join stamped before that leave must not seat her.
+    assert mm.apply(ev(EventType.PLAYER_JOINED, gid, "carol", seq=12)).status is ApplyStatus.DUPLICATE
+    # Without a seq, a roster no-op is still a duplicate.
+    for noop, why in ((ev(EventType.PLAYER_JOINED, gid, "bob"), "player already in game"),
+                      (ev(EventType.PLAYER_LEFT, gid, "carol"), "player not in game")):
+        r = mm.apply(noop)
+        assert (r.status, r.reason) == (ApplyStatus.DUPLICATE, why)
+    assert live(mm, gid) == game
+
+
+def test_a_join_refused_as_full_does_not_record_its_seq(mm: game_data.Matchmaker) -> None:
+    gid = mm.create_game(creator_id="alice", capacity=2, server_id=SERVER).id
+    mm.apply(ev(EventType.CREATOR_JOINED, gid, "alice", seq=1))
+    mm.apply(ev(EventType.PLAYER_JOINED, gid, "bob", seq=2))
+    before = live(mm, gid)
+
+    full = mm.apply(ev(EventType.PLAYER_JOINED, gid, "carol", seq=50))
+
+    assert (full.status, full.reason) == (ApplyStatus.REJECTED, "game is full")
+    assert live(mm, gid) == before
+    assert "carol" not in before.player_seqs and before.last_seq == 2
+    # Once a seat is free the same join is applied: its seq was never taken for applied.
+    assert mm.apply(ev(EventType.PLAYER_LEFT, gid, "bob", seq=60)).status is ApplyStatus.APPLIED
+    assert mm.apply(ev(EventType.PLAYER_JOINED, gid, "carol", seq=50)).status is ApplyStatus.APPLIED
+    game = live(mm, gid)
+    assert game.players == ["alice", "carol"]
+    assert game.last_seq == 60
+
+
+def test_a_lifecycle_event_with_a_lower_seq_still_advances(mm: game_data.Matchmaker) -> None:
+    gid = mm.create_game(creator_id="alice", capacity=2, server_id=SERVER).id
+    mm.apply(ev(EventType.CREATOR_JOINED, gid, "alice", seq=10))
+    mm.apply(ev(EventType.PLAYER_JOINED, gid, "bob", seq=30))
+
+    full = mm.apply(ev(EventType.ALL_PLAYERS_JOINED, gid, seq=5))
+    assert (full.status, full.state) == (ApplyStatus.APPLIED, GameState.ALL_PLAYERS_JOINED)
+    started = mm.apply(ev(EventType.GAME_STARTED, gid, seq=0))
+    assert (started.status, started.state) == (ApplyStatus.APPLIED, GameState.IN_PROGRESS)
+    assert set_name(mm, gid) == "active"
+    game = live(mm, gid)
+    assert game.last_seq == 30
+    assert game.player_seqs == {"alice": 10, "bob": 30}  # lifecycle seqs are not a player's
+
+    # A state already reached stays a duplicate, however new its seq.
+    late = mm.apply(ev(EventType.ALL_PLAYERS_JOINED, gid, seq=99))
+    assert (late.status, late.reason) == (ApplyStatus.DUPLICATE, "state already reached")
+    assert live(mm, gid) == game
+    ended = mm.apply(ev(EventType.GAME_ENDED, gid, seq=1))
+    assert (ended.status, ended.state) == (ApplyStatus.APPLIED, GameState.ENDED)
+    assert mm.get_game(gid) is None
+
+
+def test_creator_joined_does_not_seat_a_creator_whose_newer_leave_was_applied(mm: game_data.Matchmaker) -> None:
+    gid = mm.create_game(creator_id="alice", capacity=3, server_id=SERVER).id
+    # alice connected (seq 5) and left (seq 6); the leave is applied first, in CREATED.
+    assert mm.apply(ev(EventType.PLAYER_LEFT, gid, "alice", seq=6)).status is ApplyStatus.APPLIED
+    assert live(mm, gid).state is GameState.CREATED
+
+    r = mm.apply(ev(EventType.CREATOR_JOINED, gid, "alice", seq=5))
+
+    assert (r.status, r.state) == (ApplyStatus.APPLIED, GameState.CREATOR_JOINED)
+    game = live(mm, gid)
+    assert game.players == []  # the state advances; the newer leave keeps her unseated
+    assert game.player_seqs == {"alice": 6}
+    assert set_name(mm, gid) == "lobby"
+
+
+def test_creator_joined_with_a_seq_records_it_for_the_creator(mm: game_data.Matchmaker) -> None:
+    gid = mm.create_game(creator_id="alice", capacity=3, server_id=SERVER).id
+    assert mm.apply(ev(EventType.CREATOR_JOINED, gid, "alice", seq=7)).status is ApplyStatus.APPLIED
+    assert live(mm, gid).player_seqs == {"alice": 7}
+
+    stale_leave = mm.apply(ev(EventType.PLAYER_LEFT, gid, "alice", seq=7))
+    assert (stale_leave.status, stale_leave.reason) == (ApplyStatus.DUPLICATE, "seq already applied")
+    assert live(mm, gid).players == ["alice"]
+    assert mm.apply(ev(EventType.PLAYER_LEFT, gid, "alice", seq=8)).status is ApplyStatus.APPLIED
+    assert live(mm, gid).players == []
+
+
+def test_a_redelivered_heartbeat_is_applied_and_only_refreshes_the_score(mm: game_data.Matchmaker) -> None:
+    gid = mm.create_game(creator_id="alice", capacity=3, server_id=SERVER).id
+    mm.apply(ev(EventType.CREATOR_JOINED, gid, "alice", seq=10))
+    mm.apply(ev(EventType.PLAYER_JOINED, gid, "bob", seq=20))
+    beat = ev(EventType.HEARTBEAT, gid, seq=40)
+    assert mm.apply(beat).status is ApplyStatus.APPLIED
+    first = live(mm, gid)
+    _, first_score = mm.set_entry(gid)
+
+    for again in (beat, ev(EventType.HEARTBEAT, gid, seq=1)):  # redelivered, then an old one
+        at = next_ms(mm)
+        r = mm.apply(again)
+        assert (r.status, r.state) == (ApplyStatus.APPLIED, GameState.CREATOR_JOINED)
+        game = live(mm, gid)
+        assert (game.state, game.players, game.player_seqs, game.last_seq) == (
+            first.state, first.players, first.player_seqs, first.last_seq)
+        assert game.players == ["alice", "bob"] and game.last_seq == 40
+        entry = mm.set_entry(gid)
+        assert entry[0] == "lobby" and entry[1] >= at > first_score
+    assert mm.counts() == counts(lobby=1)
+    assert open_ids(mm) == [gid]
 
 
 def test_forward_skip_to_started_goes_straight_to_active(mm: game_data.Matchmaker) -> None:

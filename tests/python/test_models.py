@@ -71,6 +71,42 @@ def test_from_dict_round_trip(mm: game_data.Matchmaker) -> None:
     assert game_data.Game(**stored.to_dict()) == stored
 
 
+def test_player_seqs_are_read_only_copies_in_to_dict_only_when_recorded(mm: game_data.Matchmaker) -> None:
+    game = mm.create_game(creator_id="alice", capacity=3, server_id="gs-1")
+    assert game.player_seqs == {}
+    assert "player_seqs" not in game.to_dict()
+    mm.apply(Event(type=EventType.CREATOR_JOINED, game_id=game.id, server_id="gs-1",
+                   player_id="alice"))
+    assert mm.get_game(game.id).player_seqs == {}  # no seq, nothing recorded
+    mm.apply(Event(type=EventType.PLAYER_JOINED, game_id=game.id, server_id="gs-1",
+                   player_id="bob", seq=7))
+    mm.apply(Event(type=EventType.PLAYER_LEFT, game_id=game.id, server_id="gs-1",
+                   player_id="bob", seq=9))
+    stored = mm.get_game(game.id)
+
+    assert stored.players == ["alice"]
+    assert stored.player_seqs == {"bob": 9}  # kept after bob left
+    data = stored.to_dict()
+    assert data["player_seqs"] == {"bob": 9}
+    assert json.loads(json.dumps(data)) == data
+    assert game_data.Game.from_dict(data) == stored
+    assert game_data.Game(**data) == stored
+    assert pickle.loads(pickle.dumps(stored)) == stored
+    assert game_data.Game.from_dict({k: v for k, v in data.items() if k != "player_seqs"}) != stored
+    stored.player_seqs["bob"] = 1
+    assert stored.player_seqs == {"bob": 9}
+    with pytest.raises(AttributeError):
+        stored.player_seqs = {}  # type: ignore[misc]
+
+
+def test_from_dict_refuses_bad_player_seqs() -> None:
+    base = {"id": "x", "state": "created", "creator_id": "a", "capacity": 2, "server_id": "s"}
+    for bad in ({"bad id": 1}, {"bob": -1}, {"bob": "7"}, ["bob"]):
+        with pytest.raises(game_data.InvalidArgumentError):
+            game_data.Game.from_dict(base | {"player_seqs": bad})
+    assert game_data.Game.from_dict(base | {"player_seqs": {"bob": 3}}).player_seqs == {"bob": 3}
+
+
 def test_pickle_and_copy_round_trip(mm: game_data.Matchmaker) -> None:
     game = mm.create_game(creator_id="alice", capacity=2, server_id="gs-1", metadata={"k": 1})
     assert pickle.loads(pickle.dumps(game)) == game

@@ -98,15 +98,80 @@ def test_full_play_ends_with_the_game_gone_and_counts_zero(mm, consumer, server)
 
 
 def test_every_event_delivered_twice_has_the_effect_of_once(mm, consumer, server):
-    game = mm.create_game(creator_id="alice", capacity=3, server_id="gs-1")
+    once = mm.create_game(creator_id="alice", capacity=3, server_id="gs-1")
+    twice = mm.create_game(creator_id="alice", capacity=3, server_id="gs-1")
+    server.play(once, ["bob", "carol"], heartbeats=2, end=False)
+    drain(consumer)
 
-    server.play(game, ["bob", "carol"], end=False, duplicate_each=True)
+    ids = server.play(twice, ["bob", "carol"], heartbeats=2, end=False, duplicate_each=True)
 
     results = drain(consumer)
-    assert statuses(results) == [ApplyStatus.APPLIED, ApplyStatus.DUPLICATE] * 6
-    current = mm.get_game(game.id)
-    assert current.players == ["alice", "bob", "carol"]
-    assert current.state is GameState.IN_PROGRESS
+    assert [r.entry_id for r in results] == ids
+    # creator, bob, carol, full, started: each copy after the first is a duplicate. A
+    # heartbeat's copy is applied again: it only refreshes the score, whatever its seq.
+    A, D = ApplyStatus.APPLIED, ApplyStatus.DUPLICATE
+    assert statuses(results) == [A, D] * 5 + [A, A] * 2
+    assert [r.reason for r in results if r.status is D] == [
+        "state already reached", "seq already applied", "seq already applied",
+        "state already reached", "state already reached"]
+    a, b = mm.get_game(once.id), mm.get_game(twice.id)
+    assert (b.state, b.players, sorted(b.player_seqs)) == (a.state, a.players, sorted(a.player_seqs))
+    assert b.players == ["alice", "bob", "carol"] and b.state is GameState.IN_PROGRESS
+    assert b.last_seq == max(int(e.fields["seq"]) for e in server.sent if e.fields["game_id"] == twice.id)
+    assert mm.counts() == {"pending": 0, "lobby": 0, "active": 2}
+
+
+def test_a_redelivered_heartbeat_refreshes_the_score_and_changes_nothing_else(mm, consumer, server):
+    game = mm.create_game(creator_id="alice", capacity=2, server_id="gs-1")
+    server.play(game, ["bob"], heartbeats=1, end=False)
+    drain(consumer)
+    before = mm.get_game(game.id)
+    _, score = mm.set_entry(game.id)
+    start = mm.now()
+    while mm.now() <= start:  # the next score is strictly later
+        pass
+
+    server.duplicate()  # the last event: the heartbeat, same seq
+
+    (result,) = drain(consumer)
+    assert (result.status, result.state) == (ApplyStatus.APPLIED, GameState.IN_PROGRESS)
+    after = mm.get_game(game.id)
+    assert (after.state, after.players, after.player_seqs, after.last_seq) == (
+        before.state, before.players, before.player_seqs, before.last_seq)
+    set_name, new_score = mm.set_entry(game.id)
+    assert set_name == "active" and new_score > score
+    assert mm.counts() == {"pending": 0, "lobby": 0, "active": 1}
+
+
+def test_joins_of_two_players_delivered_out_of_order_both_take_effect(mm, consumer, server):
+    game = mm.create_game(creator_id="alice", capacity=3, server_id="gs-1")
+    server.creator_joins(game)
+    drain(consumer)
+
+    bob_id, carol_id = server.out_of_order(
+        game, [(EventType.PLAYER_JOINED, "bob"), (EventType.PLAYER_JOINED, "carol")])
+
+    results = drain(consumer)
+    assert [r.entry_id for r in results] == [carol_id, bob_id]
+    assert statuses(results) == [ApplyStatus.APPLIED, ApplyStatus.APPLIED]
+    assert mm.get_game(game.id).players == ["alice", "carol", "bob"]
+    assert mm.get_open_games() == []
+
+
+def test_a_join_overtaken_by_the_same_players_leave_does_not_reseat_them(mm, consumer, server):
+    game = mm.create_game(creator_id="alice", capacity=3, server_id="gs-1")
+    server.creator_joins(game)
+    drain(consumer)
+
+    joined_id, left_id = server.out_of_order(
+        game, [(EventType.PLAYER_JOINED, "bob"), (EventType.PLAYER_LEFT, "bob")])
+
+    results = drain(consumer)
+    assert [r.entry_id for r in results] == [left_id, joined_id]
+    assert statuses(results) == [ApplyStatus.APPLIED, ApplyStatus.DUPLICATE]
+    assert results[1].reason == "seq already applied"
+    assert mm.get_game(game.id).players == ["alice"]
+    assert [g.id for g in mm.get_open_games()] == [game.id]
 
 
 def test_duplicate_of_an_old_join_does_not_bring_back_a_player_who_left(mm, consumer, server):

@@ -99,19 +99,34 @@ def test_backward_event_is_a_duplicate_and_changes_nothing(mm, pub, consumer):
     assert mm.get_game(game.id) == before
 
 
-def test_seq_not_above_the_last_applied_is_a_duplicate(mm, pub, consumer):
-    game = mm.create_game(creator_id="alice", capacity=3, server_id="gs-1")
-    pub.publish_raw(raw("creator_joined", game.id, player_id="alice", seq="10"))
-    pub.publish_raw(raw("player_joined", game.id, player_id="bob", seq="10"))
-    pub.publish_raw(raw("player_joined", game.id, player_id="carol", seq="9"))
-    pub.publish_raw(raw("player_joined", game.id, player_id="dave", seq="11"))
+def test_seq_on_the_wire_de_duplicates_per_player_for_roster_events_only(mm, pub, consumer):
+    game = mm.create_game(creator_id="alice", capacity=4, server_id="gs-1")
+    A, D = ApplyStatus.APPLIED, ApplyStatus.DUPLICATE
+    sent = [
+        (raw("creator_joined", game.id, player_id="alice", seq="10"), A),
+        (raw("player_joined", game.id, player_id="bob", seq="10"), A),  # another player
+        (raw("player_joined", game.id, player_id="carol", seq="9"), A),  # older, another player
+        (raw("player_joined", game.id, player_id="bob", seq="10"), D),  # bob's join again
+        (raw("player_left", game.id, player_id="carol", seq="8"), D),  # older than carol's join
+        (raw("player_joined", game.id, player_id="dave", seq="11"), A),
+        (raw("heartbeat", game.id, seq="3"), A),  # heartbeats: whatever their seq
+        (raw("all_players_joined", game.id, seq="2"), A),  # lifecycle: ordered by state
+        (raw("all_players_joined", game.id, seq="12"), D),  # state already reached
+    ]
+    ids = [pub.publish_raw(fields) for fields, _ in sent]
 
     results = drain(consumer)
 
-    assert [r.status for r in results] == [ApplyStatus.APPLIED, ApplyStatus.DUPLICATE,
-                                           ApplyStatus.DUPLICATE, ApplyStatus.APPLIED]
-    assert mm.get_game(game.id).players == ["alice", "dave"]
-    assert mm.get_game(game.id).last_seq == 11
+    assert [r.entry_id for r in results] == ids
+    assert [r.status for r in results] == [status for _, status in sent]
+    assert [r.reason for r in results if r.status is D] == [
+        "seq already applied", "seq already applied", "state already reached"]
+    game = mm.get_game(game.id)
+    assert game.state is GameState.ALL_PLAYERS_JOINED
+    assert game.players == ["alice", "bob", "carol", "dave"]
+    assert game.player_seqs == {"alice": 10, "bob": 10, "carol": 9, "dave": 11}
+    assert game.last_seq == 11
+    assert dead_letters(mm) == []
 
 
 def test_events_published_before_the_first_consumer_are_not_missed(mm, pub):

@@ -255,7 +255,11 @@ class SimulatedGameServer:
         """Stamps `steps` in the given order, then publishes them in reverse.
 
         Returns the entry ids in the order the steps were given. The earlier steps arrive
-        after a higher seq was applied, so the matchmaker sees them as duplicates.
+        after a higher seq was applied. What the matchmaker makes of them follows the seq rule
+        (SPEC section 3): a lifecycle step whose state was already passed is a duplicate; a
+        roster step is a duplicate only when a newer roster event of the same player was
+        applied (a join overtaken by that player's leave), and applies when the newer events
+        were about other players; a heartbeat always applies.
         """
         prepared = []
         for step in steps:
@@ -306,7 +310,9 @@ class SimulatedGameServer:
         announce_full: send all_players_joined once the roster is full.
         die_in: "lobby" (after the players joined, before the start) or "active" (after the
         heartbeats, before the end): the server dies silently there.
-        duplicate_each: every event is delivered twice (at-least-once delivery).
+        duplicate_each: every event is delivered twice (at-least-once delivery). The second
+        copy is a duplicate, except a heartbeat's, which is applied again (it only refreshes
+        the score).
         """
         if die_in not in (None, "lobby", "active"):
             raise ValueError("die_in must be None, 'lobby' or 'active'")
