@@ -1,0 +1,16 @@
+// A minimal game server + matchmaker on the embedded backend, through the installed package.
+#include <game_data/game_data.hpp>
+
+int main() {
+    auto mm = game_data::connect("memory://");
+    auto game = mm.create_game("alice", 4, "gs-1", {{"mode", "duel"}});
+    auto pub = mm.publisher("gs-1");
+    pub.creator_joined(game.id, "alice");
+    game_data::ConsumerOptions options;
+    options.name = "mm-1";
+    auto consumer = mm.consumer(options);
+    auto results = consumer.poll(100, 0);
+    const bool ok = results.size() == 1 && results[0].status == game_data::ApplyStatus::Applied &&
+                    mm.get_open_games(50).size() == 1;
+    return ok ? 0 : 1;
+}
