@@ -1,5 +1,8 @@
 #include "game_data/consumer.hpp"
 
+#include <chrono>
+#include <thread>
+
 #include <spdlog/spdlog.h>
 
 #include "game_data/errors.hpp"
@@ -157,12 +160,24 @@ Consumer::~Consumer() = default;
 std::vector<ApplyResult> Consumer::poll(std::int64_t count, std::int64_t block_ms) {
     if (count < 1 || count > 10'000) throw InvalidArgument("count must be 1..10000");
     if (block_ms < 0) throw InvalidArgument("block_ms must not be negative");
-    std::vector<StreamEntry> batch = impl_->next_batch(count, block_ms);
-    if (batch.empty()) return {};
     try {
+        std::vector<StreamEntry> batch;
+        try {
+            batch = impl_->next_batch(count, block_ms);
+        } catch (const ReplyError& e) {
+            // The stream or group vanished (FLUSHDB, a restart without persistence, XGROUP
+            // DESTROY): create it again at the start of the stream and read once more.
+            if (std::string_view(e.what()).find("NOGROUP") == std::string_view::npos) throw;
+            logger()->warn("consumer {}: group {} on {} is gone; creating it again",
+                           impl_->options.name, impl_->options.group, impl_->options.stream);
+            impl_->group_ready = false;
+            batch = impl_->next_batch(count, block_ms);
+        }
+        if (batch.empty()) return {};
         return impl_->process(batch);
     } catch (...) {
-        // Nothing of this batch was acknowledged: re-read our own pending entries next time.
+        // A failed read may already have delivered entries to us, and a failed batch was not
+        // acknowledged: re-read our own pending entries first next time, before newer ones.
         impl_->draining_own = true;
         throw;
     }
@@ -170,8 +185,21 @@ std::vector<ApplyResult> Consumer::poll(std::int64_t count, std::int64_t block_m
 
 void Consumer::run(const std::atomic<bool>& stop, std::int64_t count, std::int64_t block_ms) {
     std::int64_t next_report = now_ms() + 5'000;
+    std::int64_t backoff_ms = 0;
     while (!stop.load()) {
-        poll(count, block_ms);
+        try {
+            poll(count, block_ms);
+            backoff_ms = 0;
+        } catch (const ConnectionError& e) {
+            // Ride out a lost backend: nothing was acknowledged, the entries are read again.
+            backoff_ms = std::clamp<std::int64_t>(backoff_ms * 2, 50, 2'000);
+            logger()->warn("consumer {}: {}; retrying in {} ms", impl_->options.name, e.what(),
+                           backoff_ms);
+            for (std::int64_t waited = 0; waited < backoff_ms && !stop.load(); waited += 50) {
+                std::this_thread::sleep_for(std::chrono::milliseconds(50));  // a retry delay
+            }
+            continue;
+        }
         if (now_ms() >= next_report) {
             next_report = now_ms() + 5'000;
             const auto& s = impl_->stats;

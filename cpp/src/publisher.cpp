@@ -38,24 +38,21 @@ EventPublisher::EventPublisher(std::shared_ptr<StreamTransport> transport, std::
     if (maxlen_ < 0) throw InvalidArgument("maxlen must not be negative");
 }
 
-std::int64_t EventPublisher::next_seq(const std::string& game_id) {
-    std::lock_guard lock(seqs_->mutex);
-    auto& last = seqs_->last[game_id];
-    last = std::max(last + 1, now_us());
-    return last;
+std::int64_t EventPublisher::next_seq() {
+    std::int64_t last = last_seq_->load();
+    std::int64_t next = 0;
+    do {
+        next = std::max(last + 1, now_us());
+    } while (!last_seq_->compare_exchange_weak(last, next));
+    return next;
 }
 
 std::string EventPublisher::publish(Event event) {
     if (event.server_id.empty()) event.server_id = server_id_;
     validate_event(event);
     if (!event.ts) event.ts = now_ms();
-    if (stamp_seq_ && !event.seq) event.seq = next_seq(event.game_id);
-    std::string id = transport_->add(stream_, encode_event(event), maxlen_);
-    if (event.type == EventType::GameEnded) {
-        std::lock_guard lock(seqs_->mutex);
-        seqs_->last.erase(event.game_id);
-    }
-    return id;
+    if (stamp_seq_ && !event.seq) event.seq = next_seq();
+    return transport_->add(stream_, encode_event(event), maxlen_);
 }
 
 std::string EventPublisher::publish_raw(const Fields& fields) {

@@ -12,6 +12,7 @@
 #include <atomic>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "game_data/errors.hpp"
@@ -270,6 +271,70 @@ TEST(RedisScripts, ApplyManyReturnsOneResultPerEventInOrder) {
     EXPECT_EQ(r[4].reason, "unknown game");
     EXPECT_FALSE(r[4].state);
     EXPECT_EQ(store->apply_many({}, kT0).size(), 0u);
+}
+
+TEST(RedisScripts, ApplyManyKeepsItsOrderWhenTheScriptCacheIsFlushedMidway) {
+    // One thread applies [bob joins, bob leaves] per game in batches; another keeps flushing
+    // the script cache and reloading it through a second store. A batch must never be split
+    // into a NOSCRIPT part retried after a part that ran: every game ends without bob.
+    RedisServer& server = shared_redis_server();
+    const std::string ns = fresh_ns("flushrace");
+    auto store = open_store_at(server.url(), ns);
+    auto other = open_store_at(server.url(), ns);
+    constexpr int kGames = 2000;
+    constexpr int kPerBatch = 250;  // 500 commands: larger than one server read, so others interleave
+    for (int i = 0; i < kGames; ++i) {
+        const std::string id = "g" + std::to_string(i);
+        store->create_game(new_game(id, 4), kT0);
+        store->apply(event(EventType::CreatorJoined, id, "alice"), kT0);
+    }
+    other->create_game(new_game("probe"), kT0);
+    std::atomic<bool> done{false};
+    std::thread flusher([&] {
+        while (!done.load()) {
+            server.command({"SCRIPT", "FLUSH"});
+            for (int k = 0; k < 5 && !done.load(); ++k) {  // the first reloads the script
+                other->apply(event(EventType::Heartbeat, "probe"), kT0);
+            }
+        }
+    });
+    std::vector<ApplyResult> results;
+    std::string error;
+    try {
+        for (int i = 0; i < kGames; i += kPerBatch) {
+            std::vector<Event> batch;
+            for (int k = i; k < i + kPerBatch; ++k) {
+                const std::string id = "g" + std::to_string(k);
+                batch.push_back(event(EventType::PlayerJoined, id, "bob"));
+                batch.push_back(event(EventType::PlayerLeft, id, "bob"));
+            }
+            auto r = store->apply_many(batch, kT0 + 1);
+            results.insert(results.end(), r.begin(), r.end());
+        }
+    } catch (const std::exception& e) {
+        error = e.what();
+    }
+    done = true;
+    flusher.join();
+    ASSERT_EQ(error, "");
+    ASSERT_EQ(results.size(), static_cast<std::size_t>(2 * kGames));
+    for (const auto& r : results) EXPECT_EQ(r.status, ApplyStatus::Applied) << r.game_id << " " << r.reason;
+    for (int i = 0; i < kGames; ++i) {
+        EXPECT_EQ(store->get_game("g" + std::to_string(i))->players, Strings{"alice"}) << i;
+    }
+}
+
+TEST(RedisScripts, AStoreLoadsNoScriptUntilItRunsOne) {
+    // A game server's Redis user may be allowed XADD only: opening a store (as the publisher
+    // does) must not need SCRIPT LOAD.
+    RedisServer& server = shared_redis_server();
+    const std::string user = fresh_ns("xaddonly");
+    server.command({"ACL", "SETUSER", user, "on", ">pw", "~*", "+xadd", "+ping", "+select", "+auth"});
+    const std::string url = "redis://" + user + ":pw@127.0.0.1:" + std::to_string(server.port()) + "/0";
+    auto store = open_store_at(url, fresh_ns("pub"));
+    EXPECT_FALSE(store->streams()->add("gd-xaddonly:events", {{"type", "heartbeat"}}).empty());
+    EXPECT_THROW(store->counts(), ReplyError);  // scripts are loaded on first use, and refused here
+    server.command({"ACL", "DELUSER", user});
 }
 
 TEST(RedisScripts, SeqsUpTo2To53MinusOneCompareExactly) {

@@ -1,14 +1,14 @@
 // The game-server side: publishes events to the stream in the wire format of SPEC section 3.
-// Thread safe. With stamp_seq (default) every event gets a per-game seq that increases across
-// publisher restarts (microseconds since the epoch, bumped past the last one issued).
+// Thread safe. With stamp_seq (default) every event gets a seq from one counter per publisher
+// (microseconds since the epoch, bumped past the last one issued): increasing for every game,
+// across publisher restarts, with no per-game state to grow.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
-#include <unordered_map>
 
 #include "game_data/store.hpp"
 #include "game_data/types.hpp"
@@ -43,7 +43,7 @@ public:
     const std::string& stream() const noexcept { return stream_; }
 
 private:
-    std::int64_t next_seq(const std::string& game_id);
+    std::int64_t next_seq();
 
     std::shared_ptr<Store> owned_store_;  // keeps a URL-opened backend alive
     std::shared_ptr<StreamTransport> transport_;
@@ -51,11 +51,8 @@ private:
     std::string stream_;
     std::int64_t maxlen_;
     bool stamp_seq_;
-    struct SeqState {
-        std::mutex mutex;
-        std::unordered_map<std::string, std::int64_t> last;
-    };
-    std::unique_ptr<SeqState> seqs_ = std::make_unique<SeqState>();  // unique_ptr: movable
+    // unique_ptr: keeps the publisher movable.
+    std::unique_ptr<std::atomic<std::int64_t>> last_seq_ = std::make_unique<std::atomic<std::int64_t>>(0);
 };
 
 }  // namespace game_data

@@ -25,7 +25,7 @@ public:
 
     void create_game(const Game& game, std::int64_t now) override {
         std::lock_guard lock(mutex_);
-        if (games_.contains(game.id) || live_tomb(game.id, now)) {
+        if (games_.contains(game.id) || live_tomb(game.id)) {
             throw GameExists("game id '" + game.id + "' is already taken");
         }
         Record rec{game, now};
@@ -77,14 +77,15 @@ public:
                     const std::string id = scored.begin()->second;
                     Record& rec = games_.at(id);
                     out.push_back(rec.game);
-                    remove_locked(rec, id, now, Tomb::Reaped);
+                    remove_locked(rec, id, Tomb::Reaped);
                     ++taken;
                 }
                 if (taken < batch) break;
             }
         }
         std::lock_guard lock(mutex_);
-        std::erase_if(tombs_, [now](const auto& kv) { return kv.second.expires_at <= now; });
+        const std::int64_t real_now = now_ms();
+        std::erase_if(tombs_, [real_now](const auto& kv) { return kv.second.expires_at <= real_now; });
         return out;
     }
 
@@ -115,9 +116,11 @@ private:
         std::int64_t expires_at;
     };
 
-    const Tombstone* live_tomb(const std::string& id, std::int64_t now) const {
+    // Tombstones expire by the real clock, as Redis expires keys: a reap or apply at a
+    // simulated future time must not forget which games ended.
+    const Tombstone* live_tomb(const std::string& id) const {
         auto it = tombs_.find(id);
-        return it != tombs_.end() && it->second.expires_at > now ? &it->second : nullptr;
+        return it != tombs_.end() && it->second.expires_at > now_ms() ? &it->second : nullptr;
     }
 
     ApplyResult apply_locked(const Event& event, std::int64_t now) {
@@ -125,7 +128,7 @@ private:
         result.game_id = event.game_id;
         auto it = games_.find(event.game_id);
         if (it == games_.end()) {
-            if (const Tombstone* t = live_tomb(event.game_id, now)) {
+            if (const Tombstone* t = live_tomb(event.game_id)) {
                 bool benign = t->why == Tomb::Ended || event.type == EventType::GameEnded;
                 result.status = benign ? ApplyStatus::Duplicate : ApplyStatus::Rejected;
                 result.reason = t->why == Tomb::Ended ? "game has ended" : "game was reaped";
@@ -144,7 +147,7 @@ private:
             return result;
         }
         if (!o.sets.to) {
-            remove_locked(rec, event.game_id, now, Tomb::Ended);
+            remove_locked(rec, event.game_id, Tomb::Ended);
             result.state = GameState::Ended;
             return result;
         }
@@ -162,12 +165,12 @@ private:
     }
 
     // Removes a live game from its set, the open index and the table; leaves a tombstone.
-    void remove_locked(Record& rec, const std::string& id, std::int64_t now, Tomb why) {
+    void remove_locked(Record& rec, const std::string& id, Tomb why) {
         const std::string key = id;  // `id` may alias the record being erased
         if (auto set = set_of(rec.game.state)) sets_[static_cast<int>(*set)].erase({rec.score, key});
         open_.erase({rec.score, key});
         games_.erase(key);
-        tombs_[key] = Tombstone{why, now + tombstone_ttl_ms_};
+        tombs_[key] = Tombstone{why, now_ms() + tombstone_ttl_ms_};
     }
 
     std::string ns_;

@@ -144,11 +144,9 @@ public:
             throw InvalidArgument("namespace must not contain '{' or '}' (they form hash tags)");
         }
         if (options.tombstone_ttl_ms <= 0) throw InvalidArgument("tombstone_ttl_ms must be > 0");
-        // Connect now so a wrong URL fails here, and load every script once.
+        // Connect now so a wrong URL fails here. Scripts are loaded on first use, so a
+        // publisher whose Redis user may only XADD never needs SCRIPT LOAD.
         auto conn = pool_->acquire();
-        for (Script* s : {&create_, &apply_, &reap_, &open_games_, &counts_, &set_entry_}) {
-            load(*conn, *s);
-        }
     }
 
     void create_game(const Game& game, std::int64_t now) override {
@@ -195,45 +193,70 @@ public:
     std::vector<ApplyResult> apply_many(std::span<const Event> events, std::int64_t now) override {
         if (events.empty()) return {};
         for (const auto& e : events) check_seq(e);
-        std::vector<Args> commands;
-        commands.reserve(events.size());
-        for (const auto& e : events) commands.push_back(evalsha_args(apply_, apply_keys(e), apply_args(e, now)));
         auto conn = pool_->acquire();
-        std::vector<ReplyPtr> replies = conn->pipeline(commands);
-        // After a SCRIPT FLUSH or restart every EVALSHA fails with NOSCRIPT before touching
-        // anything; load the script and send exactly those again, in their original order.
-        std::vector<std::size_t> retry;
-        for (std::size_t i = 0; i < replies.size(); ++i) {
-            if (redis::is_error(*replies[i], "NOSCRIPT")) retry.push_back(i);
-        }
-        if (!retry.empty()) {
+        ensure_loaded(*conn, apply_);
+        // MULTI/EXEC makes the batch all-or-nothing with respect to the script cache: a SCRIPT
+        // FLUSH (or a restart) and another client's reload can never fall between two of its
+        // events, so NOSCRIPT hits every event or none, and the retry keeps the batch's order.
+        std::vector<Args> commands;
+        commands.reserve(events.size() + 2);
+        for (int attempt = 0;; ++attempt) {
+            commands.clear();
+            commands.push_back({"MULTI"});
+            {
+                std::lock_guard lock(sha_mutex_);
+                for (const auto& e : events) {
+                    commands.push_back(evalsha_args(apply_, apply_keys(e), apply_args(e, now)));
+                }
+            }
+            commands.push_back({"EXEC"});
+            std::vector<ReplyPtr> replies = conn->pipeline(commands);
+            for (const auto& r : replies) check(*r, "apply_many");  // MULTI, QUEUED..., EXEC
+            const redisReply& exec = *replies.back();
+            if (exec.type != REDIS_REPLY_ARRAY || exec.elements != events.size()) {
+                throw ReplyError("unexpected reply to apply_many's EXEC");
+            }
+            bool noscript = false;
+            for (std::size_t i = 0; i < exec.elements; ++i) {
+                noscript = noscript || redis::is_error(*exec.element[i], "NOSCRIPT");
+            }
+            if (!noscript) {
+                std::vector<ApplyResult> out;
+                out.reserve(events.size());
+                for (std::size_t i = 0; i < events.size(); ++i) {
+                    out.push_back(decode_apply(*exec.element[i], events[i]));
+                }
+                return out;
+            }
+            if (attempt == 4) throw ReplyError("apply_many: script cache flushed on every attempt");
+            logger()->info("redis: script apply_event not loaded on {}, loading it again",
+                           pool_->endpoint().display);
             load(*conn, apply_);
-            std::vector<Args> again;
-            for (std::size_t i : retry) again.push_back(commands[i]);
-            std::vector<ReplyPtr> second = conn->pipeline(again);
-            for (std::size_t k = 0; k < retry.size(); ++k) replies[retry[k]] = std::move(second[k]);
         }
-        std::vector<ApplyResult> out;
-        out.reserve(events.size());
-        for (std::size_t i = 0; i < events.size(); ++i) out.push_back(decode_apply(*replies[i], events[i]));
-        return out;
     }
 
     std::vector<Game> reap(std::int64_t now, const MaxAges& ages, std::size_t batch) override {
         batch = std::clamp<std::size_t>(batch, 1, 100'000);
         std::vector<Game> out;
-        for (GameSet set : kAllSets) {
-            const std::string cutoff = std::to_string(now - ages.of(set));
-            const std::string& key = set_key(set);
-            while (true) {  // one bounded script call per batch: Redis is never blocked long
-                auto conn = pool_->acquire();
-                ReplyPtr r = eval(*conn, reap_, {key, open_},
-                                  {cutoff, std::to_string(batch), game_prefix_, tomb_prefix_, ttl_});
-                std::vector<Game> removed = decode_games(*r, "reap");
-                const std::size_t n = removed.size();
-                std::move(removed.begin(), removed.end(), std::back_inserter(out));
-                if (n < batch) break;
+        try {
+            for (GameSet set : kAllSets) {
+                const std::string cutoff = std::to_string(now - ages.of(set));
+                const std::string& key = set_key(set);
+                while (true) {  // one bounded script call per batch: Redis is never blocked long
+                    auto conn = pool_->acquire();
+                    ReplyPtr r = eval(*conn, reap_, {key, open_},
+                                      {cutoff, std::to_string(batch), game_prefix_, tomb_prefix_, ttl_});
+                    std::vector<Game> removed = decode_games(*r, "reap");
+                    const std::size_t n = removed.size();
+                    std::move(removed.begin(), removed.end(), std::back_inserter(out));
+                    if (n < batch) break;
+                }
             }
+        } catch (const GameDataError& e) {
+            // Earlier batches are committed: their games must reach the caller, who deletes
+            // them on their game servers. What is left is reaped by the next call.
+            if (out.empty()) throw;
+            logger()->error("redis: reap stopped after {} games: {}", out.size(), e.what());
         }
         return out;
     }
@@ -337,6 +360,14 @@ private:
         return out;
     }
 
+    void ensure_loaded(Connection& conn, Script& s) {
+        {
+            std::lock_guard lock(sha_mutex_);
+            if (!s.sha.empty()) return;
+        }
+        load(conn, s);
+    }
+
     void load(Connection& conn, Script& s) {
         ReplyPtr r = conn.command({"SCRIPT", "LOAD", std::string(s.text)});
         check(*r, "SCRIPT LOAD " + std::string(s.name));
@@ -347,6 +378,7 @@ private:
     // EVALSHA, and on NOSCRIPT (restart, SCRIPT FLUSH) load and retry once. A NOSCRIPT reply
     // means the script never ran, so the retry cannot apply anything twice.
     ReplyPtr eval(Connection& conn, Script& s, const Args& keys, const Args& args) {
+        ensure_loaded(conn, s);
         Args command;
         {
             std::lock_guard lock(sha_mutex_);
@@ -357,6 +389,10 @@ private:
         logger()->info("redis: script {} not loaded on {}, loading it again", s.name,
                        pool_->endpoint().display);
         load(conn, s);
+        {
+            std::lock_guard lock(sha_mutex_);
+            command = evalsha_args(s, keys, args);
+        }
         return conn.command(command);
     }
 

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "game_data/errors.hpp"
 
@@ -30,7 +31,10 @@ Fields decode_fields(const redisReply& r) {
 }
 
 // [[id, [field, value, ...] or nil], ...]; a nil body is an entry trimmed while pending.
-std::vector<StreamEntry> decode_entries(const redisReply& r, const std::string& what) {
+// Redis 6.2's XAUTOCLAIM sends a trimmed entry as a bare nil (no id): counted in *bare_nils
+// when the caller passes it, an error otherwise.
+std::vector<StreamEntry> decode_entries(const redisReply& r, const std::string& what,
+                                        std::size_t* bare_nils = nullptr) {
     check(r, what);
     std::vector<StreamEntry> out;
     if (r.type == REDIS_REPLY_NIL) return out;
@@ -38,6 +42,10 @@ std::vector<StreamEntry> decode_entries(const redisReply& r, const std::string& 
     out.reserve(r.elements);
     for (size_t i = 0; i < r.elements; ++i) {
         const redisReply& e = *r.element[i];
+        if (e.type == REDIS_REPLY_NIL && bare_nils) {
+            ++*bare_nils;
+            continue;
+        }
         if (e.type != REDIS_REPLY_ARRAY || e.elements != 2) throw ReplyError("unexpected entry in " + what);
         StreamEntry entry;
         entry.id = text(*e.element[0]);
@@ -185,7 +193,8 @@ std::vector<StreamEntry> RedisStreams::autoclaim(const std::string& stream, cons
                                 "COUNT", std::to_string(count)});
     check(*r, "XAUTOCLAIM");
     if (r->type != REDIS_REPLY_ARRAY || r->elements < 2) throw ReplyError("unexpected reply to XAUTOCLAIM");
-    std::vector<StreamEntry> entries = decode_entries(*r->element[1], "XAUTOCLAIM");
+    std::size_t bare_nils = 0;
+    std::vector<StreamEntry> entries = decode_entries(*r->element[1], "XAUTOCLAIM", &bare_nils);
     // Redis 7: ids whose entries were trimmed come back separately (and left the PEL).
     if (r->elements >= 3 && r->element[2]->type == REDIS_REPLY_ARRAY) {
         for (size_t i = 0; i < r->element[2]->elements; ++i) {
@@ -193,6 +202,27 @@ std::vector<StreamEntry> RedisStreams::autoclaim(const std::string& stream, cons
         }
     }
     const std::string next = text(*r->element[0]);
+    if (bare_nils > 0) {
+        // Redis 6.2: trimmed entries were claimed to us but came back without their ids.
+        // Find them among our pending ids in the claimed window: those XRANGE cannot find.
+        std::unordered_set<std::string> seen;
+        for (const auto& e : entries) seen.insert(e.id);
+        const std::string end = next == "0-0" ? "+" : "(" + next;
+        ReplyPtr p = conn->command({"XPENDING", stream, group, cursor, end,
+                                    std::to_string(count * 4 + 64), consumer});
+        check(*p, "XPENDING");
+        for (size_t i = 0; p->type == REDIS_REPLY_ARRAY && i < p->elements; ++i) {
+            const redisReply& row = *p->element[i];
+            if (row.type != REDIS_REPLY_ARRAY || row.elements < 1) continue;
+            std::string id = text(*row.element[0]);
+            if (seen.contains(id)) continue;
+            ReplyPtr x = conn->command({"XRANGE", stream, id, id});
+            check(*x, "XRANGE");
+            if (x->type == REDIS_REPLY_ARRAY && x->elements == 0) {
+                entries.push_back(StreamEntry{std::move(id), {}, true, 1});
+            }
+        }
+    }
     std::string first, last;
     std::int64_t claimed = 0;
     for (const auto& e : entries) {
@@ -202,8 +232,9 @@ std::vector<StreamEntry> RedisStreams::autoclaim(const std::string& stream, cons
         ++claimed;
     }
     if (claimed > 0) {
+        // Room for our other pending ids in the same range, so every claimed id gets its count.
         ReplyPtr p = conn->command({"XPENDING", stream, group, first, last,
-                                    std::to_string(claimed), consumer});
+                                    std::to_string(claimed * 4 + 64), consumer});
         apply_deliveries(*p, entries);
     }
     cursor = next;
