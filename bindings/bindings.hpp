@@ -26,6 +26,9 @@ void register_streams(py::module_& m);
 py::object json_to_py(const nlohmann::json& value);
 nlohmann::json py_to_json(py::handle value, std::string_view what);
 
+// A Python str as UTF-8; InvalidArgument naming `what` when it cannot be (lone surrogates).
+std::string to_utf8(py::handle text, std::string_view what);
+
 // A Python int (not bool) as int64; InvalidArgument naming `what` for anything else.
 std::int64_t int_arg(py::handle value, std::string_view what);
 

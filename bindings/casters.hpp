@@ -55,7 +55,8 @@ struct wire_enum_caster {
         } else {
             return false;
         }
-        const auto text = wire.cast<std::string>();
+        if (!isinstance<str>(wire)) return false;
+        const std::string text = game_data::bindings::to_utf8(wire, Traits::python_name);
         auto parsed = Traits::parse(text);
         if (!parsed) {
             throw game_data::InvalidArgument(std::string("unknown ") + Traits::python_name +

@@ -16,15 +16,6 @@ std::string type_name(py::handle value) {
     return py::str(py::type::handle_of(value).attr("__name__")).cast<std::string>();
 }
 
-std::string to_utf8(py::handle text, std::string_view what) {
-    Py_ssize_t size = 0;
-    const char* data = PyUnicode_AsUTF8AndSize(text.ptr(), &size);
-    if (data == nullptr) {
-        PyErr_Clear();
-        throw InvalidArgument(std::string(what) + " holds a string that is not valid UTF-8");
-    }
-    return std::string(data, static_cast<std::size_t>(size));
-}
 
 nlohmann::json convert(py::handle value, std::string_view what, int depth) {
     if (depth > kMaxDepth) {
@@ -122,6 +113,16 @@ std::int64_t int_arg(py::handle value, std::string_view what) {
 
 py::object python_class(const char* module, const char* name) {
     return py::module_::import(module).attr(name);
+}
+
+std::string to_utf8(py::handle text, std::string_view what) {
+    Py_ssize_t size = 0;
+    const char* data = PyUnicode_AsUTF8AndSize(text.ptr(), &size);
+    if (data == nullptr) {
+        PyErr_Clear();
+        throw InvalidArgument(std::string(what) + " holds a string that is not valid UTF-8");
+    }
+    return std::string(data, static_cast<std::size_t>(size));
 }
 
 }  // namespace game_data::bindings

@@ -45,7 +45,7 @@ std::unique_ptr<Matchmaker> make_matchmaker(const std::string& url, const std::s
     if (!timeout_ms.is_none()) options.command_timeout_ms = int_arg(timeout_ms, "timeout_ms");
     if (!pool_size.is_none()) {
         const std::int64_t n = int_arg(pool_size, "pool_size");
-        if (n < 1 || n > 256) throw InvalidArgument("pool_size must be 1..256");
+        if (n < 1 || n > 1024) throw InvalidArgument("pool_size must be 1..1024");
         options.pool_size = static_cast<int>(n);
     }
     if (!tombstone_ttl_ms.is_none()) {

@@ -72,7 +72,7 @@ Fields fields_from_py(py::handle src) {
         if (!PyUnicode_Check(k.ptr()) || !PyUnicode_Check(v.ptr())) {
             throw InvalidArgument("stream entry fields must be str -> str");
         }
-        fields.emplace_back(k.cast<std::string>(), v.cast<std::string>());
+        fields.emplace_back(to_utf8(k, "stream entry field name"), to_utf8(v, "stream entry field value"));
     };
     if (PyDict_Check(src.ptr())) {
         for (auto [k, v] : py::reinterpret_borrow<py::dict>(src)) add(k, v);
@@ -93,9 +93,16 @@ Fields fields_from_py(py::handle src) {
 
 }  // namespace
 
+// Entries may hold any bytes (dead letters keep them as published): bytes that are not UTF-8
+// come back as lone surrogates (errors="surrogateescape"), so nothing is lost or refused.
 py::dict fields_to_py(const Fields& fields) {
+    auto decode = [](const std::string& s) {
+        PyObject* text = PyUnicode_DecodeUTF8(s.data(), static_cast<Py_ssize_t>(s.size()), "surrogateescape");
+        if (text == nullptr) throw py::error_already_set();
+        return py::reinterpret_steal<py::str>(text);
+    };
     py::dict d;
-    for (const auto& [k, v] : fields) d[py::str(k)] = py::str(v);
+    for (const auto& [k, v] : fields) d[decode(k)] = decode(v);
     return d;
 }
 

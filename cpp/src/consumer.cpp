@@ -167,7 +167,10 @@ std::vector<ApplyResult> Consumer::poll(std::int64_t count, std::int64_t block_m
         } catch (const ReplyError& e) {
             // The stream or group vanished (FLUSHDB, a restart without persistence, XGROUP
             // DESTROY): create it again at the start of the stream and read once more.
-            if (std::string_view(e.what()).find("NOGROUP") == std::string_view::npos) throw;
+            const std::string_view what(e.what());
+            const bool vanished = what.find("NOGROUP") != std::string_view::npos ||
+                                  what.find("UNBLOCKED") != std::string_view::npos;  // deleted mid-read
+            if (!vanished) throw;
             logger()->warn("consumer {}: group {} on {} is gone; creating it again",
                            impl_->options.name, impl_->options.group, impl_->options.stream);
             impl_->group_ready = false;

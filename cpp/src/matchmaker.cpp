@@ -12,6 +12,7 @@ namespace game_data {
 namespace {
 
 constexpr std::size_t kMaxOpenGamesLimit = 10'000;
+constexpr std::int64_t kMaxTombstoneTtlMs = 10LL * 366 * 24 * 3'600'000;
 
 std::string random_game_id() {
     thread_local std::mt19937_64 rng{std::random_device{}() ^
@@ -29,7 +30,15 @@ void validate_options(const ConnectOptions& o) {
     if (o.max_age.pending <= 0 || o.max_age.lobby <= 0 || o.max_age.active <= 0) {
         throw InvalidArgument("max_age_ms values must be positive");
     }
-    if (o.pool_size < 1 || o.pool_size > 256) throw InvalidArgument("pool_size must be 1..256");
+    if (o.pool_size < 1 || o.pool_size > 1024) throw InvalidArgument("pool_size must be 1..1024");
+    // Bounded so expiry times never overflow and Redis accepts them (at most ten years).
+    if (o.tombstone_ttl_ms < 1 || o.tombstone_ttl_ms > kMaxTombstoneTtlMs) {
+        throw InvalidArgument("tombstone_ttl_ms must be 1.." + std::to_string(kMaxTombstoneTtlMs));
+    }
+    const std::int64_t max_age_cap = kMaxTombstoneTtlMs;
+    if (o.max_age.pending > max_age_cap || o.max_age.lobby > max_age_cap || o.max_age.active > max_age_cap) {
+        throw InvalidArgument("max_age_ms values must be at most ten years");
+    }
     if (o.connect_timeout_ms <= 0 || o.command_timeout_ms <= 0) {
         throw InvalidArgument("timeouts must be positive");
     }
@@ -88,6 +97,7 @@ std::vector<ApplyResult> Matchmaker::apply_many(std::span<const Event> events) {
 }
 
 std::vector<Game> Matchmaker::reap(std::optional<std::int64_t> at) {
+    if (at && *at < 0) throw InvalidArgument("reap: now must be a non-negative time in ms");
     return store_->reap(at.value_or(now()), options_.max_age, options_.reap_batch);
 }
 

@@ -58,13 +58,6 @@ def _positive(text: str) -> int:
     return value
 
 
-def _non_negative(text: str) -> int:
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError("must not be negative")
-    return value
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="game-data",
@@ -128,8 +121,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="dead-letter an entry delivered more often than this (default 5)")
     con.add_argument("--dead-letter-stream", default=None, help="default <stream>:dead")
     con.add_argument("--count", type=_positive, default=100, help="entries per batch (default 100)")
-    con.add_argument("--block-ms", type=_non_negative, default=100,
-                     help="how long one read waits for new entries (default 100)")
+    con.add_argument("--block-ms", type=_positive, default=100,
+                     help="how long one read waits for new entries, at least 1 so an idle "
+                          "daemon does not spin (default 100)")
     con.add_argument("--log-level", choices=LOG_LEVELS, default=None, type=str.upper,
                      help="default INFO; also sets the C++ core's level")
     con.set_defaults(handler=_cmd_consume, default_log_level="INFO")
@@ -165,9 +159,22 @@ def _simulation_url(args: argparse.Namespace) -> Iterator[str]:
 
 
 def _cmd_simulate(args: argparse.Namespace) -> int:
+    show_progress = args.progress if args.progress is not None else sys.stderr.isatty()
+
+    def _terminate(signum: int, _frame: object) -> None:
+        # Unwind normally so a private redis-server and its folder are removed.
+        raise SystemExit(128 + signum)
+
+    previous = signal.signal(signal.SIGTERM, _terminate)
+    try:
+        return _simulate(args, show_progress)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _simulate(args: argparse.Namespace, show_progress: bool) -> int:
     from game_data.simulate import SimulationOptions, format_json, format_summary, run_simulation
 
-    show_progress = args.progress if args.progress is not None else sys.stderr.isatty()
     with _simulation_url(args) as url:
         opts = SimulationOptions(
             games=args.games,
@@ -223,10 +230,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parser.parse_args(argv)
     _configure_logging(args)
     from game_data import GameDataError
+    from game_data.testing.redis_server import RedisServerError
 
     try:
         return args.handler(args)
-    except (GameDataError, ValueError, KeyError, ConnectionError, TimeoutError, OSError) as exc:
+    except (GameDataError, RedisServerError, ValueError, KeyError, ConnectionError, TimeoutError,
+            OSError) as exc:
         print(f"game-data {args.command}: error: {exc}", file=sys.stderr)
         return 1
 

@@ -6,26 +6,11 @@ from __future__ import annotations
 import pytest
 
 import game_data
-from game_data import _core
-from game_data.testing import RedisServer
 
 
-def _redis_streams_work() -> bool:
-    """Whether this build's Redis backend also provides the stream transport (the two
-    landed separately). Probed once against a throwaway server."""
-    with RedisServer() as server:
-        try:
-            game_data.connect(server.url).stream_length("probe")
-        except game_data.UnsupportedError:
-            return False
-    return True
-
-
-# Every backend this build can open. The Redis backend joins automatically once the C++
-# build provides it (until then connect() raises UnsupportedError for redis://), and the
-# stream tests run on it once its stream transport exists too.
-BACKENDS = ["memory"] + (["redis"] if _core.backend_available("redis") else [])
-STREAM_BACKENDS = ["memory"] + (["redis"] if "redis" in BACKENDS and _redis_streams_work() else [])
+# Every backend, always: a backend that cannot run here fails its tests, it is never left out.
+BACKENDS = ["memory", "redis"]
+STREAM_BACKENDS = BACKENDS
 
 
 def _url(request: pytest.FixtureRequest) -> str:

@@ -1,11 +1,11 @@
 # Hand-written stubs of the compiled module game_data._core (private; use game_data).
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any, overload
 
 from game_data.enums import ApplyStatus, EventType, GameState
 
 _Json = Any
-_Fields = Mapping[str, str] | Sequence[tuple[str, str]]
+_Fields = dict[str, str] | Sequence[tuple[str, str]]
 
 class Game:
     def __init__(
@@ -17,11 +17,11 @@ class Game:
         capacity: int,
         server_id: str,
         players: Sequence[str] = ...,
-        metadata: Mapping[str, _Json] | None = None,
+        metadata: dict[str, _Json] | None = None,
         created_at: int = 0,
         updated_at: int = 0,
         last_seq: int = 0,
-        player_seqs: Mapping[str, int] | None = None,
+        player_seqs: dict[str, int] | None = None,
     ) -> None: ...
     @property
     def id(self) -> str: ...
@@ -51,7 +51,7 @@ class Game:
     def is_open(self) -> bool: ...
     def to_dict(self) -> dict[str, _Json]: ...
     @staticmethod
-    def from_dict(data: Mapping[str, _Json]) -> Game: ...
+    def from_dict(data: dict[str, _Json]) -> Game: ...
     def __eq__(self, other: object) -> bool: ...
 
 class Event:
@@ -105,7 +105,7 @@ class Matchmaker:
         url: str = "memory://",
         *,
         namespace: str = "gd",
-        max_age_ms: Mapping[str, int] | None = None,
+        max_age_ms: dict[str, int] | None = None,
         connect_timeout_ms: int | None = None,
         timeout_ms: int | None = None,
         pool_size: int | None = None,
@@ -116,7 +116,7 @@ class Matchmaker:
         creator_id: str,
         capacity: int,
         server_id: str,
-        metadata: Mapping[str, _Json] | None = None,
+        metadata: dict[str, _Json] | None = None,
         game_id: str | None = None,
     ) -> Game: ...
     def get_game(self, game_id: str) -> Game | None: ...

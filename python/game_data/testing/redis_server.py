@@ -20,6 +20,31 @@ from types import TracebackType
 __all__ = ["RedisServer", "RedisServerError", "find_redis_server"]
 
 
+def _reply_end(buf: bytes, pos: int) -> int | None:
+    """Index just past the RESP2 reply starting at pos, or None while it is incomplete."""
+    line_end = buf.find(b"\r\n", pos)
+    if line_end < 0:
+        return None
+    kind, header = buf[pos:pos + 1], buf[pos + 1:line_end]
+    after = line_end + 2
+    if kind in (b"+", b"-", b":"):
+        return after
+    if kind == b"$":
+        size = int(header)
+        if size < 0:
+            return after
+        return after + size + 2 if len(buf) >= after + size + 2 else None
+    if kind == b"*":
+        count = int(header)
+        for _ in range(max(count, 0)):
+            end = _reply_end(buf, after)
+            if end is None:
+                return None
+            after = end
+        return after
+    raise ValueError(f"not a RESP reply: {buf[pos:pos + 20]!r}")
+
+
 class RedisServerError(RuntimeError):
     """redis-server could not be found, started or stopped."""
 
@@ -180,7 +205,7 @@ class RedisServer:
         with socket.create_connection((self.host, self.port), timeout=timeout) as sock:
             sock.sendall(payload)
             reply = b""
-            while not reply.endswith(b"\r\n"):
+            while _reply_end(reply, 0) is None:  # until one whole RESP reply has arrived
                 chunk = sock.recv(65536)
                 if not chunk:
                     break
