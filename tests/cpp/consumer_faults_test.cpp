@@ -108,11 +108,13 @@ TEST(ConsumerFaults, AConsumerRecreatesAVanishedGroupAndKeepsConsuming) {
 TEST(ConsumerFaults, TombstonesOutliveAReapAtASimulatedFutureTime) {
     // Tombstones expire by the real clock on every backend (Redis expires keys that way), so a
     // reap at now + 2 h must not make an ended game unknown or its id reusable.
+    static std::atomic<int> run{0};
+    const std::string unique = std::to_string(::getpid()) + "-" + std::to_string(run.fetch_add(1));
     for (const std::string& url : {std::string("memory://"), testing::shared_redis_server().url()}) {
         ConnectOptions o;
-        o.ns = "tomb" + std::to_string(::getpid());
+        o.ns = "tomb" + unique;
         auto mm = connect(url, o);
-        const Game g = mm.create_game("alice", 2, "gs-1", nlohmann::json::object(), "ended-" + std::to_string(::getpid()));
+        const Game g = mm.create_game("alice", 2, "gs-1", nlohmann::json::object(), "ended-" + unique);
         ASSERT_EQ(mm.apply({EventType::GameEnded, g.id, "gs-1", {}, {}, {}}).status, ApplyStatus::Applied);
         mm.reap(mm.now() + 2 * 3'600'000);
         const ApplyResult late = mm.apply({EventType::GameEnded, g.id, "gs-1", {}, {}, {}});

@@ -197,16 +197,22 @@ public:
         ensure_loaded(*conn, apply_);
         // MULTI/EXEC makes the batch all-or-nothing with respect to the script cache: a SCRIPT
         // FLUSH (or a restart) and another client's reload can never fall between two of its
-        // events, so NOSCRIPT hits every event or none, and the retry keeps the batch's order.
+        // events, so NOSCRIPT hits every event or none. The one retry sends the script text
+        // (EVAL), which cannot miss the cache, so the batch runs once, in order.
         std::vector<Args> commands;
         commands.reserve(events.size() + 2);
-        for (int attempt = 0;; ++attempt) {
+        for (const bool with_text : {false, true}) {
             commands.clear();
             commands.push_back({"MULTI"});
             {
                 std::lock_guard lock(sha_mutex_);
                 for (const auto& e : events) {
-                    commands.push_back(evalsha_args(apply_, apply_keys(e), apply_args(e, now)));
+                    Args c = evalsha_args(apply_, apply_keys(e), apply_args(e, now));
+                    if (with_text) {
+                        c[0] = "EVAL";
+                        c[1] = std::string(apply_.text);
+                    }
+                    commands.push_back(std::move(c));
                 }
             }
             commands.push_back({"EXEC"});
@@ -220,19 +226,19 @@ public:
             for (std::size_t i = 0; i < exec.elements; ++i) {
                 noscript = noscript || redis::is_error(*exec.element[i], "NOSCRIPT");
             }
-            if (!noscript) {
-                std::vector<ApplyResult> out;
-                out.reserve(events.size());
-                for (std::size_t i = 0; i < events.size(); ++i) {
-                    out.push_back(decode_apply(*exec.element[i], events[i]));
-                }
-                return out;
+            if (noscript) {
+                logger()->info("redis: script apply_event not loaded on {}, sending its text",
+                               pool_->endpoint().display);
+                continue;
             }
-            if (attempt == 4) throw ReplyError("apply_many: script cache flushed on every attempt");
-            logger()->info("redis: script apply_event not loaded on {}, loading it again",
-                           pool_->endpoint().display);
-            load(*conn, apply_);
+            std::vector<ApplyResult> out;
+            out.reserve(events.size());
+            for (std::size_t i = 0; i < events.size(); ++i) {
+                out.push_back(decode_apply(*exec.element[i], events[i]));
+            }
+            return out;
         }
+        throw ReplyError("apply_many: NOSCRIPT although the script text was sent");
     }
 
     std::vector<Game> reap(std::int64_t now, const MaxAges& ages, std::size_t batch) override {
