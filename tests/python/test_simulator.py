@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 import game_data
 from game_data import ApplyStatus, EventType, GameState
-from game_data.testing import SimulatedGameServer
+from game_data.testing import SimulatedGameServer, drain
 from game_data.testing.simulator import GARBAGE_KINDS, garbage_fields
 
 
@@ -30,18 +30,6 @@ def consumer(mm):
 @pytest.fixture
 def server(mm) -> SimulatedGameServer:
     return SimulatedGameServer(matchmaker=mm, server_id="gs-1")
-
-
-def drain(consumer, timeout: float = 10.0) -> list:
-    """Polls until a poll finds nothing new; returns every result in order."""
-    results: list = []
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        batch = consumer.poll(count=1000, block_ms=0)
-        if not batch:
-            return results
-        results.extend(batch)
-    raise AssertionError(f"stream not drained within {timeout}s")
 
 
 def dead_letters(mm) -> list[dict]:

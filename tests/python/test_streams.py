@@ -4,12 +4,12 @@ stop the good ones around them."""
 
 from __future__ import annotations
 
-import time
 
 import pytest
 
 import game_data
 from game_data import ApplyStatus, Event, EventType, GameState
+from game_data.testing import drain
 from game_data.testing.simulator import GARBAGE_KINDS, garbage_fields
 
 from conftest import STREAM_BACKENDS
@@ -29,17 +29,6 @@ def pub(mm):
 @pytest.fixture
 def consumer(mm):
     return mm.consumer(name="stream-test")
-
-
-def drain(consumer, timeout: float = 10.0) -> list:
-    results: list = []
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        batch = consumer.poll(count=1000, block_ms=0)
-        if not batch:
-            return results
-        results.extend(batch)
-    raise AssertionError(f"stream not drained within {timeout}s")
 
 
 def dead_letters(mm, stream: str | None = None) -> list[dict]:

@@ -22,6 +22,8 @@
 
 #include <hiredis/hiredis.h>
 
+#include "redis/redis_connection.hpp"
+
 namespace game_data::testing {
 namespace {
 
@@ -30,14 +32,8 @@ constexpr auto kStartDeadline = std::chrono::seconds(15);
 constexpr auto kStopDeadline = std::chrono::seconds(5);
 constexpr auto kPollInterval = std::chrono::milliseconds(5);
 
-struct ContextDeleter {
-    void operator()(redisContext* c) const noexcept { redisFree(c); }
-};
-struct ReplyDeleter {
-    void operator()(redisReply* r) const noexcept { freeReplyObject(r); }
-};
-using ContextPtr = std::unique_ptr<redisContext, ContextDeleter>;
-using ReplyPtr = std::unique_ptr<redisReply, ReplyDeleter>;
+using redis::ContextPtr;  // the library's own RAII owners for hiredis handles
+using redis::ReplyPtr;
 
 // Serialises port picking and startup so two servers in one process never race for a port.
 std::mutex& start_mutex() {
