@@ -1,6 +1,7 @@
 // Matchmaker: connect options, games, events, reaping and stream inspection. Every call
 // that can block releases the GIL; Python objects are converted before it is released.
 #include <algorithm>
+#include <map>
 #include <memory>
 #include <string>
 #include <utility>
@@ -128,6 +129,26 @@ void register_matchmaker(py::module_& m) {
                  d["active"] = c.active;
                  return d;
              })
+        .def("stats",
+             [](Matchmaker& mm) {
+                 std::map<std::string, double> snapshot;
+                 {
+                     py::gil_scoped_release nogil;
+                     snapshot = mm.stats();
+                 }
+                 py::dict d;
+                 for (const auto& [k, v] : snapshot) {
+                     // Counters and gauges that hold whole numbers come back as int.
+                     if (v == static_cast<double>(static_cast<long long>(v)) &&
+                         k.find("_sum") == std::string::npos) {
+                         d[py::str(k)] = static_cast<long long>(v);
+                     } else {
+                         d[py::str(k)] = v;
+                     }
+                 }
+                 return d;
+             },
+             "Counters and gauges of SPEC section 8, keyed by Prometheus name.")
         .def("set_entry",
              [](Matchmaker& mm, const std::string& id) -> py::object {
                  std::optional<std::pair<GameSet, std::int64_t>> entry;

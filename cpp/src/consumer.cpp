@@ -18,6 +18,7 @@ struct Consumer::Impl {
     ConsumerOptions options;
     std::function<std::int64_t()> clock;
     ConsumerStats stats;
+    std::shared_ptr<Metrics> metrics;
     bool group_ready = false;
     bool draining_own = true;          // start by re-reading our own unacknowledged entries
     std::string claim_cursor = "0-0";
@@ -136,7 +137,8 @@ struct Consumer::Impl {
 };
 
 Consumer::Consumer(std::shared_ptr<Store> store, std::shared_ptr<StreamTransport> transport,
-                   ConsumerOptions options, std::function<std::int64_t()> clock)
+                   ConsumerOptions options, std::function<std::int64_t()> clock,
+                   std::shared_ptr<Metrics> metrics)
     : impl_(std::make_unique<Impl>()) {
     validate_id("consumer name", options.name);
     validate_id("group", options.group);
@@ -148,6 +150,7 @@ Consumer::Consumer(std::shared_ptr<Store> store, std::shared_ptr<StreamTransport
     if (options.claim_idle_ms < 1) throw InvalidArgument("claim_idle_ms must be positive");
     if (options.max_deliveries < 1) throw InvalidArgument("max_deliveries must be positive");
     impl_->store = std::move(store);
+    impl_->metrics = metrics ? std::move(metrics) : std::make_shared<Metrics>();
     impl_->transport = std::move(transport);
     impl_->options = std::move(options);
     impl_->clock = clock ? std::move(clock) : std::function<std::int64_t()>(now_ms);

@@ -48,7 +48,10 @@ void validate_options(const ConnectOptions& o) {
 }  // namespace
 
 Matchmaker::Matchmaker(std::shared_ptr<Store> store, ConnectOptions options, Clock clock)
-    : store_(std::move(store)), options_(std::move(options)), clock_(std::move(clock)) {
+    : store_(std::move(store)),
+      options_(std::move(options)),
+      clock_(std::move(clock)),
+      metrics_(std::make_shared<Metrics>()) {
     if (!store_) throw InvalidArgument("Matchmaker needs a store");
 }
 
@@ -103,6 +106,14 @@ std::vector<Game> Matchmaker::reap(std::optional<std::int64_t> at) {
 
 Counts Matchmaker::counts() { return store_->counts(); }
 
+std::map<std::string, double> Matchmaker::stats() {
+    const Counts c = store_->counts();
+    metrics_->set(labelled(metric::kGames, {{"set", "pending"}}), static_cast<double>(c.pending));
+    metrics_->set(labelled(metric::kGames, {{"set", "lobby"}}), static_cast<double>(c.lobby));
+    metrics_->set(labelled(metric::kGames, {{"set", "active"}}), static_cast<double>(c.active));
+    return metrics_->snapshot();
+}
+
 EventPublisher Matchmaker::publisher(std::string server_id, std::optional<std::string> stream,
                                      std::int64_t maxlen, bool stamp_seq) {
     return EventPublisher(store_->streams(), std::move(server_id), stream.value_or(default_stream()),
@@ -115,7 +126,7 @@ Consumer Matchmaker::consumer(const ConsumerOptions& options) {
     if (o.dead_letter_stream.empty()) o.dead_letter_stream = o.stream + ":dead";
     return Consumer(store_, store_->streams(), std::move(o), [this_clock = clock_] {
         return this_clock ? this_clock() : now_ms();
-    });
+    }, metrics_);
 }
 
 Matchmaker connect(const std::string& url, ConnectOptions options) {

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "game_data/metrics.hpp"
 #include "game_data/store.hpp"
 #include "game_data/types.hpp"
 
@@ -40,7 +41,8 @@ struct ConsumerStats {
 class Consumer {
 public:
     Consumer(std::shared_ptr<Store> store, std::shared_ptr<StreamTransport> transport,
-             ConsumerOptions options, std::function<std::int64_t()> clock);
+             ConsumerOptions options, std::function<std::int64_t()> clock,
+             std::shared_ptr<Metrics> metrics = nullptr);
     Consumer(Consumer&&) noexcept;
     Consumer& operator=(Consumer&&) noexcept;
     ~Consumer();

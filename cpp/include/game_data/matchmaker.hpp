@@ -4,12 +4,14 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <span>
 #include <string>
 #include <vector>
 
+#include "game_data/metrics.hpp"
 #include "game_data/store.hpp"
 #include "game_data/types.hpp"
 
@@ -47,6 +49,9 @@ public:
     // Removes games older than their set's max age at `now` (default: the clock).
     std::vector<Game> reap(std::optional<std::int64_t> now = std::nullopt);
     Counts counts();
+    // Counters and gauges of SPEC section 8 (Prometheus names; labels as name{label="v"}),
+    // shared by every consumer made from this handle. Refreshes the game_data_games gauges.
+    std::map<std::string, double> stats();
 
     EventPublisher publisher(std::string server_id, std::optional<std::string> stream = {},
                              std::int64_t maxlen = 0, bool stamp_seq = true);
@@ -56,11 +61,13 @@ public:
     const std::shared_ptr<Store>& store() const noexcept { return store_; }
     std::string default_stream() const { return options_.ns + ":events"; }
     std::int64_t now() const { return clock_ ? clock_() : now_ms(); }
+    const std::shared_ptr<Metrics>& metrics() const noexcept { return metrics_; }
 
 private:
     std::shared_ptr<Store> store_;
     ConnectOptions options_;
     Clock clock_;
+    std::shared_ptr<Metrics> metrics_;
 };
 
 // Opens the backend named by the URL (memory://, redis://, rediss://, unix://).
