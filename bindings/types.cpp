@@ -27,6 +27,10 @@ Game game_from_dict(py::handle d) {
         validate_id("player_id", p);
         if (seq < 0) throw InvalidArgument("game document: a player seq is negative");
     }
+    for (const auto& [p, seq] : g.held) {
+        validate_id("player_id", p);
+        if (seq < 0) throw InvalidArgument("game document: a held seq is negative");
+    }
     return g;
 }
 
@@ -149,6 +153,12 @@ void register_types(py::module_& m) {
                                "Player id -> seq of the latest roster event applied for that "
                                "player (kept after the player leaves; empty without seqs). A new "
                                "dict on every access.")
+        .def_property_readonly("held", [](const Game& g) { return py::cast(g.held); },
+                               "Joins that found the game full, as (player id, seq or 0), seated "
+                               "when a seat frees (a new list on every access).")
+        .def_readonly("seq_floor", &Game::seq_floor,
+                      "Roster events of unknown players at or below this seq are refused as too old.")
+        .def_readonly("creator_seen", &Game::creator_seen)
         .def_property_readonly("free_seats", &Game::free_seats)
         .def_property_readonly("is_open", &Game::is_open)
         .def("to_dict", &game_to_dict, "A JSON-able dict; state as its wire name.")

@@ -2,25 +2,29 @@
 
 #include <algorithm>
 #include <array>
+#include <limits>
 
 namespace game_data {
 namespace {
 
 constexpr Decision adv(GameState target) { return {Verdict::Advance, target, {}}; }
 constexpr Decision dup(std::string_view why) { return {Verdict::Duplicate, GameState::Created, why}; }
-constexpr Decision rej(std::string_view why) { return {Verdict::Reject, GameState::Created, why}; }
 constexpr Decision roster() { return {Verdict::Roster, GameState::Created, {}}; }
 constexpr Decision refresh() { return {Verdict::Refresh, GameState::Created, {}}; }
 
 constexpr std::string_view kNotAfter = "state already reached";
 constexpr std::string_view kEnded = "game has ended";
+constexpr std::string_view kReaped = "game was reaped";
+constexpr std::string_view kHeld = "held until a seat frees";
 
 // Rows: live states in order (Created .. InProgress), then Ended.
 // Columns: creator_joined, player_joined, player_left, all_players_joined, game_started,
 //          game_ended, heartbeat.
+// A player_joined before the creator's join is a roster change like any other (the creator's
+// seat is kept free), so joins reordered ahead of creator_joined still land.
 constexpr std::array<std::array<Decision, 7>, 5> kTable = {{
-    {adv(GameState::CreatorJoined), rej("creator has not joined"), roster(),
-     adv(GameState::AllPlayersJoined), adv(GameState::InProgress), adv(GameState::Ended), refresh()},
+    {adv(GameState::CreatorJoined), roster(), roster(), adv(GameState::AllPlayersJoined),
+     adv(GameState::InProgress), adv(GameState::Ended), refresh()},
     {dup(kNotAfter), roster(), roster(), adv(GameState::AllPlayersJoined),
      adv(GameState::InProgress), adv(GameState::Ended), refresh()},
     {dup(kNotAfter), roster(), roster(), dup(kNotAfter), adv(GameState::InProgress),
@@ -35,6 +39,136 @@ Outcome unchanged(const Game& before, ApplyStatus status, std::string_view reaso
     return Outcome{status, reason, before, SetChange{set, set, false}};
 }
 
+std::optional<std::int64_t> seq_of(const Game& g, const std::string& player) {
+    auto it = g.player_seqs.find(player);
+    return it == g.player_seqs.end() ? std::nullopt : std::optional(it->second);
+}
+
+auto held_of(Game& g, const std::string& player) {
+    return std::find_if(g.held.begin(), g.held.end(),
+                        [&](const auto& h) { return h.first == player; });
+}
+
+// Seats the joined players (seated and held) as the publish order would: the creator first,
+// then by the seq of the join that seated them (joins without a seq after those, in arrival
+// order), as many as there are seats; the rest are held. A result of the set of latest events
+// per player, not of their delivery order: a join seen before the leave that freed its seat
+// is held until that leave arrives, and a join that arrived early may be held again when an
+// older join arrives late.
+void reseat(Game& g) {
+    std::vector<std::string> joined = std::move(g.players);
+    for (auto& h : g.held) joined.push_back(std::move(h.first));
+    auto key = [&](const std::string& p) {
+        if (p == g.creator_id) return std::numeric_limits<std::int64_t>::min();
+        return seq_of(g, p).value_or(std::numeric_limits<std::int64_t>::max());
+    };
+    std::stable_sort(joined.begin(), joined.end(),
+                     [&](const std::string& a, const std::string& b) { return key(a) < key(b); });
+    const bool creator_seat_kept =
+        !g.creator_seen && std::find(joined.begin(), joined.end(), g.creator_id) == joined.end();
+    const std::size_t seats = static_cast<std::size_t>(std::max(0, g.capacity - (creator_seat_kept ? 1 : 0)));
+    g.players.clear();
+    g.held.clear();
+    for (auto& p : joined) {
+        if (g.players.size() < seats) {
+            g.players.push_back(std::move(p));
+        } else {
+            const std::int64_t seq = seq_of(g, p).value_or(0);
+            g.held.emplace_back(std::move(p), seq);
+        }
+    }
+}
+
+// Keeps at most kMaxAbsentPlayerSeqs seqs of players who are neither seated nor held: the
+// lowest go, and seq_floor remembers the highest forgotten one.
+void bound_seqs(Game& g) {
+    std::vector<std::pair<std::int64_t, std::string>> absent;
+    for (const auto& [player, seq] : g.player_seqs) {
+        if (!g.has_player(player) && held_of(g, player) == g.held.end()) absent.emplace_back(seq, player);
+    }
+    if (absent.size() <= kMaxAbsentPlayerSeqs) return;
+    std::sort(absent.begin(), absent.end());
+    const std::size_t drop = absent.size() - kMaxAbsentPlayerSeqs;
+    for (std::size_t i = 0; i < drop; ++i) {
+        g.seq_floor = std::max(g.seq_floor, absent[i].first);
+        g.player_seqs.erase(absent[i].second);
+    }
+}
+
+// creator_joined: in Created it advances the state; in any later state (it was overtaken by
+// later events) it still seats the creator once, so rosters do not depend on delivery order.
+Outcome creator_joined(const Game& before, const Event& event, const Decision& d,
+                       std::int64_t now_ms) {
+    if (event.player_id != before.creator_id) {
+        return unchanged(before, ApplyStatus::Rejected, "player is not the creator");
+    }
+    const auto known = seq_of(before, before.creator_id);
+    const bool superseded = event.seq && known && *known >= *event.seq;
+    const bool advance = d.verdict == Verdict::Advance;
+    if (!advance && (before.creator_seen || before.has_player(before.creator_id) || superseded)) {
+        return unchanged(before, ApplyStatus::Duplicate, d.reason);
+    }
+    Game after = before;
+    SetChange sets{set_of(before.state), set_of(before.state), false};
+    if (!superseded && !before.creator_seen && !after.has_player(before.creator_id)) {
+        std::erase_if(after.held, [&](const auto& h) { return h.first == before.creator_id; });
+        after.players.push_back(before.creator_id);
+    }
+    after.creator_seen = true;
+    if (event.seq && !superseded) after.player_seqs[before.creator_id] = *event.seq;
+    reseat(after);  // the creator's seat was kept free while they had not joined
+    if (advance) {
+        after.state = d.target;
+        sets.to = set_of(d.target);
+        sets.rescore = sets.to != sets.from;
+    }
+    after.updated_at = now_ms;
+    if (event.seq) after.last_seq = std::max(after.last_seq, *event.seq);
+    return Outcome{ApplyStatus::Applied, {}, std::move(after), sets};
+}
+
+Outcome roster_event(const Game& before, const Event& event, std::int64_t now_ms) {
+    const std::string& player = event.player_id.value_or(std::string{});
+    const auto known = seq_of(before, player);
+    if (event.seq) {
+        if (known && *event.seq <= *known) {
+            return unchanged(before, ApplyStatus::Duplicate, "seq already applied");
+        }
+        if (!known && *event.seq <= before.seq_floor) {
+            return unchanged(before, ApplyStatus::Rejected, "seq too old");
+        }
+    }
+    const bool joining = event.type == EventType::PlayerJoined;
+    const bool seated = before.has_player(player);
+    const bool held = std::any_of(before.held.begin(), before.held.end(),
+                                  [&](const auto& h) { return h.first == player; });
+    // With a seq the event is the newest word on this player: it is applied (and its seq kept)
+    // even when the roster already agrees. Without one, a no-op is a duplicate.
+    if (!event.seq && joining && (seated || held)) {
+        return unchanged(before, ApplyStatus::Duplicate,
+                         seated ? "player already in game" : "player already held");
+    }
+    if (!event.seq && !joining && !seated && !held) {
+        return unchanged(before, ApplyStatus::Duplicate, "player not in game");
+    }
+    Game after = before;
+    if (event.seq) after.player_seqs[player] = *event.seq;
+    std::erase(after.players, player);
+    std::erase_if(after.held, [&](const auto& h) { return h.first == player; });
+    if (joining) after.held.emplace_back(player, event.seq.value_or(0));  // placed by reseat
+    reseat(after);
+    if (after.held.size() > kMaxHeldJoins) {
+        return unchanged(before, ApplyStatus::Rejected, "game is full");
+    }
+    const bool now_held = joining && !after.has_player(player);
+    bound_seqs(after);
+    after.updated_at = now_ms;
+    if (event.seq) after.last_seq = std::max(after.last_seq, *event.seq);
+    auto set = set_of(before.state);
+    return Outcome{ApplyStatus::Applied, now_held ? kHeld : std::string_view{}, std::move(after),
+                   SetChange{set, set, false}};
+}
+
 }  // namespace
 
 Decision decide(GameState current, EventType type) noexcept {
@@ -46,66 +180,93 @@ Outcome apply_event(const Game& before, const Event& event, std::int64_t now_ms)
         return unchanged(before, ApplyStatus::Rejected, "wrong server");
     }
     const Decision d = decide(before.state, event.type);
-    Game after = before;
-    SetChange sets{set_of(before.state), set_of(before.state), false};
-
-    // seq orders events about one subject. Lifecycle events are ordered by the state itself
-    // and heartbeats are idempotent, so only roster events are compared, per player: a game-wide
-    // high-water mark would drop a player's event that merely arrived after another player's
-    // newer one (several consumers, or a claim after a crash).
-    auto seq_of = [&](const std::string& player) -> std::optional<std::int64_t> {
-        auto it = before.player_seqs.find(player);
-        return it == before.player_seqs.end() ? std::nullopt : std::optional(it->second);
-    };
-
+    if (event.type == EventType::CreatorJoined && before.state != GameState::Ended) {
+        return creator_joined(before, event, d, now_ms);
+    }
     switch (d.verdict) {
         case Verdict::Reject: return unchanged(before, ApplyStatus::Rejected, d.reason);
         case Verdict::Duplicate: return unchanged(before, ApplyStatus::Duplicate, d.reason);
+        case Verdict::Roster: return roster_event(before, event, now_ms);
         case Verdict::Advance:
-            if (event.type == EventType::CreatorJoined) {
-                if (event.player_id != before.creator_id) {
-                    return unchanged(before, ApplyStatus::Rejected, "player is not the creator");
-                }
-                const auto known = seq_of(before.creator_id);
-                const bool superseded = event.seq && known && *known >= *event.seq;
-                if (!superseded && !after.has_player(before.creator_id)) {
-                    after.players.push_back(before.creator_id);
-                }
-                if (event.seq && !superseded) after.player_seqs[before.creator_id] = *event.seq;
-            }
-            after.state = d.target;
-            sets.to = set_of(d.target);
-            sets.rescore = sets.to != sets.from;
-            break;
-        case Verdict::Roster: {
-            const std::string& player = event.player_id.value_or(std::string{});
-            if (event.seq) {
-                if (auto known = seq_of(player); known && *event.seq <= *known) {
-                    return unchanged(before, ApplyStatus::Duplicate, "seq already applied");
-                }
-            }
-            // With a seq the event is the newest word on this player: it is applied (and its
-            // seq kept) even when the roster already agrees. Without one, a no-op is a duplicate.
-            const bool joining = event.type == EventType::PlayerJoined;
-            if (joining && !after.has_player(player)) {
-                if (after.free_seats() == 0) {
-                    return unchanged(before, ApplyStatus::Rejected, "game is full");
-                }
-                after.players.push_back(player);
-            } else if (!joining && after.has_player(player)) {
-                after.players.erase(std::find(after.players.begin(), after.players.end(), player));
-            } else if (!event.seq) {
-                return unchanged(before, ApplyStatus::Duplicate,
-                                 joining ? "player already in game" : "player not in game");
-            }
-            if (event.seq) after.player_seqs[player] = *event.seq;
-            break;
-        }
-        case Verdict::Refresh: sets.rescore = true; break;
+        case Verdict::Refresh: break;
+    }
+    Game after = before;
+    SetChange sets{set_of(before.state), set_of(before.state), false};
+    if (d.verdict == Verdict::Advance) {
+        after.state = d.target;
+        sets.to = set_of(d.target);
+        sets.rescore = sets.to != sets.from;
+    } else {
+        sets.rescore = true;  // heartbeat
     }
     after.updated_at = now_ms;
     if (event.seq) after.last_seq = std::max(after.last_seq, *event.seq);
     return Outcome{ApplyStatus::Applied, {}, std::move(after), sets};
+}
+
+std::string_view to_string(Tomb t) noexcept {
+    switch (t) {
+        case Tomb::Ended: return "ended";
+        case Tomb::Reaped: return "reaped";
+        case Tomb::None: break;
+    }
+    return "";
+}
+
+std::optional<Tomb> parse_tomb(std::string_view s) noexcept {
+    if (s == "ended") return Tomb::Ended;
+    if (s == "reaped") return Tomb::Reaped;
+    return std::nullopt;
+}
+
+ApplyResult apply_to_slot(GameSlot& slot, const Event& event, std::int64_t now_ms) {
+    ApplyResult result;
+    result.game_id = event.game_id;
+    if (!slot.game) {
+        switch (slot.tomb) {
+            case Tomb::None:
+                result.status = ApplyStatus::Rejected;
+                result.reason = "unknown game";
+                break;
+            case Tomb::Ended:
+                result.status = ApplyStatus::Duplicate;
+                result.reason = kEnded;
+                break;
+            case Tomb::Reaped:
+                // The game's servers were told to drop it; only its end is news we expected.
+                result.status = event.type == EventType::GameEnded ? ApplyStatus::Duplicate
+                                                                   : ApplyStatus::Rejected;
+                result.reason = kReaped;
+                break;
+        }
+        return result;
+    }
+    Outcome o = apply_event(*slot.game, event, now_ms);
+    result.status = o.status;
+    result.reason = std::string(o.reason);
+    if (o.status != ApplyStatus::Applied) {
+        result.state = slot.game->state;
+        return result;
+    }
+    if (!o.sets.to) {
+        slot.game.reset();
+        slot.score = 0;
+        slot.tomb = Tomb::Ended;
+        result.state = GameState::Ended;
+        return result;
+    }
+    if (o.sets.rescore) slot.score = now_ms;
+    slot.game = std::move(o.after);
+    result.state = slot.game->state;
+    return result;
+}
+
+std::vector<std::pair<std::string, std::int64_t>> index_entries(const Game& game,
+                                                               std::int64_t score) {
+    std::vector<std::pair<std::string, std::int64_t>> out;
+    if (auto set = set_of(game.state)) out.emplace_back(std::string(to_string(*set)), score);
+    if (game.is_open()) out.emplace_back(std::string(kOpenIndex), score);
+    return out;
 }
 
 }  // namespace game_data

@@ -51,7 +51,7 @@ Matchmaker::Matchmaker(std::shared_ptr<Store> store, ConnectOptions options, Clo
     : store_(std::move(store)),
       options_(std::move(options)),
       clock_(std::move(clock)),
-      metrics_(std::make_shared<Metrics>()) {
+      metrics_(store_ ? store_->metrics() : nullptr) {
     if (!store_) throw InvalidArgument("Matchmaker needs a store");
 }
 
@@ -89,13 +89,9 @@ std::vector<Game> Matchmaker::get_open_games(std::size_t limit) {
     return store_->get_open_games(limit);
 }
 
-ApplyResult Matchmaker::apply(const Event& event) {
-    validate_event(event);
-    return store_->apply(event, now());
-}
+ApplyResult Matchmaker::apply(const Event& event) { return store_->apply(event, now()); }
 
 std::vector<ApplyResult> Matchmaker::apply_many(std::span<const Event> events) {
-    for (const auto& e : events) validate_event(e);
     return store_->apply_many(events, now());
 }
 

@@ -9,13 +9,13 @@ namespace {
 
 struct Registry {
     std::mutex mutex;
-    std::map<std::string, StoreFactory> factories;
+    std::map<std::string, BackendFactory> factories;
 
     Registry() {
-        factories["memory"] = make_memory_store;
-        factories["redis"] = make_redis_store;
-        factories["rediss"] = make_redis_store;
-        factories["unix"] = make_redis_store;
+        factories["memory"] = make_memory_backend;
+        factories["redis"] = make_redis_backend;
+        factories["rediss"] = make_redis_backend;
+        factories["unix"] = make_redis_backend;
     }
 };
 
@@ -26,17 +26,17 @@ Registry& registry() {
 
 }  // namespace
 
-void register_store(const std::string& scheme, StoreFactory factory) {
-    if (scheme.empty() || !factory) throw InvalidArgument("register_store needs a scheme and a factory");
+void register_backend(const std::string& scheme, BackendFactory factory) {
+    if (scheme.empty() || !factory) throw InvalidArgument("register_backend needs a scheme and a factory");
     auto& r = registry();
     std::lock_guard lock(r.mutex);
     if (!r.factories.emplace(scheme, std::move(factory)).second) {
-        throw InvalidArgument("a store is already registered for scheme '" + scheme + "'");
+        throw InvalidArgument("a backend is already registered for scheme '" + scheme + "'");
     }
 }
 
 std::shared_ptr<Store> open_store(const Url& url, const ConnectOptions& options) {
-    StoreFactory factory;
+    BackendFactory factory;
     {
         auto& r = registry();
         std::lock_guard lock(r.mutex);
@@ -48,7 +48,15 @@ std::shared_ptr<Store> open_store(const Url& url, const ConnectOptions& options)
         }
         factory = it->second;
     }
-    return factory(url, options);
+    return std::make_shared<Store>(factory(url, options), options);
+}
+
+std::shared_ptr<Store> make_memory_store(const Url& url, const ConnectOptions& options) {
+    return std::make_shared<Store>(make_memory_backend(url, options), options);
+}
+
+std::shared_ptr<Store> make_redis_store(const Url& url, const ConnectOptions& options) {
+    return std::make_shared<Store>(make_redis_backend(url, options), options);
 }
 
 std::vector<std::string> registered_schemes() {
@@ -56,13 +64,6 @@ std::vector<std::string> registered_schemes() {
     std::lock_guard lock(r.mutex);
     std::vector<std::string> out;
     for (const auto& [name, _] : r.factories) out.push_back(name);
-    return out;
-}
-
-std::vector<ApplyResult> Store::apply_many(std::span<const Event> events, std::int64_t now_ms) {
-    std::vector<ApplyResult> out;
-    out.reserve(events.size());
-    for (const auto& e : events) out.push_back(apply(e, now_ms));
     return out;
 }
 

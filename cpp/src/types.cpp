@@ -65,6 +65,7 @@ std::int64_t now_ms() noexcept {
 
 std::int32_t Game::free_seats() const noexcept {
     auto taken = static_cast<std::int64_t>(players.size());
+    if (!creator_seen && !has_player(creator_id)) ++taken;  // the creator's seat is kept
     return taken >= capacity ? 0 : static_cast<std::int32_t>(capacity - taken);
 }
 
@@ -97,6 +98,9 @@ void to_json(nlohmann::json& j, const Game& g) {
                        {"updated_at", g.updated_at},
                        {"last_seq", g.last_seq}};
     if (!g.player_seqs.empty()) j["player_seqs"] = g.player_seqs;
+    if (!g.held.empty()) j["held"] = g.held;
+    if (g.seq_floor != 0) j["seq_floor"] = g.seq_floor;
+    if (g.creator_seen) j["creator_seen"] = true;
 }
 
 void from_json(const nlohmann::json& j, Game& g) {
@@ -115,6 +119,9 @@ void from_json(const nlohmann::json& j, Game& g) {
         out.updated_at = j.value("updated_at", std::int64_t{0});
         out.last_seq = j.value("last_seq", std::int64_t{0});
         out.player_seqs = j.value("player_seqs", std::map<std::string, std::int64_t>{});
+        out.held = j.value("held", std::vector<std::pair<std::string, std::int64_t>>{});
+        out.seq_floor = j.value("seq_floor", std::int64_t{0});
+        out.creator_seen = j.value("creator_seen", false);
         validate_id("id", out.id);
         validate_id("creator_id", out.creator_id);
         validate_id("server_id", out.server_id);

@@ -29,20 +29,20 @@ TEST(Registry, BuiltInSchemesAreRegistered) {
 }
 
 TEST(Registry, RegisteringATakenSchemeIsRefused) {
-    EXPECT_THROW(register_store("memory", make_memory_store), InvalidArgument);
+    EXPECT_THROW(register_backend("memory", make_memory_backend), InvalidArgument);
 }
 
 TEST(Registry, RegisteringWithoutSchemeOrFactoryIsRefused) {
-    EXPECT_THROW(register_store("", make_memory_store), InvalidArgument);
-    EXPECT_THROW(register_store(unique_name("empty"), StoreFactory{}), InvalidArgument);
+    EXPECT_THROW(register_backend("", make_memory_backend), InvalidArgument);
+    EXPECT_THROW(register_backend(unique_name("empty"), BackendFactory{}), InvalidArgument);
 }
 
 TEST(Registry, ARegisteredSchemeIsUsedByConnect) {
     const std::string scheme = unique_name("custom");
     int opened = 0;
-    register_store(scheme, [&opened](const Url& url, const ConnectOptions& o) {
+    register_backend(scheme, [&opened](const Url& url, const ConnectOptions& o) {
         ++opened;
-        return make_memory_store(Url::parse("memory://" + url.host), o);
+        return make_memory_backend(Url::parse("memory://" + url.host), o);
     });
     Matchmaker mm = connect(scheme + "://x");
     EXPECT_EQ(opened, 1);

@@ -31,7 +31,7 @@ struct Expected {
 const std::map<GameState, std::map<EventType, Expected>> kDecideTable = {
     {S::Created,
      {{E::CreatorJoined, {V::Advance, S::CreatorJoined}},
-      {E::PlayerJoined, {V::Reject, {}}},  // nobody may join before the creator
+      {E::PlayerJoined, {V::Roster, {}}},  // a join reordered before the creator's still lands
       {E::PlayerLeft, {V::Roster, {}}},
       {E::AllPlayersJoined, {V::Advance, S::AllPlayersJoined}},
       {E::GameStarted, {V::Advance, S::InProgress}},
@@ -130,7 +130,10 @@ Game game_in(GameState state) {
     g.metadata = {{"mode", "duel"}};
     g.created_at = g.updated_at = kCreatedAt;
     g.last_seq = 10;
-    if (state != S::Created) g.players = {"alice"};
+    if (state != S::Created) {
+        g.players = {"alice"};
+        g.creator_seen = true;
+    }
     return g;
 }
 
@@ -162,7 +165,7 @@ constexpr std::optional<GameSet> None = std::nullopt;
 const std::map<GameState, std::map<EventType, ExpectedOutcome>> kApplyTable = {
     {S::Created,
      {{E::CreatorJoined, {A::Applied, S::CreatorJoined, P, L, true}},
-      {E::PlayerJoined, {A::Rejected, S::Created, P, P, false}},
+      {E::PlayerJoined, {A::Applied, S::Created, P, P, false}},  // the creator's seat kept free
       {E::PlayerLeft, {A::Duplicate, S::Created, P, P, false}},  // alice is not seated yet
       {E::AllPlayersJoined, {A::Applied, S::AllPlayersJoined, P, L, true}},
       {E::GameStarted, {A::Applied, S::InProgress, P, Ac, true}},
@@ -392,9 +395,25 @@ TEST(ApplyEvent, PlayerJoinedAppendsToTheRosterInJoinOrder) {
     EXPECT_EQ(o.after.free_seats(), 1);
 }
 
-TEST(ApplyEvent, PlayerJoinedWhenFullIsRejected) {
+TEST(ApplyEvent, PlayerJoinedWhenFullIsHeldUntilASeatFrees) {
     Game g = game_in(S::CreatorJoined);
     g.players = {"alice", "carol", "dave", "erin"};
+    const Outcome o = apply_event(g, event_of(E::PlayerJoined), kNow);
+    EXPECT_EQ(o.status, A::Applied);
+    EXPECT_EQ(o.reason, "held until a seat frees");
+    EXPECT_EQ(o.after.players, g.players);
+    EXPECT_EQ(o.after.held, (std::vector<std::pair<std::string, std::int64_t>>{{"bob", 0}}));
+    Event leave = event_of(E::PlayerLeft);
+    leave.player_id = "dave";
+    const Outcome seated = apply_event(o.after, leave, kNow);
+    EXPECT_EQ(seated.after.players, (std::vector<std::string>{"alice", "carol", "erin", "bob"}));
+    EXPECT_TRUE(seated.after.held.empty());
+}
+
+TEST(ApplyEvent, PlayerJoinedWhenFullAndTheHoldIsFullIsRejectedAndChangesNothing) {
+    Game g = game_in(S::CreatorJoined);
+    g.players = {"alice", "carol", "dave", "erin"};
+    for (std::size_t i = 0; i < kMaxHeldJoins; ++i) g.held.emplace_back("h" + std::to_string(i), 0);
     const Outcome o = apply_event(g, event_of(E::PlayerJoined), kNow);
     EXPECT_EQ(o.status, A::Rejected);
     EXPECT_EQ(o.reason, "game is full");

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "game_data/errors.hpp"
+#include "game_data/lifecycle.hpp"
 #include "game_data/event_codec.hpp"
 #include "game_data/store.hpp"
 #include "support/redis_server.hpp"
@@ -110,8 +111,9 @@ TEST_F(RedisLayout, CreateWritesTheGameHashAndThePendingEntry) {
     EXPECT_EQ(server.command({"TYPE", k("pending")}), Strings{"zset"});
     EXPECT_EQ(hash_fields(server, k("game:g1")),
               (Strings{"capacity=2", "created_at=" + std::to_string(kT0), "creator_id=alice",
-                       "id=g1", "last_seq=0", "metadata={\"mode\":\"duel\"}", "players=",
-                       "server_id=gs-1", "state=created", "updated_at=" + std::to_string(kT0)}));
+                       "id=g1", "last_seq=0", "metadata={\"mode\":\"duel\"}", "players=", "rev=1",
+                       "score=" + std::to_string(kT0), "server_id=gs-1", "state=created",
+                       "updated_at=" + std::to_string(kT0)}));
     EXPECT_EQ(zscore(server, k("pending"), "g1"), std::to_string(kT0));
 }
 
@@ -161,6 +163,9 @@ TEST_F(RedisLayout, EveryTransitionMovesTheGameBetweenSetsAndTheOpenIndex) {
 TEST_F(RedisLayout, RefusedEventsWriteNothing) {
     store->create_game(new_game("g1", 1), kT0);
     store->apply(event(EventType::CreatorJoined, "g1", "alice", 3), kT0 + 1000);
+    for (std::size_t i = 0; i < kMaxHeldJoins; ++i) {  // fill the joins held for a seat
+        store->apply(event(EventType::PlayerJoined, "g1", "h" + std::to_string(i)), kT0 + 1500);
+    }
     const Strings before = hash_fields(server, k("game:g1"));
     EXPECT_EQ(store->apply(event(EventType::PlayerJoined, "g1", "bob"), kT0 + 2000).reason, "game is full");
     EXPECT_EQ(store->apply(event(EventType::PlayerLeft, "g1", "alice", 3), kT0 + 2000).reason,
@@ -170,6 +175,7 @@ TEST_F(RedisLayout, RefusedEventsWriteNothing) {
     EXPECT_EQ(store->apply(wrong, kT0 + 2000).reason, "wrong server");
     EXPECT_EQ(hash_fields(server, k("game:g1")), before);
     EXPECT_EQ(zscore(server, k("lobby"), "g1"), std::to_string(kT0 + 1000));
+    EXPECT_EQ(server.command({"HGET", k("game:g1"), "rev"}), Strings{std::to_string(2 + kMaxHeldJoins)});
 }
 
 TEST_F(RedisLayout, ReapRemovesOldGamesAndLeavesReapedTombstones) {
@@ -180,8 +186,10 @@ TEST_F(RedisLayout, ReapRemovesOldGamesAndLeavesReapedTombstones) {
     ASSERT_EQ(removed.size(), 1u);
     EXPECT_EQ(removed[0].id, "old");
     EXPECT_EQ(removed[0].metadata, (nlohmann::json{{"mode", "duel"}}));
-    EXPECT_EQ(sorted_keys(server, ns), (Strings{k("game:new"), k("pending"), k("tomb:old")}));
+    EXPECT_EQ(sorted_keys(server, ns),
+              (Strings{k("game:new"), k("pending"), k("reaped"), k("tomb:old")}));
     EXPECT_EQ(server.command({"GET", k("tomb:old")}), Strings{"reaped"});
+    EXPECT_EQ(server.command({"XLEN", k("reaped")}), Strings{"1"});
     EXPECT_THROW(store->create_game(new_game("old"), kT0 + 70'000), GameExists);
 }
 
@@ -257,17 +265,18 @@ TEST(RedisScripts, EveryCallStillWorksAfterScriptFlush) {
 TEST(RedisScripts, ApplyManyReturnsOneResultPerEventInOrder) {
     auto store = open_store_at(shared_redis_server().url(), fresh_ns("many"));
     store->create_game(new_game("g1", 2), kT0);
-    std::vector<Event> batch{event(EventType::PlayerJoined, "g1", "bob"),   // rejected
+    std::vector<Event> batch{event(EventType::PlayerJoined, "g1", "bob"),   // before the creator
                              event(EventType::CreatorJoined, "g1", "alice"),
-                             event(EventType::PlayerJoined, "g1", "bob"),
-                             event(EventType::PlayerJoined, "g1", "carol"),  // full
+                             event(EventType::PlayerJoined, "g1", "bob"),    // again
+                             event(EventType::PlayerJoined, "g1", "carol"),  // full: held
                              event(EventType::Heartbeat, "nope")};
     auto r = store->apply_many(batch, kT0 + 1);
     ASSERT_EQ(r.size(), 5u);
-    EXPECT_EQ(r[0].reason, "creator has not joined");
+    EXPECT_EQ(r[0].status, ApplyStatus::Applied);
     EXPECT_EQ(r[1].status, ApplyStatus::Applied);
-    EXPECT_EQ(r[2].status, ApplyStatus::Applied);
-    EXPECT_EQ(r[3].reason, "game is full");
+    EXPECT_EQ(r[2].reason, "player already in game");
+    EXPECT_EQ(r[3].reason, "held until a seat frees");
+    EXPECT_EQ(store->get_game("g1")->players, (std::vector<std::string>{"alice", "bob"}));
     EXPECT_EQ(r[4].reason, "unknown game");
     EXPECT_FALSE(r[4].state);
     EXPECT_EQ(store->apply_many({}, kT0).size(), 0u);

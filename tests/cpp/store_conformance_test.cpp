@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "game_data/errors.hpp"
+#include "game_data/lifecycle.hpp"
 #include "game_data/event_codec.hpp"
 #include "game_data/matchmaker.hpp"
 #include "game_data/store.hpp"
@@ -275,7 +276,7 @@ struct Row {
 const std::map<GameState, std::map<EventType, Row>> kTransitions = {
     {S::Created,
      {{E::CreatorJoined, {A::Applied, S::CreatorJoined, true}},
-      {E::PlayerJoined, {A::Rejected, S::Created, false}},
+      {E::PlayerJoined, {A::Applied, S::Created, false}},  // the creator's seat kept free
       {E::PlayerLeft, {A::Duplicate, S::Created, false}},
       {E::AllPlayersJoined, {A::Applied, S::AllPlayersJoined, true}},
       {E::GameStarted, {A::Applied, S::InProgress, true}},
@@ -450,7 +451,8 @@ TEST_P(StoreConformance, EventsOfOnePlayerArrivingAfterNewerOnesOfAnotherStillAp
     EXPECT_EQ(apply(ev(E::PlayerJoined, "g1", "bob", 5)).status, A::Applied);
     EXPECT_EQ(apply(ev(E::AllPlayersJoined, "g1", {}, 3)).status, A::Applied);
     const Game after = *mm_->get_game("g1");
-    EXPECT_EQ(after.players, (std::vector<std::string>{"alice", "carol", "bob"}));
+    // Seated in publish (seq) order, whatever the delivery order.
+    EXPECT_EQ(after.players, (std::vector<std::string>{"alice", "bob", "carol"}));
     EXPECT_EQ(after.state, S::AllPlayersJoined);
     EXPECT_EQ(after.last_seq, 8);
 }
@@ -526,17 +528,41 @@ TEST_P(StoreConformance, PlayersJoinAndLeaveInOrderAndFreeSeatsFollow) {
     EXPECT_EQ(g.free_seats(), 1);
 }
 
-TEST_P(StoreConformance, JoiningAFullGameIsRejectedAndChangesNothing) {
+TEST_P(StoreConformance, JoiningAFullGameIsHeldAndSeatedWhenTheLeaveThatFreesItArrives) {
+    set_now(kT0);
+    create("g1", 2);
+    apply(ev(E::CreatorJoined, "g1", "alice", 1));
+    apply(ev(E::PlayerJoined, "g1", "bob", 2));
+    set_now(kT1);
+    // Published: bob leaves (3), carol joins (4); delivered the other way round.
+    const ApplyResult held = apply(ev(E::PlayerJoined, "g1", "carol", 4));
+    EXPECT_EQ(held.status, A::Applied);
+    EXPECT_EQ(held.reason, "held until a seat frees");
+    EXPECT_EQ(mm_->get_game("g1")->players, (std::vector<std::string>{"alice", "bob"}));
+    EXPECT_TRUE(open_ids().empty());
+    EXPECT_EQ(apply(ev(E::PlayerLeft, "g1", "bob", 3)).status, A::Applied);
+    const Game after = *mm_->get_game("g1");
+    EXPECT_EQ(after.players, (std::vector<std::string>{"alice", "carol"}));
+    EXPECT_TRUE(after.held.empty());
+    expect_consistent("g1");
+}
+
+TEST_P(StoreConformance, JoiningAFullGameWhoseHoldIsFullIsRejectedAndChangesNothing) {
     set_now(kT0);
     create("g1", 2);
     apply(ev(E::CreatorJoined, "g1", "alice"));
     apply(ev(E::PlayerJoined, "g1", "bob"));
+    for (std::size_t i = 0; i < kMaxHeldJoins; ++i) {
+        ASSERT_EQ(apply(ev(E::PlayerJoined, "g1", "h" + std::to_string(i))).status, A::Applied);
+    }
     const Game before = *mm_->get_game("g1");
+    const auto entry = store_->set_entry("g1");
     set_now(kT1);
     const ApplyResult r = apply(ev(E::PlayerJoined, "g1", "carol"));
     EXPECT_EQ(r.status, A::Rejected);
     EXPECT_EQ(r.reason, "game is full");
     EXPECT_EQ(mm_->get_game("g1"), before);
+    EXPECT_EQ(store_->set_entry("g1"), entry);
 }
 
 TEST_P(StoreConformance, JoiningTwiceIsADuplicate) {
@@ -1004,6 +1030,159 @@ TEST_P(StoreConformance, OpenGamesReadDuringConcurrentWritesAreAlwaysOpen) {
     reader.join();
     EXPECT_EQ(bad.load(), 0);
     EXPECT_TRUE(open_ids().empty());
+}
+
+// ---- order-insensitive rosters (issue 7, defect 1) ----------------------------------------
+
+// One game's events as a server publishes them, with seqs; capacity 3 is never exceeded in
+// this order (a server admits no one into a full game).
+std::vector<Event> published_game(const std::string& id) {
+    auto e = [&](EventType t, std::optional<std::string> p, std::int64_t seq) {
+        return Event{t, id, "gs-1", std::move(p), std::nullopt, seq};
+    };
+    return {e(E::CreatorJoined, "alice", 1), e(E::PlayerJoined, "bob", 2),
+            e(E::PlayerJoined, "carol", 3),  e(E::PlayerLeft, "bob", 4),
+            e(E::PlayerJoined, "dave", 5),   e(E::PlayerLeft, "carol", 6),
+            e(E::PlayerJoined, "bob", 7),    e(E::PlayerLeft, "dave", 8),
+            e(E::PlayerJoined, "erin", 9),   e(E::PlayerLeft, "erin", 10),
+            e(E::PlayerJoined, "carol", 11)};
+}
+
+TEST_P(StoreConformance, RostersConvergeToThePublishOrderWhateverTheDeliveryOrder) {
+    // Capacity 3: joins overtake the leaves that freed their seats, joins overtake the
+    // creator's join, and a stale join arrives after the leave that undid it.
+    set_now(kT0);
+    create("ref", 3);
+    for (const Event& e : published_game("ref")) apply(e);
+    const Game reference = *mm_->get_game("ref");
+    ASSERT_EQ(reference.players, (std::vector<std::string>{"alice", "bob", "carol"}));
+    std::mt19937 rng(7);
+    for (int round = 0; round < 60; ++round) {
+        const std::string id = "g" + std::to_string(round);
+        create(id, 3);
+        std::vector<Event> events = published_game(id);
+        std::shuffle(events.begin(), events.end(), rng);
+        if (round % 2 == 1) {  // redeliveries on top
+            const std::vector<Event> again(events.begin(), events.begin() + 4);
+            events.insert(events.end(), again.begin(), again.end());
+        }
+        for (const Event& e : events) {
+            const ApplyResult r = apply(e);
+            EXPECT_NE(r.status, A::Rejected) << id << " " << to_string(e.type) << ": " << r.reason;
+        }
+        const Game g = *mm_->get_game(id);
+        EXPECT_EQ(g.players, reference.players) << id;
+        EXPECT_TRUE(g.held.empty()) << id;
+        EXPECT_EQ(g.state, S::CreatorJoined) << id;
+        expect_consistent(id);
+    }
+}
+
+TEST_P(StoreConformance, ACreatorJoinOvertakenByTheStartStillSeatsTheCreatorOnce) {
+    create("g1", 4);
+    ASSERT_EQ(apply(ev(E::PlayerJoined, "g1", "bob", 2)).status, A::Applied);
+    ASSERT_EQ(apply(ev(E::GameStarted, "g1", {}, 3)).status, A::Applied);
+    const ApplyResult late = apply(ev(E::CreatorJoined, "g1", "alice", 1));
+    EXPECT_EQ(late.status, A::Applied);
+    EXPECT_EQ(late.state, S::InProgress);
+    EXPECT_EQ(mm_->get_game("g1")->players, (std::vector<std::string>{"alice", "bob"}));
+    ASSERT_EQ(apply(ev(E::PlayerLeft, "g1", "alice")).status, A::Applied);
+    EXPECT_EQ(apply(ev(E::CreatorJoined, "g1", "alice")).status, A::Duplicate) << "a replay";
+    EXPECT_EQ(mm_->get_game("g1")->players, (std::vector<std::string>{"bob"}));
+    expect_consistent("g1");
+}
+
+TEST_P(StoreConformance, AJoinBeforeTheCreatorsJoinKeepsTheCreatorsSeat) {
+    create("g1", 2);
+    ASSERT_EQ(apply(ev(E::PlayerJoined, "g1", "bob", 2)).status, A::Applied);
+    EXPECT_EQ(apply(ev(E::PlayerJoined, "g1", "carol", 3)).reason, "held until a seat frees");
+    ASSERT_EQ(apply(ev(E::CreatorJoined, "g1", "alice", 1)).status, A::Applied);
+    const Game g = *mm_->get_game("g1");
+    EXPECT_EQ(g.players, (std::vector<std::string>{"alice", "bob"}));
+    EXPECT_EQ(g.held, (std::vector<std::pair<std::string, std::int64_t>>{{"carol", 3}}));
+    EXPECT_TRUE(open_ids().empty());
+}
+
+// ---- bounded records (issue 7, defect 6) --------------------------------------------------
+
+TEST_P(StoreConformance, SeqsOfPlayersWhoAreNotSeatedAreBoundedPerGame) {
+    bring_to("g1", S::CreatorJoined);
+    std::vector<Event> leaves;
+    for (int i = 0; i < 2'000; ++i) {
+        leaves.push_back(ev(E::PlayerLeft, "g1", "ghost" + std::to_string(i), 100 + i));
+    }
+    for (const ApplyResult& r : mm_->apply_many(leaves)) ASSERT_EQ(r.status, A::Applied);
+    const Game g = *mm_->get_game("g1");
+    EXPECT_EQ(g.player_seqs.size(), kMaxAbsentPlayerSeqs);
+    EXPECT_EQ(g.seq_floor, 100 + 2'000 - static_cast<std::int64_t>(kMaxAbsentPlayerSeqs) - 1);
+    // A forgotten player's stale join is refused (dead-lettered), never seated.
+    const ApplyResult stale = apply(ev(E::PlayerJoined, "g1", "ghost5", 50));
+    EXPECT_EQ(stale.status, A::Rejected);
+    EXPECT_EQ(stale.reason, "seq too old");
+    // A remembered one is still a duplicate; a new join lands.
+    EXPECT_EQ(apply(ev(E::PlayerJoined, "g1", "ghost1999", 2'099)).status, A::Duplicate);
+    EXPECT_EQ(apply(ev(E::PlayerJoined, "g1", "bob", 5'000)).status, A::Applied);
+    EXPECT_EQ(open_ids(), std::vector<std::string>{"g1"});
+}
+
+// ---- reaping never loses a game (issue 7, defect 2) ---------------------------------------
+
+// Damage as a failover can leave it: the record of `id` gone, its set entries kept.
+void drop_record_only(Store& store, const std::string& id) {
+    const std::string key = id;
+    const StoredGame stored = store.backend()->read(std::span(&key, 1)).at(0);
+    ASSERT_TRUE(stored.slot.game);
+    GameWrite w;
+    w.id = id;
+    w.expect_revision = stored.revision;
+    ASSERT_TRUE(store.backend()->commit(std::span(&w, 1)).at(0));
+}
+
+TEST_P(StoreConformance, ReapSkipsAndReportsEntriesWithoutARecordAndReturnsEveryRemovedGame) {
+    for (int i = 0; i < 5; ++i) bring_to("g" + std::to_string(i), S::Created);
+    drop_record_only(*store_, "g2");
+    const std::vector<Game> reaped = mm_->reap(kT0 + 10'000);
+    std::vector<std::string> ids;
+    for (const Game& g : reaped) ids.push_back(g.id);
+    EXPECT_EQ(ids, (std::vector<std::string>{"g0", "g1", "g3", "g4"}));
+    EXPECT_EQ(mm_->counts(), (Counts{0, 0, 0})) << "the orphan entry is removed";
+    EXPECT_EQ(store_->metrics()->value(labelled(metric::kOrphansTotal, {{"set", "pending"}})), 1);
+    EXPECT_TRUE(mm_->reap(kT0 + 20'000).empty());
+    // Each removal is in the reaped stream, written by the same atomic step.
+    const auto entries = store_->streams()->range(store_->reaped_stream());
+    ASSERT_EQ(entries.size(), 4u);
+    std::map<std::string, std::string> first(entries[0].fields.begin(), entries[0].fields.end());
+    EXPECT_EQ(first.at("game_id"), "g0");
+    EXPECT_EQ(first.at("server_id"), "gs-1");
+    EXPECT_EQ(first.at("state"), "created");
+    EXPECT_EQ(first.at("set"), "pending");
+    EXPECT_EQ(first.at("score"), std::to_string(kT0));
+    EXPECT_EQ(first.at("reaped_at"), std::to_string(kT0 + 10'000));
+    Game doc;
+    from_json(nlohmann::json::parse(first.at("game")), doc);
+    EXPECT_EQ(doc, reaped[0]);
+}
+
+TEST_P(StoreConformance, ConcurrentJanitorsReapEachGameExactlyOnce) {
+    for (int i = 0; i < 300; ++i) bring_to("g" + std::to_string(i), S::CreatorJoined);
+    std::vector<std::vector<Game>> got(4);
+    {
+        std::vector<std::jthread> janitors;
+        for (int j = 0; j < 4; ++j) {
+            janitors.emplace_back([&, j] {
+                ConnectOptions small = options_;
+                small.reap_batch = 7;
+                Matchmaker mm(store_, small, [] { return kT0 + 10'000; });
+                got[j] = mm.reap();
+            });
+        }
+    }
+    std::multiset<std::string> all;
+    for (const auto& v : got) for (const Game& g : v) all.insert(g.id);
+    EXPECT_EQ(all.size(), 300u);
+    EXPECT_EQ(std::set<std::string>(all.begin(), all.end()).size(), 300u) << "none twice";
+    EXPECT_EQ(store_->streams()->range(store_->reaped_stream()).size(), 300u);
+    EXPECT_EQ(mm_->counts(), (Counts{0, 0, 0}));
 }
 
 std::string param_name(const ::testing::TestParamInfo<StoreParam>& info) {

@@ -1,7 +1,6 @@
-// The storage plug-in point. A Store owns every atomic operation on games and hands out the
-// event-stream transport of the same backend. Implementations must be thread safe and must
-// pass tests/cpp/store_conformance_test.cpp. Stores are selected by URL scheme through a
-// registry that refuses duplicate schemes.
+// The event-stream transport (a plug-in point of each backend) and Store, the one place every
+// game operation runs above the storage plug-in point (backend.hpp). Backends are selected by
+// URL scheme through a registry that refuses duplicate schemes.
 #pragma once
 
 #include <cstdint>
@@ -14,12 +13,13 @@
 #include <utility>
 #include <vector>
 
+#include "game_data/backend.hpp"
+#include "game_data/metrics.hpp"
 #include "game_data/types.hpp"
 #include "game_data/url.hpp"
 
 namespace game_data {
 
-using Fields = std::vector<std::pair<std::string, std::string>>;
 
 struct StreamEntry {
     std::string id;
@@ -69,32 +69,6 @@ public:
     virtual std::vector<StreamEntry> range(const std::string& stream, std::int64_t count = 0) = 0;
 };
 
-class Store {
-public:
-    virtual ~Store() = default;
-
-    // Insert a new game in state Created, in the pending set scored now_ms.
-    // Throws GameExists if the id is live or tombstoned.
-    virtual void create_game(const Game& game, std::int64_t now_ms) = 0;
-    virtual std::optional<Game> get_game(std::string_view id) = 0;
-    // Lobby games in CreatorJoined with free seats, oldest lobby score first.
-    virtual std::vector<Game> get_open_games(std::size_t limit) = 0;
-    // Atomically apply one event (validated by the caller) at the matchmaker's time now_ms.
-    virtual ApplyResult apply(const Event& event, std::int64_t now_ms) = 0;
-    // Apply in order; pipelined where the backend can. Default: one apply() each.
-    virtual std::vector<ApplyResult> apply_many(std::span<const Event> events, std::int64_t now_ms);
-    // Remove every game whose score in its set is older than now_ms - max_age of that set,
-    // in batches of at most `batch` per atomic step; returns the removed records.
-    virtual std::vector<Game> reap(std::int64_t now_ms, const MaxAges& max_ages,
-                                   std::size_t batch) = 0;
-    virtual Counts counts() = 0;
-    // Score of the game in its set (tests and tools); nullopt if not in any set.
-    virtual std::optional<std::pair<GameSet, std::int64_t>> set_entry(std::string_view id) = 0;
-    virtual std::shared_ptr<StreamTransport> streams() = 0;
-    // Namespace prefix the store writes under ("gd" by default).
-    virtual const std::string& ns() const = 0;
-};
-
 struct ConnectOptions {
     std::string ns = "gd";
     MaxAges max_age;
@@ -105,16 +79,64 @@ struct ConnectOptions {
     std::size_t reap_batch = 500;
 };
 
-using StoreFactory =
-    std::function<std::shared_ptr<Store>(const Url& url, const ConnectOptions& options)>;
+// Every game operation, on any backend: validation, the rulebook (lifecycle.hpp), set and
+// index membership, batching and optimistic retries live here once; the Backend only stores.
+// Thread safe. Atomic per game: each game's change is one guarded backend commit.
+class Store {
+public:
+    Store(std::shared_ptr<Backend> backend, const ConnectOptions& options);
+
+    // Insert a new game in state Created, in the pending set scored now_ms.
+    // Throws GameExists if the id is live or tombstoned.
+    void create_game(const Game& game, std::int64_t now_ms);
+    std::optional<Game> get_game(std::string_view id);
+    // Lobby games in CreatorJoined with free seats, oldest lobby score first.
+    std::vector<Game> get_open_games(std::size_t limit);
+    // Atomically apply one event (validated by the caller) at the matchmaker's time now_ms.
+    ApplyResult apply(const Event& event, std::int64_t now_ms);
+    // Apply in order, results per event: one read and one commit per batch (plus one retry
+    // round for games another client wrote in between).
+    std::vector<ApplyResult> apply_many(std::span<const Event> events, std::int64_t now_ms);
+    // Remove every game whose score in its set is older than now_ms - max_age of that set,
+    // in batches of at most `batch` per atomic step; returns the removed records. Each removal
+    // is also appended to the reaped stream (reaped_stream()) in the same atomic step.
+    std::vector<Game> reap(std::int64_t now_ms, const MaxAges& max_ages, std::size_t batch);
+    Counts counts();
+    // The set and score of a live game (tests and tools); nullopt if not live.
+    std::optional<std::pair<GameSet, std::int64_t>> set_entry(std::string_view id);
+    std::shared_ptr<StreamTransport> streams();
+    // Namespace prefix the store writes under ("gd" by default).
+    const std::string& ns() const noexcept { return ns_; }
+    // The stream every reaped game is appended to ("<ns>:{0}:reaped").
+    std::string reaped_stream() const;
+    const std::shared_ptr<Backend>& backend() const noexcept { return backend_; }
+    std::vector<std::string> warnings() { return backend_->warnings(); }
+    // Counters of everything done through this store (SPEC section 8 names).
+    const std::shared_ptr<Metrics>& metrics() const noexcept { return metrics_; }
+
+private:
+    std::shared_ptr<Backend> backend_;
+    std::string ns_;
+    std::int64_t tombstone_ttl_ms_;
+    std::shared_ptr<Metrics> metrics_;
+};
+
+// "<ns>:{<shard>}:": the prefix of every key of one shard of a namespace (one hash tag, so one
+// Redis Cluster slot). One shard (0) until sharding lands.
+std::string key_prefix(std::string_view ns, int shard);
+
+using BackendFactory =
+    std::function<std::shared_ptr<Backend>(const Url& url, const ConnectOptions& options)>;
 
 // Registers a backend for a URL scheme. Throws InvalidArgument if the scheme is taken.
-void register_store(const std::string& scheme, StoreFactory factory);
-// Opens a store for the URL via its scheme's factory. Throws InvalidArgument for unknown schemes.
+void register_backend(const std::string& scheme, BackendFactory factory);
+// Opens a store on the backend of the URL's scheme. Throws InvalidArgument for unknown schemes.
 std::shared_ptr<Store> open_store(const Url& url, const ConnectOptions& options);
 std::vector<std::string> registered_schemes();
 
 // Built-in backends (registered automatically; exposed for direct use in tests).
+std::shared_ptr<Backend> make_memory_backend(const Url& url, const ConnectOptions& options);
+std::shared_ptr<Backend> make_redis_backend(const Url& url, const ConnectOptions& options);
 std::shared_ptr<Store> make_memory_store(const Url& url, const ConnectOptions& options);
 std::shared_ptr<Store> make_redis_store(const Url& url, const ConnectOptions& options);
 

@@ -84,8 +84,18 @@ struct Game {
     // Seq of the latest roster event applied per player, kept after the player leaves, so a
     // replayed or reordered older event about that player is a duplicate. Empty without seqs.
     std::map<std::string, std::int64_t> player_seqs;
+    // Joins that found the game full, in arrival order (player, seq or 0), seated when a seat
+    // frees: a join that overtook the leave that freed its seat still lands (bounded per game).
+    std::vector<std::pair<std::string, std::int64_t>> held;
+    // Seqs at or below this belonged to players whose seq was forgotten to bound the record:
+    // a roster event for an unknown player at or below it is refused as too old.
+    std::int64_t seq_floor = 0;
+    // The creator's join was applied once (so a late or replayed creator_joined without a seq
+    // never seats the creator again after they left).
+    bool creator_seen = false;
 
-    // Free seats: capacity minus roster size (never negative).
+    // Free seats: capacity minus roster size, minus the creator's seat while the creator has
+    // not joined yet (never negative). Held joins wait for these seats.
     std::int32_t free_seats() const noexcept;
     // Served by get_open_games: waiting in the lobby with a free seat.
     bool is_open() const noexcept;

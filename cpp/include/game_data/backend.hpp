@@ -1,0 +1,87 @@
+// The storage plug-in point (as spdlog's sink is for logging): a Backend only stores. It reads
+// game records with their set scores and tombstones, reads ranges of sorted sets, and commits
+// write plans atomically; every rule, validation, index and batch lives once above it, in
+// Store (store.hpp). A Backend must be thread safe and pass tests/cpp/store_conformance_test.cpp
+// (through Store). Backends are selected by URL scheme (register_backend in store.hpp).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "game_data/lifecycle.hpp"
+#include "game_data/types.hpp"
+
+namespace game_data {
+
+class StreamTransport;
+using Fields = std::vector<std::pair<std::string, std::string>>;
+
+// One game id as stored: the slot the rules work on, plus the revision the backend keeps so a
+// commit can tell whether anything wrote the game since it was read.
+struct StoredGame {
+    GameSlot slot;
+    std::int64_t revision = 0;  // 0: no live record
+};
+
+// The atomic change of one game, computed by Store from the rules. The backend applies all of it
+// iff the game's revision is still `expect_revision` (0: no live record and no tombstone;
+// kExpectNoRecord: no live record, tombstones ignored), and nothing otherwise.
+struct GameWrite {
+    static constexpr std::int64_t kExpectNoRecord = -1;
+
+    std::string id;
+    std::int64_t expect_revision = 0;
+    const Game* before = nullptr;   // the record read (backends that write differences use it)
+    std::optional<Game> after;      // nullopt: delete the record
+    std::int64_t revision = 0;      // the record's new revision (when `after`)
+    std::int64_t score = 0;         // the record's set score (when `after`)
+    Tomb tomb = Tomb::None;         // left behind when the record is deleted (None: no tombstone)
+    std::int64_t tomb_ttl_ms = 0;
+    std::vector<std::string> index_remove;                      // sorted sets to leave
+    std::vector<std::pair<std::string, std::int64_t>> index_add;  // sorted sets to enter/rescore
+    std::optional<Fields> reaped_entry;  // appended to the reaped stream in the same step
+};
+
+// An entry of a sorted set (by score, then id) with what is stored under its id.
+struct IndexedGame {
+    std::string id;
+    std::int64_t score = 0;
+    StoredGame stored;
+};
+
+// Position in a sorted set: entries strictly after (score, id).
+struct IndexCursor {
+    std::int64_t score = 0;
+    std::string id;
+};
+
+class Backend {
+public:
+    virtual ~Backend() = default;
+
+    // What is stored under each id, in order; one consistent snapshot per call.
+    virtual std::vector<StoredGame> read(std::span<const std::string> ids) = 0;
+    // Applies each write atomically iff its revision guard holds; true for the committed ones.
+    // Guards are checked before any write of that game. Writes to different games are
+    // independent: a failed guard skips only its own write.
+    virtual std::vector<bool> commit(std::span<const GameWrite> writes) = 0;
+    // Up to `limit` entries of sorted set `index` with score < max_score_exclusive, in (score, id)
+    // order, after `after` when given, each with what is stored under its id.
+    virtual std::vector<IndexedGame> scan(std::string_view index, std::int64_t max_score_exclusive,
+                                          const std::optional<IndexCursor>& after,
+                                          std::size_t limit) = 0;
+    // Number of entries of each sorted set, in order.
+    virtual std::vector<std::int64_t> sizes(std::span<const std::string> indexes) = 0;
+    virtual std::shared_ptr<StreamTransport> streams() = 0;
+    // Things the operator should know about this backend (e.g. an eviction policy that can drop
+    // game records); empty when all is well.
+    virtual std::vector<std::string> warnings() { return {}; }
+};
+
+}  // namespace game_data

@@ -1,0 +1,173 @@
+// The embedded backend behind memory://: games, sorted sets and tombstones in process memory.
+// One mutex guards them all, so each read is one snapshot and each commit is atomic exactly as
+// a Lua script is on Redis. memory:// is private to its connect(); memory://NAME is shared by
+// every handle in the process that names it.
+#include <map>
+#include <mutex>
+#include <set>
+#include <unordered_map>
+
+#include "game_data/backend.hpp"
+#include "game_data/errors.hpp"
+#include "game_data/store.hpp"
+#include "memory/memory_stream.hpp"
+
+namespace game_data {
+namespace {
+
+// A sorted set: members ordered by (score, id), with each member's score.
+struct SortedSet {
+    std::set<std::pair<std::int64_t, std::string>> by_score;
+    std::unordered_map<std::string, std::int64_t> score_of;
+
+    void add(const std::string& id, std::int64_t score) {
+        auto [it, fresh] = score_of.try_emplace(id, score);
+        if (!fresh) {
+            by_score.erase({it->second, id});
+            it->second = score;
+        }
+        by_score.emplace(score, id);
+    }
+    void remove(const std::string& id) {
+        auto it = score_of.find(id);
+        if (it == score_of.end()) return;
+        by_score.erase({it->second, id});
+        score_of.erase(it);
+    }
+};
+
+class MemoryBackend final : public Backend {
+public:
+    MemoryBackend(const ConnectOptions& options, std::shared_ptr<memory::MemoryStreams> streams)
+        : reaped_stream_(key_prefix(options.ns, 0) + "reaped"), streams_(std::move(streams)) {}
+
+    std::vector<StoredGame> read(std::span<const std::string> ids) override {
+        std::lock_guard lock(mutex_);
+        std::vector<StoredGame> out(ids.size());
+        for (std::size_t i = 0; i < ids.size(); ++i) out[i] = stored_locked(ids[i]);
+        return out;
+    }
+
+    std::vector<bool> commit(std::span<const GameWrite> writes) override {
+        std::lock_guard lock(mutex_);
+        std::vector<bool> out(writes.size(), false);
+        for (std::size_t i = 0; i < writes.size(); ++i) {
+            const GameWrite& w = writes[i];
+            auto rec = games_.find(w.id);
+            bool ok = false;
+            if (w.expect_revision == GameWrite::kExpectNoRecord) {
+                ok = rec == games_.end();
+            } else if (w.expect_revision == 0) {
+                ok = rec == games_.end() && live_tomb(w.id) == Tomb::None;
+            } else {
+                ok = rec != games_.end() && rec->second.revision == w.expect_revision;
+            }
+            if (!ok) continue;
+            out[i] = true;
+            for (const auto& name : w.index_remove) sets_[name].remove(w.id);
+            for (const auto& [name, score] : w.index_add) sets_[name].add(w.id, score);
+            if (w.after) {
+                games_.insert_or_assign(w.id, Record{*w.after, w.revision, w.score});
+            } else {
+                if (rec != games_.end()) games_.erase(rec);
+                if (w.tomb != Tomb::None) tombs_[w.id] = Tombstone{w.tomb, now_ms() + w.tomb_ttl_ms};
+            }
+            if (w.reaped_entry) streams_->add(reaped_stream_, *w.reaped_entry, 0);
+        }
+        if (++commits_ % 4096 == 0) prune_tombs_locked();
+        return out;
+    }
+
+    std::vector<IndexedGame> scan(std::string_view index, std::int64_t max_score_exclusive,
+                                  const std::optional<IndexCursor>& after,
+                                  std::size_t limit) override {
+        std::lock_guard lock(mutex_);
+        std::vector<IndexedGame> out;
+        auto set = sets_.find(index);
+        if (set == sets_.end()) return out;
+        const auto& members = set->second.by_score;
+        auto it = after ? members.upper_bound({after->score, after->id}) : members.begin();
+        for (; it != members.end() && out.size() < limit && it->first < max_score_exclusive; ++it) {
+            out.push_back(IndexedGame{it->second, it->first, stored_locked(it->second)});
+        }
+        return out;
+    }
+
+    std::vector<std::int64_t> sizes(std::span<const std::string> indexes) override {
+        std::lock_guard lock(mutex_);
+        std::vector<std::int64_t> out;
+        for (const auto& name : indexes) {
+            auto it = sets_.find(name);
+            out.push_back(it == sets_.end() ? 0 : static_cast<std::int64_t>(it->second.score_of.size()));
+        }
+        return out;
+    }
+
+    std::shared_ptr<StreamTransport> streams() override { return streams_; }
+
+private:
+    struct Record {
+        Game game;
+        std::int64_t revision;
+        std::int64_t score;
+    };
+    struct Tombstone {
+        Tomb why;
+        std::int64_t expires_at;
+    };
+
+    StoredGame stored_locked(const std::string& id) const {
+        StoredGame out;
+        auto it = games_.find(id);
+        if (it != games_.end()) {
+            out.slot.game = it->second.game;
+            out.slot.score = it->second.score;
+            out.revision = it->second.revision;
+        } else {
+            out.slot.tomb = live_tomb(id);
+        }
+        return out;
+    }
+
+    // Tombstones expire by the real clock, as Redis expires keys: an apply or reap at a
+    // simulated future time must not forget which games ended.
+    Tomb live_tomb(const std::string& id) const {
+        auto it = tombs_.find(id);
+        return it != tombs_.end() && it->second.expires_at > now_ms() ? it->second.why : Tomb::None;
+    }
+
+    void prune_tombs_locked() {
+        const std::int64_t now = now_ms();
+        std::erase_if(tombs_, [now](const auto& kv) { return kv.second.expires_at <= now; });
+    }
+
+    const std::string reaped_stream_;
+    std::mutex mutex_;
+    std::unordered_map<std::string, Record> games_;
+    std::map<std::string, SortedSet, std::less<>> sets_;
+    std::unordered_map<std::string, Tombstone> tombs_;
+    std::uint64_t commits_ = 0;
+    std::shared_ptr<memory::MemoryStreams> streams_;
+};
+
+}  // namespace
+
+std::shared_ptr<Backend> make_memory_backend(const Url& url, const ConnectOptions& options) {
+    if (url.host.empty()) {
+        return std::make_shared<MemoryBackend>(options, std::make_shared<memory::MemoryStreams>());
+    }
+    // Named instances live as long as the process so a publisher and a matchmaker opened
+    // separately by URL meet in the same backend. As on one Redis: game data is separate per
+    // namespace, streams are shared by name (stream names carry their own prefix).
+    static std::mutex mutex;
+    static std::map<std::string, std::shared_ptr<memory::MemoryStreams>> streams;
+    static std::map<std::string, std::shared_ptr<Backend>> backends;
+    std::lock_guard lock(mutex);
+    auto& transport = streams[url.host];
+    if (!transport) transport = std::make_shared<memory::MemoryStreams>();
+    auto& slot = backends[url.host + "\n" + options.ns];
+    if (!slot) slot = std::make_shared<MemoryBackend>(options, transport);
+    return slot;
+}
+
+}  // namespace game_data

@@ -1,0 +1,285 @@
+// Store: the rulebook run above any Backend. Every operation reads what it needs, decides with
+// lifecycle.hpp, and commits one guarded write per game; a guard that fails (another client
+// wrote the game in between) re-reads and decides again. See README "How a change is made".
+#include "game_data/store.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <limits>
+#include <thread>
+#include <unordered_map>
+
+#include <spdlog/spdlog.h>
+
+#include "game_data/errors.hpp"
+#include "game_data/event_codec.hpp"
+#include "game_data/logging.hpp"
+#include "game_data/validation.hpp"
+
+namespace game_data {
+namespace {
+
+constexpr int kMaxAttempts = 64;
+
+// Where the guarded write of one game differs from what was read.
+GameWrite plan_write(const std::string& id, const StoredGame& before, const GameSlot& after,
+                     std::int64_t tomb_ttl_ms) {
+    GameWrite w;
+    w.id = id;
+    w.expect_revision = before.revision;
+    w.before = before.slot.game ? &*before.slot.game : nullptr;
+    std::vector<std::pair<std::string, std::int64_t>> was, now;
+    if (before.slot.game) was = index_entries(*before.slot.game, before.slot.score);
+    if (after.game) {
+        w.after = *after.game;
+        w.revision = before.revision + 1;
+        w.score = after.score;
+        now = index_entries(*after.game, after.score);
+    } else {
+        w.tomb = after.tomb;
+        w.tomb_ttl_ms = tomb_ttl_ms;
+    }
+    for (const auto& [name, score] : was) {
+        if (std::none_of(now.begin(), now.end(), [&](const auto& e) { return e.first == name; })) {
+            w.index_remove.push_back(name);
+        }
+    }
+    for (const auto& entry : now) {
+        if (std::find(was.begin(), was.end(), entry) == was.end()) w.index_add.push_back(entry);
+    }
+    return w;
+}
+
+// The record of a reaped game as its reaped-stream entry (SPEC section 7).
+Fields reaped_fields(const Game& g, GameSet set, std::int64_t score, std::int64_t reaped_at) {
+    nlohmann::json doc = g;
+    return {{"game_id", g.id},
+            {"server_id", g.server_id},
+            {"state", std::string(to_string(g.state))},
+            {"set", std::string(to_string(set))},
+            {"score", std::to_string(score)},
+            {"reaped_at", std::to_string(reaped_at)},
+            {"game", doc.dump()}};
+}
+
+// Labelled counter names, built once: events_total{type,status}.
+const std::string& event_series(EventType t, ApplyStatus s) {
+    static const auto names = [] {
+        std::vector<std::string> out;
+        for (EventType type : kAllEventTypes) {
+            for (ApplyStatus status : {ApplyStatus::Applied, ApplyStatus::Duplicate, ApplyStatus::Rejected}) {
+                out.push_back(labelled(metric::kEventsTotal,
+                                       {{"type", to_string(type)}, {"status", to_string(status)}}));
+            }
+        }
+        return out;
+    }();
+    return names[static_cast<std::size_t>(t) * 3 + static_cast<std::size_t>(s)];
+}
+
+void pause_before_retry(int attempt) {
+    // Optimistic retries back off a little once contention persists, so writers interleave.
+    if (attempt >= 4) std::this_thread::sleep_for(std::chrono::microseconds(50 << std::min(attempt - 4, 6)));
+}
+
+}  // namespace
+
+std::string key_prefix(std::string_view ns, int shard) {
+    return std::string(ns) + ":{" + std::to_string(shard) + "}:";
+}
+
+Store::Store(std::shared_ptr<Backend> backend, const ConnectOptions& options)
+    : backend_(std::move(backend)),
+      ns_(options.ns),
+      tombstone_ttl_ms_(options.tombstone_ttl_ms),
+      metrics_(std::make_shared<Metrics>()) {
+    if (!backend_) throw InvalidArgument("Store needs a backend");
+    for (const auto& w : backend_->warnings()) logger()->warn("{}", w);
+}
+
+std::string Store::reaped_stream() const { return key_prefix(ns_, 0) + "reaped"; }
+
+std::shared_ptr<StreamTransport> Store::streams() { return backend_->streams(); }
+
+void Store::create_game(const Game& game, std::int64_t now) {
+    validate_id("game_id", game.id);
+    for (const auto& p : game.players) validate_id("player_id", p);
+    StoredGame none;
+    GameSlot slot;
+    slot.game = game;
+    slot.game->state = GameState::Created;
+    slot.score = now;
+    GameWrite w = plan_write(game.id, none, slot, tombstone_ttl_ms_);
+    w.expect_revision = 0;  // no record and no tombstone: ids are never reused
+    if (!backend_->commit(std::span(&w, 1)).at(0)) {
+        throw GameExists("game id '" + game.id + "' is already taken");
+    }
+}
+
+std::optional<Game> Store::get_game(std::string_view id) {
+    const std::string key(id);
+    auto stored = backend_->read(std::span(&key, 1));
+    return stored.at(0).slot.game;
+}
+
+std::optional<std::pair<GameSet, std::int64_t>> Store::set_entry(std::string_view id) {
+    const std::string key(id);
+    auto stored = backend_->read(std::span(&key, 1));
+    const GameSlot& slot = stored.at(0).slot;
+    if (!slot.game) return std::nullopt;
+    return std::make_pair(*set_of(slot.game->state), slot.score);
+}
+
+std::vector<Game> Store::get_open_games(std::size_t limit) {
+    std::vector<Game> out;
+    std::optional<IndexCursor> cursor;
+    const std::string open(kOpenIndex);
+    while (out.size() < limit) {
+        const std::size_t want = limit - out.size();
+        auto entries = backend_->scan(open, std::numeric_limits<std::int64_t>::max(), cursor, want);
+        for (auto& e : entries) {
+            // The index is written with the record; this re-check only guards a damaged one.
+            if (e.stored.slot.game && e.stored.slot.game->is_open()) out.push_back(std::move(*e.stored.slot.game));
+        }
+        if (entries.size() < want) break;
+        cursor = IndexCursor{entries.back().score, entries.back().id};
+    }
+    return out;
+}
+
+ApplyResult Store::apply(const Event& event, std::int64_t now) {
+    return apply_many(std::span(&event, 1), now).at(0);
+}
+
+std::vector<ApplyResult> Store::apply_many(std::span<const Event> events, std::int64_t now) {
+    const auto started = std::chrono::steady_clock::now();
+    for (const auto& e : events) validate_event(e);  // all of the batch, before anything is read
+    std::vector<ApplyResult> results(events.size());
+    std::vector<std::size_t> todo(events.size());
+    for (std::size_t i = 0; i < events.size(); ++i) todo[i] = i;
+
+    for (int attempt = 0; !todo.empty(); ++attempt) {
+        if (attempt == kMaxAttempts) {
+            throw BackendError("apply: games kept changing under " + std::to_string(kMaxAttempts) +
+                               " attempts; nothing of the remaining events was applied");
+        }
+        pause_before_retry(attempt);
+        // Events grouped by game, each group in event order; games in first-seen order.
+        std::vector<std::string> ids;
+        std::vector<std::vector<std::size_t>> groups;
+        std::unordered_map<std::string_view, std::size_t> group_of;
+        for (std::size_t i : todo) {
+            auto [it, fresh] = group_of.try_emplace(events[i].game_id, ids.size());
+            if (fresh) {
+                ids.push_back(events[i].game_id);
+                groups.emplace_back();
+            }
+            groups[it->second].push_back(i);
+        }
+        const std::vector<StoredGame> stored = backend_->read(ids);
+        std::vector<GameWrite> writes;
+        std::vector<std::size_t> write_group;
+        for (std::size_t g = 0; g < ids.size(); ++g) {
+            GameSlot slot = stored[g].slot;
+            bool changed = false;
+            for (std::size_t i : groups[g]) {
+                results[i] = apply_to_slot(slot, events[i], now);
+                changed = changed || results[i].status == ApplyStatus::Applied;
+            }
+            if (changed) {
+                writes.push_back(plan_write(ids[g], stored[g], slot, tombstone_ttl_ms_));
+                write_group.push_back(g);
+            }
+        }
+        todo.clear();
+        if (!writes.empty()) {
+            const std::vector<bool> committed = backend_->commit(writes);
+            for (std::size_t k = 0; k < writes.size(); ++k) {
+                if (committed.at(k)) continue;
+                const auto& group = groups[write_group[k]];
+                todo.insert(todo.end(), group.begin(), group.end());
+            }
+            if (!todo.empty()) {
+                metrics_->add(metric::kCommitConflictsTotal, static_cast<double>(writes.size()));
+                std::sort(todo.begin(), todo.end());
+            }
+        }
+    }
+    std::unordered_map<const std::string*, double> counted;
+    for (std::size_t i = 0; i < events.size(); ++i) {
+        counted[&event_series(events[i].type, results[i].status)] += 1;
+    }
+    for (const auto& [name, n] : counted) metrics_->add(*name, n);
+    metrics_->observe(metric::kApplySeconds,
+                      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+    return results;
+}
+
+std::vector<Game> Store::reap(std::int64_t now, const MaxAges& ages, std::size_t batch) {
+    batch = std::clamp<std::size_t>(batch, 1, 100'000);
+    std::vector<Game> out;
+    try {
+        for (GameSet set : kAllSets) {
+            const std::string set_name(to_string(set));
+            const std::string reaped_series = labelled(metric::kReapedTotal, {{"set", set_name}});
+            const std::int64_t cutoff = now - ages.of(set);
+            std::optional<IndexCursor> cursor;
+            while (true) {  // one bounded commit per batch: a backend is never blocked long
+                auto entries = backend_->scan(set_name, cutoff, cursor, batch);
+                if (entries.empty()) break;
+                cursor = IndexCursor{entries.back().score, entries.back().id};
+                std::vector<GameWrite> writes;
+                writes.reserve(entries.size());
+                for (const auto& e : entries) {
+                    const auto& game = e.stored.slot.game;
+                    if (!game) {
+                        // A set entry without a record (damage, or a lost write after a
+                        // failover): nothing to tell a game server; the entry is removed.
+                        logger()->error("reap: {} entry '{}' has no game record; removing the entry",
+                                        set_name, e.id);
+                        metrics_->add(labelled(metric::kOrphansTotal, {{"set", set_name}}));
+                        GameWrite w;
+                        w.id = e.id;
+                        w.expect_revision = GameWrite::kExpectNoRecord;
+                        w.index_remove = {set_name, std::string(kOpenIndex)};
+                        writes.push_back(std::move(w));
+                        continue;
+                    }
+                    if (set_of(game->state) != set || e.stored.slot.score != e.score) {
+                        logger()->error("reap: game '{}' is in {} but its record says otherwise; "
+                                        "skipped (run audit)", e.id, set_name);
+                        continue;
+                    }
+                    GameSlot gone;
+                    gone.tomb = Tomb::Reaped;
+                    GameWrite w = plan_write(e.id, e.stored, gone, tombstone_ttl_ms_);
+                    w.reaped_entry = reaped_fields(*game, set, e.score, now);
+                    writes.push_back(std::move(w));
+                }
+                const std::vector<bool> committed = backend_->commit(writes);
+                for (std::size_t k = 0; k < writes.size(); ++k) {
+                    // A failed guard: the game changed since the scan (an event, another
+                    // janitor); it is reaped by whoever saw it last, or later if still stale.
+                    if (!committed.at(k) || !writes[k].before) continue;
+                    out.push_back(*writes[k].before);
+                    metrics_->add(reaped_series);
+                }
+                if (entries.size() < batch) break;
+            }
+        }
+    } catch (const GameDataError& e) {
+        // Earlier batches are committed and in the reaped stream: their games reach the caller,
+        // who deletes them on their game servers. What is left is reaped by the next call.
+        if (out.empty()) throw;
+        logger()->error("reap stopped after {} games: {}", out.size(), e.what());
+    }
+    return out;
+}
+
+Counts Store::counts() {
+    static const std::vector<std::string> kSets = {"pending", "lobby", "active"};
+    const auto n = backend_->sizes(kSets);
+    return Counts{n.at(0), n.at(1), n.at(2)};
+}
+
+}  // namespace game_data
