@@ -34,9 +34,21 @@ constexpr std::array<std::array<Decision, 7>, 5> kTable = {{
     {dup(kEnded), dup(kEnded), dup(kEnded), dup(kEnded), dup(kEnded), dup(kEnded), dup(kEnded)},
 }};
 
-Outcome unchanged(const Game& before, ApplyStatus status, std::string_view reason) {
-    auto set = set_of(before.state);
-    return Outcome{status, reason, before, SetChange{set, set, false}};
+// One applied-or-not step; the game is changed in place only when it is applied.
+struct Step {
+    ApplyStatus status;
+    std::string_view reason;
+    SetChange sets;
+};
+
+Step unchanged(const Game& g, ApplyStatus status, std::string_view reason) {
+    auto set = set_of(g.state);
+    return Step{status, reason, SetChange{set, set, false}};
+}
+
+void stamp(Game& g, const Event& event, std::int64_t now_ms) {
+    g.updated_at = now_ms;
+    if (event.seq) g.last_seq = std::max(g.last_seq, *event.seq);
 }
 
 std::optional<std::int64_t> seq_of(const Game& g, const std::string& player) {
@@ -95,78 +107,109 @@ void bound_seqs(Game& g) {
     }
 }
 
-// creator_joined: in Created it advances the state; in any later state (it was overtaken by
-// later events) it still seats the creator once, so rosters do not depend on delivery order.
-Outcome creator_joined(const Game& before, const Event& event, const Decision& d,
-                       std::int64_t now_ms) {
-    if (event.player_id != before.creator_id) {
-        return unchanged(before, ApplyStatus::Rejected, "player is not the creator");
-    }
-    const auto known = seq_of(before, before.creator_id);
-    const bool superseded = event.seq && known && *known >= *event.seq;
-    const bool advance = d.verdict == Verdict::Advance;
-    if (!advance && (before.creator_seen || before.has_player(before.creator_id) || superseded)) {
-        return unchanged(before, ApplyStatus::Duplicate, d.reason);
-    }
-    Game after = before;
-    SetChange sets{set_of(before.state), set_of(before.state), false};
-    if (!superseded && !before.creator_seen && !after.has_player(before.creator_id)) {
-        std::erase_if(after.held, [&](const auto& h) { return h.first == before.creator_id; });
-        after.players.push_back(before.creator_id);
-    }
-    after.creator_seen = true;
-    if (event.seq && !superseded) after.player_seqs[before.creator_id] = *event.seq;
-    reseat(after);  // the creator's seat was kept free while they had not joined
-    if (advance) {
-        after.state = d.target;
-        sets.to = set_of(d.target);
-        sets.rescore = sets.to != sets.from;
-    }
-    after.updated_at = now_ms;
-    if (event.seq) after.last_seq = std::max(after.last_seq, *event.seq);
-    return Outcome{ApplyStatus::Applied, {}, std::move(after), sets};
+std::size_t seats_for_joined(const Game& g, bool creator_joined) {
+    const bool creator_seat_kept = !g.creator_seen && !creator_joined;
+    return static_cast<std::size_t>(std::max(0, g.capacity - (creator_seat_kept ? 1 : 0)));
 }
 
-Outcome roster_event(const Game& before, const Event& event, std::int64_t now_ms) {
+// creator_joined: in Created it advances the state; in any later state (it was overtaken by
+// later events) it still seats the creator once, so rosters do not depend on delivery order.
+Step creator_joined(Game& g, const Event& event, const Decision& d, std::int64_t now_ms) {
+    if (event.player_id != g.creator_id) {
+        return unchanged(g, ApplyStatus::Rejected, "player is not the creator");
+    }
+    const auto known = seq_of(g, g.creator_id);
+    const bool superseded = event.seq && known && *known >= *event.seq;
+    const bool advance = d.verdict == Verdict::Advance;
+    if (!advance && (g.creator_seen || g.has_player(g.creator_id) || superseded)) {
+        return unchanged(g, ApplyStatus::Duplicate, d.reason);
+    }
+    Step step{ApplyStatus::Applied, {}, SetChange{set_of(g.state), set_of(g.state), false}};
+    if (!superseded && !g.creator_seen && !g.has_player(g.creator_id)) {
+        std::erase_if(g.held, [&](const auto& h) { return h.first == g.creator_id; });
+        g.players.push_back(g.creator_id);
+    }
+    g.creator_seen = true;
+    if (event.seq && !superseded) g.player_seqs[g.creator_id] = *event.seq;
+    reseat(g);  // the creator's seat was kept free while they had not joined
+    if (advance) {
+        g.state = d.target;
+        step.sets.to = set_of(d.target);
+        step.sets.rescore = step.sets.to != step.sets.from;
+    }
+    stamp(g, event, now_ms);
+    return step;
+}
+
+Step roster_event(Game& g, const Event& event, std::int64_t now_ms) {
     const std::string& player = event.player_id.value_or(std::string{});
-    const auto known = seq_of(before, player);
+    const auto known = seq_of(g, player);
     if (event.seq) {
         if (known && *event.seq <= *known) {
-            return unchanged(before, ApplyStatus::Duplicate, "seq already applied");
+            return unchanged(g, ApplyStatus::Duplicate, "seq already applied");
         }
-        if (!known && *event.seq <= before.seq_floor) {
-            return unchanged(before, ApplyStatus::Rejected, "seq too old");
+        if (!known && *event.seq <= g.seq_floor) {
+            return unchanged(g, ApplyStatus::Rejected, "seq too old");
         }
     }
     const bool joining = event.type == EventType::PlayerJoined;
-    const bool seated = before.has_player(player);
-    const bool held = std::any_of(before.held.begin(), before.held.end(),
+    const bool seated = g.has_player(player);
+    const bool held = std::any_of(g.held.begin(), g.held.end(),
                                   [&](const auto& h) { return h.first == player; });
     // With a seq the event is the newest word on this player: it is applied (and its seq kept)
     // even when the roster already agrees. Without one, a no-op is a duplicate.
     if (!event.seq && joining && (seated || held)) {
-        return unchanged(before, ApplyStatus::Duplicate,
+        return unchanged(g, ApplyStatus::Duplicate,
                          seated ? "player already in game" : "player already held");
     }
     if (!event.seq && !joining && !seated && !held) {
-        return unchanged(before, ApplyStatus::Duplicate, "player not in game");
+        return unchanged(g, ApplyStatus::Duplicate, "player not in game");
     }
-    Game after = before;
-    if (event.seq) after.player_seqs[player] = *event.seq;
-    std::erase(after.players, player);
-    std::erase_if(after.held, [&](const auto& h) { return h.first == player; });
-    if (joining) after.held.emplace_back(player, event.seq.value_or(0));  // placed by reseat
-    reseat(after);
-    if (after.held.size() > kMaxHeldJoins) {
-        return unchanged(before, ApplyStatus::Rejected, "game is full");
+    if (joining && !seated && !held) {
+        const std::size_t joined = g.players.size() + g.held.size() + 1;
+        const bool creator_in = player == g.creator_id || g.has_player(g.creator_id) ||
+                                std::any_of(g.held.begin(), g.held.end(),
+                                            [&](const auto& h) { return h.first == g.creator_id; });
+        if (joined > seats_for_joined(g, creator_in) + kMaxHeldJoins) {
+            return unchanged(g, ApplyStatus::Rejected, "game is full");
+        }
     }
-    const bool now_held = joining && !after.has_player(player);
-    bound_seqs(after);
-    after.updated_at = now_ms;
-    if (event.seq) after.last_seq = std::max(after.last_seq, *event.seq);
-    auto set = set_of(before.state);
-    return Outcome{ApplyStatus::Applied, now_held ? kHeld : std::string_view{}, std::move(after),
-                   SetChange{set, set, false}};
+    if (event.seq) g.player_seqs[player] = *event.seq;
+    if (seated) std::erase(g.players, player);
+    if (held) std::erase_if(g.held, [&](const auto& h) { return h.first == player; });
+    if (joining) g.held.emplace_back(player, event.seq.value_or(0));  // placed by reseat
+    reseat(g);
+    const bool now_held = joining && !g.has_player(player);
+    bound_seqs(g);
+    stamp(g, event, now_ms);
+    auto set = set_of(g.state);
+    return Step{ApplyStatus::Applied, now_held ? kHeld : std::string_view{}, SetChange{set, set, false}};
+}
+
+// The whole rule for a live game, in place.
+Step apply_in_place(Game& g, const Event& event, std::int64_t now_ms) {
+    if (event.server_id != g.server_id) return unchanged(g, ApplyStatus::Rejected, "wrong server");
+    const Decision d = decide(g.state, event.type);
+    if (event.type == EventType::CreatorJoined && g.state != GameState::Ended) {
+        return creator_joined(g, event, d, now_ms);
+    }
+    switch (d.verdict) {
+        case Verdict::Reject: return unchanged(g, ApplyStatus::Rejected, d.reason);
+        case Verdict::Duplicate: return unchanged(g, ApplyStatus::Duplicate, d.reason);
+        case Verdict::Roster: return roster_event(g, event, now_ms);
+        case Verdict::Advance:
+        case Verdict::Refresh: break;
+    }
+    Step step{ApplyStatus::Applied, {}, SetChange{set_of(g.state), set_of(g.state), false}};
+    if (d.verdict == Verdict::Advance) {
+        g.state = d.target;
+        step.sets.to = set_of(d.target);
+        step.sets.rescore = step.sets.to != step.sets.from;
+    } else {
+        step.sets.rescore = true;  // heartbeat
+    }
+    stamp(g, event, now_ms);
+    return step;
 }
 
 }  // namespace
@@ -176,32 +219,9 @@ Decision decide(GameState current, EventType type) noexcept {
 }
 
 Outcome apply_event(const Game& before, const Event& event, std::int64_t now_ms) {
-    if (event.server_id != before.server_id) {
-        return unchanged(before, ApplyStatus::Rejected, "wrong server");
-    }
-    const Decision d = decide(before.state, event.type);
-    if (event.type == EventType::CreatorJoined && before.state != GameState::Ended) {
-        return creator_joined(before, event, d, now_ms);
-    }
-    switch (d.verdict) {
-        case Verdict::Reject: return unchanged(before, ApplyStatus::Rejected, d.reason);
-        case Verdict::Duplicate: return unchanged(before, ApplyStatus::Duplicate, d.reason);
-        case Verdict::Roster: return roster_event(before, event, now_ms);
-        case Verdict::Advance:
-        case Verdict::Refresh: break;
-    }
     Game after = before;
-    SetChange sets{set_of(before.state), set_of(before.state), false};
-    if (d.verdict == Verdict::Advance) {
-        after.state = d.target;
-        sets.to = set_of(d.target);
-        sets.rescore = sets.to != sets.from;
-    } else {
-        sets.rescore = true;  // heartbeat
-    }
-    after.updated_at = now_ms;
-    if (event.seq) after.last_seq = std::max(after.last_seq, *event.seq);
-    return Outcome{ApplyStatus::Applied, {}, std::move(after), sets};
+    const Step step = apply_in_place(after, event, now_ms);
+    return Outcome{step.status, step.reason, std::move(after), step.sets};
 }
 
 std::string_view to_string(Tomb t) noexcept {
@@ -241,22 +261,17 @@ ApplyResult apply_to_slot(GameSlot& slot, const Event& event, std::int64_t now_m
         }
         return result;
     }
-    Outcome o = apply_event(*slot.game, event, now_ms);
-    result.status = o.status;
-    result.reason = std::string(o.reason);
-    if (o.status != ApplyStatus::Applied) {
-        result.state = slot.game->state;
-        return result;
-    }
-    if (!o.sets.to) {
+    const Step step = apply_in_place(*slot.game, event, now_ms);
+    result.status = step.status;
+    result.reason = std::string(step.reason);
+    if (step.status == ApplyStatus::Applied && !step.sets.to) {
         slot.game.reset();
         slot.score = 0;
         slot.tomb = Tomb::Ended;
         result.state = GameState::Ended;
         return result;
     }
-    if (o.sets.rescore) slot.score = now_ms;
-    slot.game = std::move(o.after);
+    if (step.sets.rescore) slot.score = now_ms;
     result.state = slot.game->state;
     return result;
 }

@@ -65,64 +65,63 @@ std::string labelled(std::string_view name,
     return out;
 }
 
-const std::vector<double>& Metrics::histogram_buckets() {
-    static const std::vector<double> kBuckets = {0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025,
-                                                 0.005,   0.01,   0.025,   0.05,   0.1,   0.25,
-                                                 0.5,     1.0,    2.5};
+const std::array<double, 15>& Metrics::histogram_buckets() {
+    static const std::array<double, 15> kBuckets = {0.00005, 0.0001, 0.00025, 0.0005, 0.001,
+                                                    0.0025,  0.005,  0.01,    0.025,  0.05,
+                                                    0.1,     0.25,   0.5,     1.0,    2.5};
     return kBuckets;
 }
 
-void Metrics::add(std::string_view name, double delta) {
-    std::lock_guard lock(mutex_);
-    kinds_.try_emplace(std::string(family_of(name)), Kind::Counter);
-    auto it = values_.find(name);
-    if (it == values_.end()) it = values_.emplace(std::string(name), 0.0).first;
-    it->second += delta;
-}
-
-void Metrics::set(std::string_view name, double value) {
-    std::lock_guard lock(mutex_);
-    kinds_.try_emplace(std::string(family_of(name)), Kind::Gauge);
-    auto it = values_.find(name);
-    if (it == values_.end()) it = values_.emplace(std::string(name), 0.0).first;
-    it->second = value;
-}
-
-void Metrics::observe(std::string_view name, double value) {
+void Metrics::Histogram::observe(double v) noexcept {
     const auto& bounds = histogram_buckets();
+    std::size_t i = 0;
+    while (i < bounds.size() && v > bounds[i]) ++i;
+    counts_[i].fetch_add(1, std::memory_order_relaxed);
+    sum_.fetch_add(v, std::memory_order_relaxed);
+    count_.fetch_add(1, std::memory_order_relaxed);
+}
+
+Metrics::Series& Metrics::series(std::string_view name, Kind kind) {
+    std::lock_guard lock(mutex_);
+    kinds_.try_emplace(std::string(family_of(name)), kind);
+    auto it = values_.find(name);
+    if (it == values_.end()) it = values_.emplace(std::string(name), std::make_unique<Series>()).first;
+    return *it->second;
+}
+
+Metrics::Series& Metrics::counter(std::string_view name) { return series(name, Kind::Counter); }
+Metrics::Series& Metrics::gauge(std::string_view name) { return series(name, Kind::Gauge); }
+
+Metrics::Histogram& Metrics::histogram(std::string_view name) {
     std::lock_guard lock(mutex_);
     kinds_.try_emplace(std::string(family_of(name)), Kind::Histogram);
     auto it = histograms_.find(name);
     if (it == histograms_.end()) {
-        it = histograms_.emplace(std::string(name), Histogram{}).first;
-        it->second.counts.assign(bounds.size() + 1, 0);
+        it = histograms_.emplace(std::string(name), std::make_unique<Histogram>()).first;
     }
-    std::size_t i = 0;
-    while (i < bounds.size() && value > bounds[i]) ++i;
-    ++it->second.counts[i];
-    it->second.sum += value;
-    ++it->second.count;
+    return *it->second;
 }
 
 double Metrics::value(std::string_view name) const {
     std::lock_guard lock(mutex_);
     auto it = values_.find(name);
-    return it == values_.end() ? 0.0 : it->second;
+    return it == values_.end() ? 0.0 : it->second->value();
 }
 
 std::map<std::string, double> Metrics::snapshot() const {
     const auto& bounds = histogram_buckets();
     std::lock_guard lock(mutex_);
-    std::map<std::string, double> out(values_.begin(), values_.end());
+    std::map<std::string, double> out;
+    for (const auto& [name, v] : values_) out[name] = v->value();
     for (const auto& [name, h] : histograms_) {
         std::uint64_t cumulative = 0;
-        for (std::size_t i = 0; i < h.counts.size(); ++i) {
-            cumulative += h.counts[i];
+        for (std::size_t i = 0; i < h->counts_.size(); ++i) {
+            cumulative += h->counts_[i].load(std::memory_order_relaxed);
             const std::string le = i < bounds.size() ? format_bound(bounds[i]) : "+Inf";
             out[bucket_name(name, le)] = static_cast<double>(cumulative);
         }
-        out[suffixed(name, "_sum")] = h.sum;
-        out[suffixed(name, "_count")] = static_cast<double>(h.count);
+        out[suffixed(name, "_sum")] = h->sum_.load(std::memory_order_relaxed);
+        out[suffixed(name, "_count")] = static_cast<double>(h->count_.load(std::memory_order_relaxed));
     }
     return out;
 }

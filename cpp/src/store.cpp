@@ -21,20 +21,22 @@ namespace {
 
 constexpr int kMaxAttempts = 64;
 
-// Where the guarded write of one game differs from what was read.
-GameWrite plan_write(const std::string& id, const StoredGame& before, const GameSlot& after,
-                     std::int64_t tomb_ttl_ms) {
+using Entries = std::vector<std::pair<std::string, std::int64_t>>;
+
+// The guarded write that turns what was read (`before`, whose index entries are `was`) into
+// `after`.
+GameWrite plan_write(const std::string& id, const StoredGame& before, const Entries& was,
+                     GameSlot after, std::int64_t tomb_ttl_ms) {
     GameWrite w;
     w.id = id;
     w.expect_revision = before.revision;
     w.before = before.slot.game ? &*before.slot.game : nullptr;
-    std::vector<std::pair<std::string, std::int64_t>> was, now;
-    if (before.slot.game) was = index_entries(*before.slot.game, before.slot.score);
+    Entries now;
     if (after.game) {
-        w.after = *after.game;
+        now = index_entries(*after.game, after.score);
+        w.after = std::move(after.game);
         w.revision = before.revision + 1;
         w.score = after.score;
-        now = index_entries(*after.game, after.score);
     } else {
         w.tomb = after.tomb;
         w.tomb_ttl_ms = tomb_ttl_ms;
@@ -44,10 +46,14 @@ GameWrite plan_write(const std::string& id, const StoredGame& before, const Game
             w.index_remove.push_back(name);
         }
     }
-    for (const auto& entry : now) {
-        if (std::find(was.begin(), was.end(), entry) == was.end()) w.index_add.push_back(entry);
+    for (auto& entry : now) {
+        if (std::find(was.begin(), was.end(), entry) == was.end()) w.index_add.push_back(std::move(entry));
     }
     return w;
+}
+
+Entries entries_of(const GameSlot& slot) {
+    return slot.game ? index_entries(*slot.game, slot.score) : Entries{};
 }
 
 // The record of a reaped game as its reaped-stream entry (SPEC section 7).
@@ -60,21 +66,6 @@ Fields reaped_fields(const Game& g, GameSet set, std::int64_t score, std::int64_
             {"score", std::to_string(score)},
             {"reaped_at", std::to_string(reaped_at)},
             {"game", doc.dump()}};
-}
-
-// Labelled counter names, built once: events_total{type,status}.
-const std::string& event_series(EventType t, ApplyStatus s) {
-    static const auto names = [] {
-        std::vector<std::string> out;
-        for (EventType type : kAllEventTypes) {
-            for (ApplyStatus status : {ApplyStatus::Applied, ApplyStatus::Duplicate, ApplyStatus::Rejected}) {
-                out.push_back(labelled(metric::kEventsTotal,
-                                       {{"type", to_string(type)}, {"status", to_string(status)}}));
-            }
-        }
-        return out;
-    }();
-    return names[static_cast<std::size_t>(t) * 3 + static_cast<std::size_t>(s)];
 }
 
 void pause_before_retry(int attempt) {
@@ -94,6 +85,15 @@ Store::Store(std::shared_ptr<Backend> backend, const ConnectOptions& options)
       tombstone_ttl_ms_(options.tombstone_ttl_ms),
       metrics_(std::make_shared<Metrics>()) {
     if (!backend_) throw InvalidArgument("Store needs a backend");
+    for (EventType type : kAllEventTypes) {
+        for (ApplyStatus status : {ApplyStatus::Applied, ApplyStatus::Duplicate, ApplyStatus::Rejected}) {
+            event_series_[static_cast<std::size_t>(type) * 3 + static_cast<std::size_t>(status)] =
+                &metrics_->counter(labelled(metric::kEventsTotal,
+                                            {{"type", to_string(type)}, {"status", to_string(status)}}));
+        }
+    }
+    apply_seconds_ = &metrics_->histogram(metric::kApplySeconds);
+    conflicts_ = &metrics_->counter(metric::kCommitConflictsTotal);
     for (const auto& w : backend_->warnings()) logger()->warn("{}", w);
 }
 
@@ -109,7 +109,7 @@ void Store::create_game(const Game& game, std::int64_t now) {
     slot.game = game;
     slot.game->state = GameState::Created;
     slot.score = now;
-    GameWrite w = plan_write(game.id, none, slot, tombstone_ttl_ms_);
+    GameWrite w = plan_write(game.id, none, {}, std::move(slot), tombstone_ttl_ms_);
     w.expect_revision = 0;  // no record and no tombstone: ids are never reused
     if (!backend_->commit(std::span(&w, 1)).at(0)) {
         throw GameExists("game id '" + game.id + "' is already taken");
@@ -158,6 +158,9 @@ std::vector<ApplyResult> Store::apply_many(std::span<const Event> events, std::i
     std::vector<std::size_t> todo(events.size());
     for (std::size_t i = 0; i < events.size(); ++i) todo[i] = i;
 
+    std::vector<std::string> ids;
+    std::vector<std::vector<std::size_t>> groups;
+    std::unordered_map<std::string_view, std::size_t> group_of;
     for (int attempt = 0; !todo.empty(); ++attempt) {
         if (attempt == kMaxAttempts) {
             throw BackendError("apply: games kept changing under " + std::to_string(kMaxAttempts) +
@@ -165,29 +168,38 @@ std::vector<ApplyResult> Store::apply_many(std::span<const Event> events, std::i
         }
         pause_before_retry(attempt);
         // Events grouped by game, each group in event order; games in first-seen order.
-        std::vector<std::string> ids;
-        std::vector<std::vector<std::size_t>> groups;
-        std::unordered_map<std::string_view, std::size_t> group_of;
-        for (std::size_t i : todo) {
-            auto [it, fresh] = group_of.try_emplace(events[i].game_id, ids.size());
-            if (fresh) {
-                ids.push_back(events[i].game_id);
-                groups.emplace_back();
+        ids.clear();
+        groups.clear();
+        group_of.clear();
+        if (todo.size() == 1) {
+            ids.push_back(events[todo[0]].game_id);
+            groups.push_back({todo[0]});
+        } else {
+            for (std::size_t i : todo) {
+                auto [it, fresh] = group_of.try_emplace(events[i].game_id, ids.size());
+                if (fresh) {
+                    ids.push_back(events[i].game_id);
+                    groups.emplace_back();
+                }
+                groups[it->second].push_back(i);
             }
-            groups[it->second].push_back(i);
         }
-        const std::vector<StoredGame> stored = backend_->read(ids);
+        std::vector<StoredGame> stored = backend_->read(ids);
         std::vector<GameWrite> writes;
         std::vector<std::size_t> write_group;
+        // Backends that write differences keep the record read; others let the rules work on it.
+        const bool keep_before = backend_->writes_differences();
         for (std::size_t g = 0; g < ids.size(); ++g) {
-            GameSlot slot = stored[g].slot;
+            const Entries was = entries_of(stored[g].slot);
+            GameSlot slot = keep_before ? stored[g].slot : std::move(stored[g].slot);
             bool changed = false;
             for (std::size_t i : groups[g]) {
                 results[i] = apply_to_slot(slot, events[i], now);
                 changed = changed || results[i].status == ApplyStatus::Applied;
             }
             if (changed) {
-                writes.push_back(plan_write(ids[g], stored[g], slot, tombstone_ttl_ms_));
+                writes.push_back(plan_write(ids[g], stored[g], was, std::move(slot), tombstone_ttl_ms_));
+                if (!keep_before) writes.back().before = nullptr;  // it was moved into the rules
                 write_group.push_back(g);
             }
         }
@@ -200,18 +212,17 @@ std::vector<ApplyResult> Store::apply_many(std::span<const Event> events, std::i
                 todo.insert(todo.end(), group.begin(), group.end());
             }
             if (!todo.empty()) {
-                metrics_->add(metric::kCommitConflictsTotal, static_cast<double>(writes.size()));
+                conflicts_->add(static_cast<double>(writes.size()));
                 std::sort(todo.begin(), todo.end());
             }
         }
     }
-    std::unordered_map<const std::string*, double> counted;
     for (std::size_t i = 0; i < events.size(); ++i) {
-        counted[&event_series(events[i].type, results[i].status)] += 1;
+        event_series_[static_cast<std::size_t>(events[i].type) * 3 +
+                      static_cast<std::size_t>(results[i].status)]->add();
     }
-    for (const auto& [name, n] : counted) metrics_->add(*name, n);
-    metrics_->observe(metric::kApplySeconds,
-                      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+    apply_seconds_->observe(
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
     return results;
 }
 
@@ -252,7 +263,8 @@ std::vector<Game> Store::reap(std::int64_t now, const MaxAges& ages, std::size_t
                     }
                     GameSlot gone;
                     gone.tomb = Tomb::Reaped;
-                    GameWrite w = plan_write(e.id, e.stored, gone, tombstone_ttl_ms_);
+                    GameWrite w = plan_write(e.id, e.stored, entries_of(e.stored.slot), std::move(gone),
+                                             tombstone_ttl_ms_);
                     w.reaped_entry = reaped_fields(*game, set, e.score, now);
                     writes.push_back(std::move(w));
                 }

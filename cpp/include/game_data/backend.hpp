@@ -37,7 +37,7 @@ struct GameWrite {
 
     std::string id;
     std::int64_t expect_revision = 0;
-    const Game* before = nullptr;   // the record read (backends that write differences use it)
+    const Game* before = nullptr;   // the record read; set when Backend::writes_differences()
     std::optional<Game> after;      // nullopt: delete the record
     std::int64_t revision = 0;      // the record's new revision (when `after`)
     std::int64_t score = 0;         // the record's set score (when `after`)
@@ -69,8 +69,8 @@ public:
     virtual std::vector<StoredGame> read(std::span<const std::string> ids) = 0;
     // Applies each write atomically iff its revision guard holds; true for the committed ones.
     // Guards are checked before any write of that game. Writes to different games are
-    // independent: a failed guard skips only its own write.
-    virtual std::vector<bool> commit(std::span<const GameWrite> writes) = 0;
+    // independent: a failed guard skips only its own write. A backend may move from `writes`.
+    virtual std::vector<bool> commit(std::span<GameWrite> writes) = 0;
     // Up to `limit` entries of sorted set `index` with score < max_score_exclusive, in (score, id)
     // order, after `after` when given, each with what is stored under its id.
     virtual std::vector<IndexedGame> scan(std::string_view index, std::int64_t max_score_exclusive,
@@ -79,6 +79,9 @@ public:
     // Number of entries of each sorted set, in order.
     virtual std::vector<std::int64_t> sizes(std::span<const std::string> indexes) = 0;
     virtual std::shared_ptr<StreamTransport> streams() = 0;
+    // True if commit() reads GameWrite::before (to write only what changed); otherwise Store
+    // may hand the rules the record it read instead of a copy, and `before` is null.
+    virtual bool writes_differences() const { return false; }
     // Things the operator should know about this backend (e.g. an eviction policy that can drop
     // game records); empty when all is well.
     virtual std::vector<std::string> warnings() { return {}; }

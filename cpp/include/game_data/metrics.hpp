@@ -3,7 +3,10 @@
 // connect() and every Consumer made from it count into the same Metrics.
 #pragma once
 
+#include <array>
+#include <atomic>
 #include <cstdint>
+#include <memory>
 #include <initializer_list>
 #include <map>
 #include <mutex>
@@ -38,31 +41,56 @@ std::string labelled(std::string_view name,
 
 class Metrics {
 public:
-    // Upper bounds (seconds) of the histogram buckets; +Inf is implied.
-    static const std::vector<double>& histogram_buckets();
+    enum class Kind { Counter, Gauge, Histogram };
 
-    void add(std::string_view name, double delta = 1.0);      // counter
-    void set(std::string_view name, double value);            // gauge
-    void observe(std::string_view name, double value);        // histogram sample
-    double value(std::string_view name) const;                // 0 when never set
+    // A series' value, updated without a lock; stable for the life of the Metrics.
+    class Series {
+    public:
+        void add(double delta = 1.0) noexcept { value_.fetch_add(delta, std::memory_order_relaxed); }
+        void set(double v) noexcept { value_.store(v, std::memory_order_relaxed); }
+        double value() const noexcept { return value_.load(std::memory_order_relaxed); }
+
+    private:
+        std::atomic<double> value_{0.0};
+    };
+
+    class Histogram {
+    public:
+        void observe(double v) noexcept;
+
+    private:
+        friend class Metrics;
+        std::array<std::atomic<std::uint64_t>, 16> counts_{};  // per bucket; last = +Inf
+        std::atomic<double> sum_{0.0};
+        std::atomic<std::uint64_t> count_{0};
+    };
+
+    // Upper bounds (seconds) of the histogram buckets; +Inf is implied.
+    static const std::array<double, 15>& histogram_buckets();
+
+    // Handles for hot paths: look a series up once, then update it without a lock.
+    Series& counter(std::string_view name);
+    Series& gauge(std::string_view name);
+    Histogram& histogram(std::string_view name);
+
+    void add(std::string_view name, double delta = 1.0) { counter(name).add(delta); }
+    void set(std::string_view name, double value) { gauge(name).set(value); }
+    void observe(std::string_view name, double value) { histogram(name).observe(value); }
+    double value(std::string_view name) const;  // 0 when never set
 
     // Every series: counters and gauges by name; a histogram `h` as `h_bucket{le="..."}`
     // (cumulative), `h_sum` and `h_count`.
     std::map<std::string, double> snapshot() const;
-    // Names of the series that are counters / gauges / histograms (for the exposition).
-    enum class Kind { Counter, Gauge, Histogram };
+    // Kind of each family (the name before '{'), for the exposition format.
     std::map<std::string, Kind> kinds() const;
 
 private:
-    struct Histogram {
-        std::vector<std::uint64_t> counts;  // per bucket, not cumulative; last = +Inf
-        double sum = 0;
-        std::uint64_t count = 0;
-    };
-    mutable std::mutex mutex_;
-    std::map<std::string, double, std::less<>> values_;
-    std::map<std::string, Kind, std::less<>> kinds_;   // by family name (before '{')
-    std::map<std::string, Histogram, std::less<>> histograms_;
+    Series& series(std::string_view name, Kind kind);
+
+    mutable std::mutex mutex_;  // guards the maps' structure; values are atomics
+    std::map<std::string, std::unique_ptr<Series>, std::less<>> values_;
+    std::map<std::string, Kind, std::less<>> kinds_;
+    std::map<std::string, std::unique_ptr<Histogram>, std::less<>> histograms_;
 };
 
 }  // namespace game_data

@@ -3,6 +3,7 @@
 // URL scheme through a registry that refuses duplicate schemes.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -119,6 +120,9 @@ private:
     std::string ns_;
     std::int64_t tombstone_ttl_ms_;
     std::shared_ptr<Metrics> metrics_;
+    std::array<Metrics::Series*, 21> event_series_{};  // [type * 3 + status]
+    Metrics::Histogram* apply_seconds_ = nullptr;
+    Metrics::Series* conflicts_ = nullptr;
 };
 
 // "<ns>:{<shard>}:": the prefix of every key of one shard of a namespace (one hash tag, so one

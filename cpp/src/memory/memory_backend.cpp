@@ -2,6 +2,7 @@
 // One mutex guards them all, so each read is one snapshot and each commit is atomic exactly as
 // a Lua script is on Redis. memory:// is private to its connect(); memory://NAME is shared by
 // every handle in the process that names it.
+#include <deque>
 #include <map>
 #include <mutex>
 #include <set>
@@ -48,11 +49,11 @@ public:
         return out;
     }
 
-    std::vector<bool> commit(std::span<const GameWrite> writes) override {
+    std::vector<bool> commit(std::span<GameWrite> writes) override {
         std::lock_guard lock(mutex_);
         std::vector<bool> out(writes.size(), false);
         for (std::size_t i = 0; i < writes.size(); ++i) {
-            const GameWrite& w = writes[i];
+            GameWrite& w = writes[i];
             auto rec = games_.find(w.id);
             bool ok = false;
             if (w.expect_revision == GameWrite::kExpectNoRecord) {
@@ -67,14 +68,22 @@ public:
             for (const auto& name : w.index_remove) sets_[name].remove(w.id);
             for (const auto& [name, score] : w.index_add) sets_[name].add(w.id, score);
             if (w.after) {
-                games_.insert_or_assign(w.id, Record{*w.after, w.revision, w.score});
+                if (rec != games_.end()) {
+                    rec->second = Record{std::move(*w.after), w.revision, w.score};
+                } else {
+                    games_.emplace(w.id, Record{std::move(*w.after), w.revision, w.score});
+                }
             } else {
                 if (rec != games_.end()) games_.erase(rec);
-                if (w.tomb != Tomb::None) tombs_[w.id] = Tombstone{w.tomb, now_ms() + w.tomb_ttl_ms};
+                if (w.tomb != Tomb::None) {
+                    const std::int64_t expires_at = now_ms() + w.tomb_ttl_ms;
+                    tombs_[w.id] = Tombstone{w.tomb, expires_at};
+                    tomb_expiry_.emplace_back(expires_at, w.id);
+                }
             }
             if (w.reaped_entry) streams_->add(reaped_stream_, *w.reaped_entry, 0);
         }
-        if (++commits_ % 4096 == 0) prune_tombs_locked();
+        prune_tombs_locked();
         return out;
     }
 
@@ -136,9 +145,16 @@ private:
         return it != tombs_.end() && it->second.expires_at > now_ms() ? it->second.why : Tomb::None;
     }
 
+    // Forgets expired tombstones, oldest first: amortised O(1) per commit. One TTL per backend
+    // makes the queue ordered by expiry.
     void prune_tombs_locked() {
+        if (tomb_expiry_.empty() || tomb_expiry_.front().first > now_ms()) return;
         const std::int64_t now = now_ms();
-        std::erase_if(tombs_, [now](const auto& kv) { return kv.second.expires_at <= now; });
+        while (!tomb_expiry_.empty() && tomb_expiry_.front().first <= now) {
+            auto it = tombs_.find(tomb_expiry_.front().second);
+            if (it != tombs_.end() && it->second.expires_at <= now) tombs_.erase(it);
+            tomb_expiry_.pop_front();
+        }
     }
 
     const std::string reaped_stream_;
@@ -146,7 +162,7 @@ private:
     std::unordered_map<std::string, Record> games_;
     std::map<std::string, SortedSet, std::less<>> sets_;
     std::unordered_map<std::string, Tombstone> tombs_;
-    std::uint64_t commits_ = 0;
+    std::deque<std::pair<std::int64_t, std::string>> tomb_expiry_;
     std::shared_ptr<memory::MemoryStreams> streams_;
 };
 

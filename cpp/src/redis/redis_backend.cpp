@@ -248,7 +248,7 @@ public:
         return out;
     }
 
-    std::vector<bool> commit(std::span<const GameWrite> writes) override {
+    std::vector<bool> commit(std::span<GameWrite> writes) override {
         if (writes.empty()) return {};
         Args keys;
         std::unordered_map<std::string, std::size_t> key_index;
@@ -362,6 +362,7 @@ public:
     }
 
     std::shared_ptr<StreamTransport> streams() override { return streams_; }
+    bool writes_differences() const override { return true; }
 
 private:
     static Args evalsha_args(const Script& s, const Args& keys, const Args& args) {
