@@ -125,6 +125,10 @@ Consumer Matchmaker::consumer(const ConsumerOptions& options) {
     }, metrics_);
 }
 
+ReapedFeed Matchmaker::reaped_feed(const ReapedFeedOptions& options) {
+    return ReapedFeed(store_->streams(), store_->reaped_stream(), options);
+}
+
 Matchmaker connect(const std::string& url, ConnectOptions options) {
     validate_options(options);
     Url parsed = Url::parse(url);

@@ -34,6 +34,9 @@ from .matchmaker import Matchmaker, connect
 from .models import ApplyResult, Event, Game
 from .streams import Consumer, EventPublisher
 
+Reaped = _core.Reaped
+ReapedFeed = _core.ReapedFeed
+
 __version__ = "0.1.0"
 
 
@@ -65,6 +68,8 @@ __all__ = [
     "InvalidArgumentError",
     "Matchmaker",
     "OutcomeUnknownError",
+    "Reaped",
+    "ReapedFeed",
     "ReplyError",
     "UnsupportedError",
     "__version__",

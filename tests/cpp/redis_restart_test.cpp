@@ -13,6 +13,7 @@
 #include "game_data/errors.hpp"
 #include "game_data/store.hpp"
 #include "support/redis_server.hpp"
+#include "support/wait.hpp"
 
 namespace game_data {
 namespace {
@@ -50,15 +51,7 @@ std::shared_ptr<Store> open_fast_failing(const RedisServer& server) {
     return make_redis_store(Url::parse(server.url()), o);
 }
 
-template <typename Pred>
-bool wait_until(Pred pred, std::chrono::seconds limit = std::chrono::seconds(20)) {
-    const auto deadline = Clock::now() + limit;
-    while (Clock::now() < deadline) {
-        if (pred()) return true;
-        std::this_thread::yield();
-    }
-    return pred();
-}
+using testing::wait_until;
 
 TEST(RedisRestart, CallsDuringAnOutageRaiseConnectionErrorAndTheHandleRecovers) {
     RedisServer server(true);

@@ -22,6 +22,7 @@
 #include "game_data/matchmaker.hpp"
 #include "game_data/store.hpp"
 #include "support/redis_server.hpp"
+#include "support/wait.hpp"
 
 namespace game_data {
 namespace {
@@ -1183,6 +1184,54 @@ TEST_P(StoreConformance, ConcurrentJanitorsReapEachGameExactlyOnce) {
     EXPECT_EQ(std::set<std::string>(all.begin(), all.end()).size(), 300u) << "none twice";
     EXPECT_EQ(store_->streams()->range(store_->reaped_stream()).size(), 300u);
     EXPECT_EQ(mm_->counts(), (Counts{0, 0, 0}));
+}
+
+// ---- the reaped feed (SPEC section 7) ------------------------------------------------------
+
+TEST_P(StoreConformance, TheReapedFeedDeliversEveryReapedGameUntilAcknowledged) {
+    for (int i = 0; i < 3; ++i) bring_to("g" + std::to_string(i), S::CreatorJoined);
+    const std::vector<Game> reaped = mm_->reap(kT0 + 10'000);
+    ASSERT_EQ(reaped.size(), 3u);
+    ReapedFeed feed = mm_->reaped_feed();
+    auto items = feed.poll(10, 0);
+    ASSERT_EQ(items.size(), 3u);
+    for (std::size_t i = 0; i < 3; ++i) {
+        EXPECT_EQ(items[i].game, reaped[i]);
+        EXPECT_EQ(items[i].set, GameSet::Lobby);
+        EXPECT_EQ(items[i].score, kT0);
+        EXPECT_EQ(items[i].reaped_at, kT0 + 10'000);
+    }
+    // Not acknowledged: delivered again, to this reader, before anything new.
+    auto again = feed.poll(10, 0);
+    ASSERT_EQ(again.size(), 3u);
+    EXPECT_EQ(again[0].entry_id, items[0].entry_id);
+    EXPECT_EQ(feed.ack({items[0].entry_id, items[1].entry_id}), 2);
+    again = feed.poll(10, 0);
+    ASSERT_EQ(again.size(), 1u);
+    EXPECT_EQ(again[0].game.id, "g2");
+    EXPECT_EQ(feed.ack({again[0].entry_id}), 1);
+    EXPECT_TRUE(feed.poll(10, 0).empty());
+    bring_to("late", S::Created);
+    ASSERT_EQ(mm_->reap(kT0 + 20'000).size(), 1u);
+    items = feed.poll(10, 0);
+    ASSERT_EQ(items.size(), 1u);
+    EXPECT_EQ(items[0].game.id, "late");
+    EXPECT_EQ(items[0].set, GameSet::Pending);
+}
+
+TEST_P(StoreConformance, AReaderTakesOverWhatACrashedReaderLeftUnacknowledged) {
+    bring_to("g1", S::Created);
+    ASSERT_EQ(mm_->reap(kT0 + 10'000).size(), 1u);
+    ReapedFeed crashed = mm_->reaped_feed({"deleter", "a", 1});
+    ASSERT_EQ(crashed.poll(10, 0).size(), 1u);  // read, never acknowledged
+    ReapedFeed other = mm_->reaped_feed({"deleter", "b", 1});
+    std::vector<Reaped> got;
+    ASSERT_TRUE(testing::wait_until([&] {
+        got = other.poll(10, 0);
+        return !got.empty();
+    }));
+    EXPECT_EQ(got[0].game.id, "g1");
+    EXPECT_EQ(other.ack({got[0].entry_id}), 1);
 }
 
 std::string param_name(const ::testing::TestParamInfo<StoreParam>& info) {

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "game_data/metrics.hpp"
+#include "game_data/reaped_feed.hpp"
 #include "game_data/store.hpp"
 #include "game_data/types.hpp"
 
@@ -56,6 +57,8 @@ public:
     EventPublisher publisher(std::string server_id, std::optional<std::string> stream = {},
                              std::int64_t maxlen = 0, bool stamp_seq = true);
     Consumer consumer(const ConsumerOptions& options);
+    // A consumer group over the reaped stream(s): which games reap() removed (SPEC section 7).
+    ReapedFeed reaped_feed(const ReapedFeedOptions& options = {});
 
     const ConnectOptions& options() const noexcept { return options_; }
     const std::shared_ptr<Store>& store() const noexcept { return store_; }
