@@ -27,6 +27,10 @@ Game game_from_dict(py::handle d) {
         validate_id("player_id", p);
         if (seq < 0) throw InvalidArgument("game document: a player seq is negative");
     }
+    for (const auto& [p, expires_at] : g.reservations) {
+        validate_id("player_id", p);
+        if (expires_at < 0) throw InvalidArgument("game document: a reservation expiry is negative");
+    }
     for (const auto& [p, seq] : g.held) {
         validate_id("player_id", p);
         if (seq < 0) throw InvalidArgument("game document: a held seq is negative");
@@ -118,7 +122,8 @@ void register_types(py::module_& m) {
                          py::object capacity, const std::string& server_id,
                          std::vector<std::string> players, py::object metadata,
                          std::int64_t created_at, std::int64_t updated_at, std::int64_t last_seq,
-                         py::object player_seqs) {
+                         py::object player_seqs, py::object held, std::int64_t seq_floor,
+                         bool creator_seen, py::object reservations) {
                  py::dict d;
                  d["id"] = id;
                  d["state"] = std::string(to_string(state));
@@ -131,12 +136,18 @@ void register_types(py::module_& m) {
                  d["updated_at"] = updated_at;
                  d["last_seq"] = last_seq;
                  if (!player_seqs.is_none()) d["player_seqs"] = player_seqs;
+                 if (!held.is_none()) d["held"] = held;
+                 d["seq_floor"] = seq_floor;
+                 d["creator_seen"] = creator_seen;
+                 if (!reservations.is_none()) d["reservations"] = reservations;
                  return game_from_dict(d);
              }),
              py::kw_only(), py::arg("id"), py::arg("state"), py::arg("creator_id"),
              py::arg("capacity"), py::arg("server_id"), py::arg("players") = std::vector<std::string>{},
              py::arg("metadata") = py::none(), py::arg("created_at") = 0, py::arg("updated_at") = 0,
-             py::arg("last_seq") = 0, py::arg("player_seqs") = py::none())
+             py::arg("last_seq") = 0, py::arg("player_seqs") = py::none(),
+             py::arg("held") = py::none(), py::arg("seq_floor") = 0, py::arg("creator_seen") = false,
+             py::arg("reservations") = py::none())
         .def_readonly("id", &Game::id)
         .def_readonly("state", &Game::state)
         .def_readonly("creator_id", &Game::creator_id)
@@ -159,6 +170,9 @@ void register_types(py::module_& m) {
         .def_readonly("seq_floor", &Game::seq_floor,
                       "Roster events of unknown players at or below this seq are refused as too old.")
         .def_readonly("creator_seen", &Game::creator_seen)
+        .def_property_readonly("reservations", [](const Game& g) { return py::cast(g.reservations); },
+                               "Player id -> expires_at (ms) of the live seat reservations (a new "
+                               "dict on every access).")
         .def_property_readonly("free_seats", &Game::free_seats)
         .def_property_readonly("is_open", &Game::is_open)
         .def("to_dict", &game_to_dict, "A JSON-able dict; state as its wire name.")

@@ -47,6 +47,7 @@ Step unchanged(const Game& g, ApplyStatus status, std::string_view reason) {
 }
 
 void stamp(Game& g, const Event& event, std::int64_t now_ms) {
+    prune_reservations(g, now_ms);
     g.updated_at = now_ms;
     if (event.seq) g.last_seq = std::max(g.last_seq, *event.seq);
 }
@@ -67,8 +68,9 @@ auto held_of(Game& g, const std::string& player) {
 // per player, not of their delivery order: a join seen before the leave that freed its seat
 // is held until that leave arrives, and a join that arrived early may be held again when an
 // older join arrives late.
-void reseat(Game& g) {
+void reseat(Game& g, std::int64_t now_ms) {
     std::vector<std::string> joined = std::move(g.players);
+    g.players.clear();
     for (auto& h : g.held) joined.push_back(std::move(h.first));
     auto key = [&](const std::string& p) {
         if (p == g.creator_id) return std::numeric_limits<std::int64_t>::min();
@@ -78,7 +80,9 @@ void reseat(Game& g) {
                      [&](const std::string& a, const std::string& b) { return key(a) < key(b); });
     const bool creator_seat_kept =
         !g.creator_seen && std::find(joined.begin(), joined.end(), g.creator_id) == joined.end();
-    const std::size_t seats = static_cast<std::size_t>(std::max(0, g.capacity - (creator_seat_kept ? 1 : 0)));
+    // Live reservations hold their seats (g.players is empty here, so all of them count).
+    const std::size_t seats = static_cast<std::size_t>(
+        std::max(0, g.capacity - (creator_seat_kept ? 1 : 0) - g.live_reservations(now_ms)));
     g.players.clear();
     g.held.clear();
     for (auto& p : joined) {
@@ -121,7 +125,9 @@ Step creator_joined(Game& g, const Event& event, const Decision& d, std::int64_t
     const auto known = seq_of(g, g.creator_id);
     const bool superseded = event.seq && known && *known >= *event.seq;
     const bool advance = d.verdict == Verdict::Advance;
-    if (!advance && (g.creator_seen || g.has_player(g.creator_id) || superseded)) {
+    // Overtaken by later events: the first creator_joined still marks the creator as seen (so
+    // their kept seat is released) even when a newer event of the creator supersedes the seat.
+    if (!advance && (g.creator_seen || g.has_player(g.creator_id))) {
         return unchanged(g, ApplyStatus::Duplicate, d.reason);
     }
     Step step{ApplyStatus::Applied, {}, SetChange{set_of(g.state), set_of(g.state), false}};
@@ -131,7 +137,8 @@ Step creator_joined(Game& g, const Event& event, const Decision& d, std::int64_t
     }
     g.creator_seen = true;
     if (event.seq && !superseded) g.player_seqs[g.creator_id] = *event.seq;
-    reseat(g);  // the creator's seat was kept free while they had not joined
+    g.reservations.erase(g.creator_id);
+    reseat(g, now_ms);  // the creator's seat was kept free while they had not joined
     if (advance) {
         g.state = d.target;
         step.sets.to = set_of(d.target);
@@ -148,7 +155,7 @@ Step roster_event(Game& g, const Event& event, std::int64_t now_ms) {
         if (known && *event.seq <= *known) {
             return unchanged(g, ApplyStatus::Duplicate, "seq already applied");
         }
-        if (!known && *event.seq <= g.seq_floor) {
+        if (!known && g.seq_floor > 0 && *event.seq <= g.seq_floor) {
             return unchanged(g, ApplyStatus::Rejected, "seq too old");
         }
     }
@@ -165,20 +172,30 @@ Step roster_event(Game& g, const Event& event, std::int64_t now_ms) {
     if (!event.seq && !joining && !seated && !held) {
         return unchanged(g, ApplyStatus::Duplicate, "player not in game");
     }
+    auto reserved = g.reservations.find(player);
+    const bool has_reservation = reserved != g.reservations.end() && reserved->second > now_ms;
     if (joining && !seated && !held) {
         const std::size_t joined = g.players.size() + g.held.size() + 1;
         const bool creator_in = player == g.creator_id || g.has_player(g.creator_id) ||
                                 std::any_of(g.held.begin(), g.held.end(),
                                             [&](const auto& h) { return h.first == g.creator_id; });
-        if (joined > seats_for_joined(g, creator_in) + kMaxHeldJoins) {
+        const std::size_t seats = seats_for_joined(g, creator_in);
+        const auto reserved_seats = static_cast<std::size_t>(g.live_reservations(now_ms));
+        // Seats held by other players' reservations are not free: an unreserved join that only
+        // they keep out is refused (SPEC section 7), not held.
+        if (!has_reservation && joined <= seats && joined + reserved_seats > seats) {
+            return unchanged(g, ApplyStatus::Rejected, "game is full");
+        }
+        if (joined > seats + kMaxHeldJoins) {
             return unchanged(g, ApplyStatus::Rejected, "game is full");
         }
     }
+    if (reserved != g.reservations.end()) g.reservations.erase(reserved);  // consumed (or expired)
     if (event.seq) g.player_seqs[player] = *event.seq;
     if (seated) std::erase(g.players, player);
     if (held) std::erase_if(g.held, [&](const auto& h) { return h.first == player; });
     if (joining) g.held.emplace_back(player, event.seq.value_or(0));  // placed by reseat
-    reseat(g);
+    reseat(g, now_ms);
     const bool now_held = joining && !g.has_player(player);
     bound_seqs(g);
     stamp(g, event, now_ms);
@@ -276,12 +293,71 @@ ApplyResult apply_to_slot(GameSlot& slot, const Event& event, std::int64_t now_m
     return result;
 }
 
-std::vector<std::pair<std::string, std::int64_t>> index_entries(const Game& game,
-                                                               std::int64_t score) {
+std::optional<std::string> filter_value(const nlohmann::json& v) {
+    if (v.is_string() || v.is_boolean() || v.is_number_integer()) return v.dump();
+    return std::nullopt;
+}
+
+std::string filter_index(std::string_view key, std::string_view encoded_value) {
+    std::string out(kOpenIndex);
+    out += ':';
+    out += key;
+    out += '=';
+    out += encoded_value;
+    return out;
+}
+
+bool lists_as_open(const Game& game) {
+    return game.state == GameState::CreatorJoined && game.roster_free_seats() > 0;
+}
+
+std::vector<std::pair<std::string, std::int64_t>> index_entries(
+    const Game& game, std::int64_t score, std::span<const std::string> filter_keys) {
     std::vector<std::pair<std::string, std::int64_t>> out;
     if (auto set = set_of(game.state)) out.emplace_back(std::string(to_string(*set)), score);
-    if (game.is_open()) out.emplace_back(std::string(kOpenIndex), score);
+    if (lists_as_open(game)) {
+        out.emplace_back(std::string(kOpenIndex), score);
+        for (const auto& key : filter_keys) {
+            auto it = game.metadata.find(key);
+            if (it == game.metadata.end()) continue;
+            if (auto value = filter_value(*it)) out.emplace_back(filter_index(key, *value), score);
+        }
+    }
     return out;
+}
+
+void prune_reservations(Game& g, std::int64_t now_ms) {
+    std::erase_if(g.reservations, [&](const auto& r) { return r.second <= now_ms || g.has_player(r.first); });
+}
+
+SeatRefusal reserve_seat(Game& g, const std::string& player, std::int64_t now_ms,
+                         std::int64_t expires_at) {
+    if (g.state != GameState::CreatorJoined) return SeatRefusal::NotOpen;
+    if (g.has_player(player)) return SeatRefusal::AlreadyJoined;
+    auto it = g.reservations.find(player);
+    const bool live = it != g.reservations.end() && it->second > now_ms;
+    if (!live && g.free_seats_at(now_ms) < 1) return SeatRefusal::Full;
+    prune_reservations(g, now_ms);
+    g.reservations[player] = expires_at;  // a refresh takes no second seat
+    return SeatRefusal::None;
+}
+
+bool cancel_reservation(Game& g, const std::string& player, std::int64_t now_ms) {
+    auto it = g.reservations.find(player);
+    if (it == g.reservations.end() || it->second <= now_ms) return false;
+    g.reservations.erase(it);
+    prune_reservations(g, now_ms);
+    return true;
+}
+
+std::string_view to_string(SeatRefusal r) noexcept {
+    switch (r) {
+        case SeatRefusal::NotOpen: return "not open";
+        case SeatRefusal::Full: return "full";
+        case SeatRefusal::AlreadyJoined: return "already joined";
+        case SeatRefusal::None: break;
+    }
+    return "";
 }
 
 }  // namespace game_data

@@ -81,12 +81,38 @@ Game Matchmaker::create_game(std::string creator_id, std::int32_t capacity, std:
 
 std::optional<Game> Matchmaker::get_game(std::string_view id) {
     validate_id("game_id", id);
-    return store_->get_game(id);
+    return store_->get_game(id, now());
 }
 
 std::vector<Game> Matchmaker::get_open_games(std::size_t limit) {
+    return get_open_games(limit, {}, 1);
+}
+
+std::vector<Game> Matchmaker::get_open_games(std::size_t limit, const Filters& filters,
+                                             std::int32_t min_free_seats) {
     if (limit > kMaxOpenGamesLimit) throw InvalidArgument("limit must be at most 10000");
-    return store_->get_open_games(limit);
+    return store_->open_games_page(limit, filters, min_free_seats, std::nullopt, now()).games;
+}
+
+OpenGamesPage Matchmaker::open_games_page(std::size_t limit, const Filters& filters,
+                                          std::int32_t min_free_seats,
+                                          const std::optional<std::string>& cursor) {
+    if (limit > kMaxOpenGamesLimit) throw InvalidArgument("limit must be at most 10000");
+    return store_->open_games_page(limit, filters, min_free_seats, cursor, now());
+}
+
+Reservation Matchmaker::reserve_seat(const std::string& game_id, const std::string& player_id,
+                                     std::int64_t ttl_ms) {
+    return store_->reserve_seat(game_id, player_id, ttl_ms, now());
+}
+
+bool Matchmaker::cancel_reservation(const std::string& game_id, const std::string& player_id) {
+    return store_->cancel_reservation(game_id, player_id, now());
+}
+
+std::optional<Reservation> Matchmaker::quick_join(const std::string& player_id,
+                                                  const Filters& filters, std::int64_t ttl_ms) {
+    return store_->quick_join(player_id, filters, ttl_ms, now());
 }
 
 ApplyResult Matchmaker::apply(const Event& event) { return store_->apply(event, now()); }

@@ -4,6 +4,7 @@
 #include "game_data/store.hpp"
 
 #include <algorithm>
+#include <charconv>
 #include <chrono>
 #include <limits>
 #include <thread>
@@ -26,14 +27,15 @@ using Entries = std::vector<std::pair<std::string, std::int64_t>>;
 // The guarded write that turns what was read (`before`, whose index entries are `was`) into
 // `after`.
 GameWrite plan_write(const std::string& id, const StoredGame& before, const Entries& was,
-                     GameSlot after, std::int64_t tomb_ttl_ms) {
+                     GameSlot after, std::int64_t tomb_ttl_ms,
+                     std::span<const std::string> filter_keys = {}) {
     GameWrite w;
     w.id = id;
     w.expect_revision = before.revision;
     w.before = before.slot.game ? &*before.slot.game : nullptr;
     Entries now;
     if (after.game) {
-        now = index_entries(*after.game, after.score);
+        now = index_entries(*after.game, after.score, filter_keys);
         w.after = std::move(after.game);
         w.revision = before.revision + 1;
         w.score = after.score;
@@ -52,8 +54,45 @@ GameWrite plan_write(const std::string& id, const StoredGame& before, const Entr
     return w;
 }
 
-Entries entries_of(const GameSlot& slot) {
-    return slot.game ? index_entries(*slot.game, slot.score) : Entries{};
+Entries entries_of(const GameSlot& slot, std::span<const std::string> filter_keys) {
+    return slot.game ? index_entries(*slot.game, slot.score, filter_keys) : Entries{};
+}
+
+constexpr std::int64_t kMaxReservationTtlMs = 10 * 60 * 1000;
+constexpr std::size_t kMaxOpenLimit = 10'000;
+constexpr std::string_view kCursorPrefix = "c1-";
+
+std::string encode_cursor(const IndexCursor& c) {
+    return std::string(kCursorPrefix) + std::to_string(c.score) + "-" + c.id;
+}
+
+IndexCursor decode_cursor(const std::string& text) {
+    const auto bad = [] { return InvalidArgument("cursor is not a next_cursor of open_games_page"); };
+    if (!text.starts_with(kCursorPrefix)) throw bad();
+    const std::string_view rest = std::string_view(text).substr(kCursorPrefix.size());
+    const auto dash = rest.find('-', 1);  // a score may be negative
+    if (dash == std::string_view::npos) throw bad();
+    IndexCursor c;
+    const std::string_view score = rest.substr(0, dash);
+    auto [p, ec] = std::from_chars(score.data(), score.data() + score.size(), c.score);
+    if (ec != std::errc{} || p != score.data() + score.size()) throw bad();
+    c.id = rest.substr(dash + 1);
+    if (!is_valid_id(c.id)) throw bad();
+    return c;
+}
+
+bool matches(const Game& g, const Filters& filters) {
+    for (const auto& [key, value] : filters) {
+        auto it = g.metadata.find(key);
+        if (it == g.metadata.end() || *it != value) return false;
+    }
+    return true;
+}
+
+// The game as handed to callers: only the reservations live at now.
+Game as_of(Game g, std::int64_t now) {
+    prune_reservations(g, now);
+    return g;
 }
 
 // The record of a reaped game as its reaped-stream entry (SPEC section 7).
@@ -83,7 +122,9 @@ Store::Store(std::shared_ptr<Backend> backend, const ConnectOptions& options)
     : backend_(std::move(backend)),
       ns_(options.ns),
       tombstone_ttl_ms_(options.tombstone_ttl_ms),
-      metrics_(std::make_shared<Metrics>()) {
+      metrics_(std::make_shared<Metrics>()),
+      filter_keys_(options.filter_keys) {
+    for (const auto& key : filter_keys_) validate_id("filter key", key);
     if (!backend_) throw InvalidArgument("Store needs a backend");
     for (EventType type : kAllEventTypes) {
         for (ApplyStatus status : {ApplyStatus::Applied, ApplyStatus::Duplicate, ApplyStatus::Rejected}) {
@@ -109,17 +150,19 @@ void Store::create_game(const Game& game, std::int64_t now) {
     slot.game = game;
     slot.game->state = GameState::Created;
     slot.score = now;
-    GameWrite w = plan_write(game.id, none, {}, std::move(slot), tombstone_ttl_ms_);
+    GameWrite w = plan_write(game.id, none, {}, std::move(slot), tombstone_ttl_ms_, filter_keys_);
     w.expect_revision = 0;  // no record and no tombstone: ids are never reused
     if (!backend_->commit(std::span(&w, 1)).at(0)) {
         throw GameExists("game id '" + game.id + "' is already taken");
     }
 }
 
-std::optional<Game> Store::get_game(std::string_view id) {
+std::optional<Game> Store::get_game(std::string_view id, std::int64_t now) {
     const std::string key(id);
     auto stored = backend_->read(std::span(&key, 1));
-    return stored.at(0).slot.game;
+    auto& game = stored.at(0).slot.game;
+    if (!game) return std::nullopt;
+    return as_of(std::move(*game), now);
 }
 
 std::optional<std::pair<GameSet, std::int64_t>> Store::set_entry(std::string_view id) {
@@ -131,20 +174,152 @@ std::optional<std::pair<GameSet, std::int64_t>> Store::set_entry(std::string_vie
 }
 
 std::vector<Game> Store::get_open_games(std::size_t limit) {
-    std::vector<Game> out;
-    std::optional<IndexCursor> cursor;
-    const std::string open(kOpenIndex);
-    while (out.size() < limit) {
-        const std::size_t want = limit - out.size();
-        auto entries = backend_->scan(open, std::numeric_limits<std::int64_t>::max(), cursor, want);
+    return open_games_page(limit, {}, 1, std::nullopt, now_ms()).games;
+}
+
+std::string Store::open_index_for(const Filters& filters) {
+    for (const auto& [key, value] : filters) {
+        if (std::find(filter_keys_.begin(), filter_keys_.end(), key) == filter_keys_.end()) {
+            throw InvalidArgument("cannot filter on '" + key +
+                                  "': declare it in connect(filter_keys=...) so it is indexed");
+        }
+        if (!filter_value(value)) {
+            throw InvalidArgument("filter '" + key + "' must be a string, an integer or a boolean");
+        }
+    }
+    if (filters.empty()) return std::string(kOpenIndex);
+    std::vector<std::string> names;
+    for (const auto& [key, value] : filters) names.push_back(filter_index(key, *filter_value(value)));
+    if (names.size() == 1) return names[0];
+    const auto sizes = backend_->sizes(names);  // scan the smallest; check the rest per game
+    return names[std::min_element(sizes.begin(), sizes.end()) - sizes.begin()];
+}
+
+OpenGamesPage Store::open_games_page(std::size_t limit, const Filters& filters,
+                                     std::int32_t min_free_seats,
+                                     const std::optional<std::string>& cursor, std::int64_t now) {
+    if (limit > kMaxOpenLimit) throw InvalidArgument("limit must be at most 10000");
+    if (min_free_seats < 1 || min_free_seats > kMaxCapacity) {
+        throw InvalidArgument("min_free_seats must be 1.." + std::to_string(kMaxCapacity));
+    }
+    std::optional<IndexCursor> after;
+    if (cursor) after = decode_cursor(*cursor);
+    const std::string index = open_index_for(filters);
+    OpenGamesPage page;
+    if (limit == 0) return page;
+    // One more match than asked tells whether another page exists.
+    bool more = false;
+    while (!more) {
+        const std::size_t want = limit - page.games.size() + 1;
+        auto entries = backend_->scan(index, std::numeric_limits<std::int64_t>::max(), after, want);
         for (auto& e : entries) {
-            // The index is written with the record; this re-check only guards a damaged one.
-            if (e.stored.slot.game && e.stored.slot.game->is_open()) out.push_back(std::move(*e.stored.slot.game));
+            const auto& game = e.stored.slot.game;
+            if (!game || !lists_as_open(*game) || !matches(*game, filters) ||
+                game->free_seats_at(now) < min_free_seats) {
+                continue;
+            }
+            if (page.games.size() == limit) {
+                more = true;
+                break;
+            }
+            page.games.push_back(as_of(std::move(*e.stored.slot.game), now));
+            after = IndexCursor{e.score, e.id};
         }
         if (entries.size() < want) break;
-        cursor = IndexCursor{entries.back().score, entries.back().id};
+        if (!more) after = IndexCursor{entries.back().score, entries.back().id};
     }
-    return out;
+    if (more) page.next_cursor = encode_cursor(*after);
+    return page;
+}
+
+template <typename Decide>
+void Store::change_one(const std::string& id, Decide&& decide) {
+    for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
+        pause_before_retry(attempt);
+        std::vector<StoredGame> stored = backend_->read(std::span(&id, 1));
+        GameSlot slot = stored[0].slot;
+        if (!decide(slot)) return;
+        GameWrite w = plan_write(id, stored[0], entries_of(stored[0].slot, filter_keys_),
+                                 std::move(slot), tombstone_ttl_ms_, filter_keys_);
+        if (backend_->commit(std::span(&w, 1)).at(0)) return;
+        conflicts_->add();
+    }
+    throw BackendError("game '" + id + "' kept changing under " + std::to_string(kMaxAttempts) +
+                       " attempts");
+}
+
+Reservation Store::reserve_seat(const std::string& game_id, const std::string& player_id,
+                                std::int64_t ttl_ms, std::int64_t now) {
+    validate_id("game_id", game_id);
+    validate_id("player_id", player_id);
+    if (ttl_ms < 1 || ttl_ms > kMaxReservationTtlMs) {
+        throw InvalidArgument("ttl_ms must be 1.." + std::to_string(kMaxReservationTtlMs));
+    }
+    const std::int64_t expires_at = now + ttl_ms;
+    change_one(game_id, [&](GameSlot& slot) {
+        if (!slot.game) throw GameNotFound("no live game '" + game_id + "'");
+        const SeatRefusal refusal = game_data::reserve_seat(*slot.game, player_id, now, expires_at);
+        if (refusal != SeatRefusal::None) {
+            metrics_->add(labelled(metric::kReservationsTotal, {{"outcome", to_string(refusal)}}));
+            throw SeatUnavailable(std::string(to_string(refusal)),
+                                  "no seat for '" + player_id + "' in game '" + game_id +
+                                      "': " + std::string(to_string(refusal)));
+        }
+        return true;
+    });
+    metrics_->add(labelled(metric::kReservationsTotal, {{"outcome", "reserved"}}));
+    return Reservation{game_id, player_id, expires_at};
+}
+
+bool Store::cancel_reservation(const std::string& game_id, const std::string& player_id,
+                               std::int64_t now) {
+    validate_id("game_id", game_id);
+    validate_id("player_id", player_id);
+    bool cancelled = false;
+    change_one(game_id, [&](GameSlot& slot) {
+        cancelled = slot.game && game_data::cancel_reservation(*slot.game, player_id, now);
+        return cancelled;
+    });
+    if (cancelled) metrics_->add(labelled(metric::kReservationsTotal, {{"outcome", "cancelled"}}));
+    return cancelled;
+}
+
+std::optional<Reservation> Store::quick_join(const std::string& player_id, const Filters& filters,
+                                             std::int64_t ttl_ms, std::int64_t now) {
+    validate_id("player_id", player_id);
+    if (ttl_ms < 1 || ttl_ms > kMaxReservationTtlMs) {
+        throw InvalidArgument("ttl_ms must be 1.." + std::to_string(kMaxReservationTtlMs));
+    }
+    const std::string index = open_index_for(filters);
+    constexpr std::size_t kPage = 50;
+    std::optional<IndexCursor> after;
+    while (true) {
+        auto entries = backend_->scan(index, std::numeric_limits<std::int64_t>::max(), after, kPage);
+        for (const auto& e : entries) {
+            const auto& game = e.stored.slot.game;
+            if (!game || !lists_as_open(*game) || !matches(*game, filters) ||
+                game->free_seats_at(now) < 1 || game->has_player(player_id)) {
+                continue;
+            }
+            // The seat is taken by a guarded write: if another client got there first, the
+            // game is read again and the next one tried when it has no seat left.
+            bool granted = false;
+            change_one(e.id, [&](GameSlot& slot) {
+                granted = slot.game && lists_as_open(*slot.game) && matches(*slot.game, filters) &&
+                          game_data::reserve_seat(*slot.game, player_id, now, now + ttl_ms) ==
+                              SeatRefusal::None;
+                return granted;
+            });
+            if (granted) {
+                metrics_->add(labelled(metric::kReservationsTotal, {{"outcome", "quick_join"}}));
+                return Reservation{e.id, player_id, now + ttl_ms};
+            }
+        }
+        if (entries.size() < kPage) break;
+        after = IndexCursor{entries.back().score, entries.back().id};
+    }
+    metrics_->add(labelled(metric::kReservationsTotal, {{"outcome", "no_game"}}));
+    return std::nullopt;
 }
 
 ApplyResult Store::apply(const Event& event, std::int64_t now) {
@@ -190,7 +365,7 @@ std::vector<ApplyResult> Store::apply_many(std::span<const Event> events, std::i
         // Backends that write differences keep the record read; others let the rules work on it.
         const bool keep_before = backend_->writes_differences();
         for (std::size_t g = 0; g < ids.size(); ++g) {
-            const Entries was = entries_of(stored[g].slot);
+            const Entries was = entries_of(stored[g].slot, filter_keys_);
             GameSlot slot = keep_before ? stored[g].slot : std::move(stored[g].slot);
             bool changed = false;
             for (std::size_t i : groups[g]) {
@@ -198,7 +373,7 @@ std::vector<ApplyResult> Store::apply_many(std::span<const Event> events, std::i
                 changed = changed || results[i].status == ApplyStatus::Applied;
             }
             if (changed) {
-                writes.push_back(plan_write(ids[g], stored[g], was, std::move(slot), tombstone_ttl_ms_));
+                writes.push_back(plan_write(ids[g], stored[g], was, std::move(slot), tombstone_ttl_ms_, filter_keys_));
                 if (!keep_before) writes.back().before = nullptr;  // it was moved into the rules
                 write_group.push_back(g);
             }
@@ -263,8 +438,8 @@ std::vector<Game> Store::reap(std::int64_t now, const MaxAges& ages, std::size_t
                     }
                     GameSlot gone;
                     gone.tomb = Tomb::Reaped;
-                    GameWrite w = plan_write(e.id, e.stored, entries_of(e.stored.slot), std::move(gone),
-                                             tombstone_ttl_ms_);
+                    GameWrite w = plan_write(e.id, e.stored, entries_of(e.stored.slot, filter_keys_),
+                                             std::move(gone), tombstone_ttl_ms_);
                     w.reaped_entry = reaped_fields(*game, set, e.score, now);
                     writes.push_back(std::move(w));
                 }

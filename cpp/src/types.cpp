@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <chrono>
+#include <limits>
 
 #include "game_data/errors.hpp"
 #include "game_data/validation.hpp"
@@ -63,10 +64,26 @@ std::int64_t now_ms() noexcept {
     return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
 }
 
-std::int32_t Game::free_seats() const noexcept {
+std::int32_t Game::roster_free_seats() const noexcept {
     auto taken = static_cast<std::int64_t>(players.size());
     if (!creator_seen && !has_player(creator_id)) ++taken;  // the creator's seat is kept
     return taken >= capacity ? 0 : static_cast<std::int32_t>(capacity - taken);
+}
+
+std::int32_t Game::live_reservations(std::int64_t now_ms) const noexcept {
+    std::int32_t n = 0;
+    for (const auto& [player, expires_at] : reservations) {
+        if (expires_at > now_ms && !has_player(player)) ++n;
+    }
+    return n;
+}
+
+std::int32_t Game::free_seats_at(std::int64_t now_ms) const noexcept {
+    return std::max(0, roster_free_seats() - live_reservations(now_ms));
+}
+
+std::int32_t Game::free_seats() const noexcept {
+    return free_seats_at(std::numeric_limits<std::int64_t>::min());
 }
 
 bool Game::is_open() const noexcept {
@@ -101,6 +118,7 @@ void to_json(nlohmann::json& j, const Game& g) {
     if (!g.held.empty()) j["held"] = g.held;
     if (g.seq_floor != 0) j["seq_floor"] = g.seq_floor;
     if (g.creator_seen) j["creator_seen"] = true;
+    if (!g.reservations.empty()) j["reservations"] = g.reservations;
 }
 
 void from_json(const nlohmann::json& j, Game& g) {
@@ -122,6 +140,7 @@ void from_json(const nlohmann::json& j, Game& g) {
         out.held = j.value("held", std::vector<std::pair<std::string, std::int64_t>>{});
         out.seq_floor = j.value("seq_floor", std::int64_t{0});
         out.creator_seen = j.value("creator_seen", false);
+        out.reservations = j.value("reservations", std::map<std::string, std::int64_t>{});
         validate_id("id", out.id);
         validate_id("creator_id", out.creator_id);
         validate_id("server_id", out.server_id);

@@ -61,6 +61,17 @@ public:
     using BackendError::BackendError;
 };
 
+// reserve_seat refused: reason() is "not open", "full" or "already joined".
+class SeatUnavailable : public GameDataError {
+public:
+    SeatUnavailable(std::string reason, const std::string& message)
+        : GameDataError(message), reason_(std::move(reason)) {}
+    const std::string& reason() const noexcept { return reason_; }
+
+private:
+    std::string reason_;
+};
+
 // A feature this build cannot provide (for example rediss:// without hiredis SSL).
 class Unsupported : public GameDataError {
 public:

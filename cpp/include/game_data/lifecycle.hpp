@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -73,9 +74,30 @@ struct GameSlot {
 ApplyResult apply_to_slot(GameSlot& slot, const Event& event, std::int64_t now_ms);
 
 // The sorted sets and indexes a live game belongs to, with its score in each: the set of its
-// state, and "open" while it is served by get_open_games. Backends store exactly these.
+// state; "open" while it is in creator_joined with a seat the roster does not take (live
+// reservations are checked when reading, since they expire without a write); and, while open,
+// "open:<key>=<JSON value>" for each filter key whose metadata value is a string, integer or
+// boolean. Backends store exactly these.
 inline constexpr std::string_view kOpenIndex = "open";
-std::vector<std::pair<std::string, std::int64_t>> index_entries(const Game& game,
-                                                               std::int64_t score);
+std::vector<std::pair<std::string, std::int64_t>> index_entries(
+    const Game& game, std::int64_t score, std::span<const std::string> filter_keys = {});
+// The index of open games whose metadata `key` has `encoded_value` (a JSON text).
+std::string filter_index(std::string_view key, std::string_view encoded_value);
+// The JSON text a filterable metadata value is indexed under; nullopt if it cannot be filtered.
+std::optional<std::string> filter_value(const nlohmann::json& value);
+// Whether the open index lists the game (see index_entries).
+bool lists_as_open(const Game& game);
+
+// Seat reservations (SPEC section 7). Why a seat was refused:
+enum class SeatRefusal : std::uint8_t { None = 0, NotOpen, Full, AlreadyJoined };
+std::string_view to_string(SeatRefusal r) noexcept;  // "", "not open", "full", "already joined"
+// Reserves a seat for `player` until expires_at, or refreshes their live reservation (no second
+// seat). Changes `g` only when granted.
+SeatRefusal reserve_seat(Game& g, const std::string& player, std::int64_t now_ms,
+                         std::int64_t expires_at);
+// Removes the player's live reservation; false (and `g` unchanged) if there was none.
+bool cancel_reservation(Game& g, const std::string& player, std::int64_t now_ms);
+// Drops reservations that expired at now_ms or whose player is on the roster.
+void prune_reservations(Game& g, std::int64_t now_ms);
 
 }  // namespace game_data

@@ -43,6 +43,21 @@ public:
     std::optional<Game> get_game(std::string_view id);
     // Lobby games with free seats, oldest first. limit 0..10000.
     std::vector<Game> get_open_games(std::size_t limit = 50);
+    // The same, matching equality `filters` on metadata keys declared in filter_keys, with at
+    // least min_free_seats free (live reservations counted).
+    std::vector<Game> get_open_games(std::size_t limit, const Filters& filters,
+                                     std::int32_t min_free_seats = 1);
+    // Pages of open games, oldest first; pass next_cursor back for the next page.
+    OpenGamesPage open_games_page(std::size_t limit = 50, const Filters& filters = {},
+                                  std::int32_t min_free_seats = 1,
+                                  const std::optional<std::string>& cursor = std::nullopt);
+    // Seat reservations (SPEC section 7). reserve_seat throws GameNotFound or SeatUnavailable.
+    Reservation reserve_seat(const std::string& game_id, const std::string& player_id,
+                             std::int64_t ttl_ms = 15'000);
+    bool cancel_reservation(const std::string& game_id, const std::string& player_id);
+    // Reserves a seat in the oldest open game matching `filters`; nullopt when there is none.
+    std::optional<Reservation> quick_join(const std::string& player_id, const Filters& filters = {},
+                                          std::int64_t ttl_ms = 15'000);
     // Validates then applies. Invalid events throw InvalidArgument; unknown games, wrong
     // servers and rule violations come back as ApplyStatus::Rejected.
     ApplyResult apply(const Event& event);

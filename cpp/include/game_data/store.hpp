@@ -78,6 +78,9 @@ struct ConnectOptions {
     int pool_size = 4;
     std::int64_t tombstone_ttl_ms = 3'600'000;  // how long ended games are remembered
     std::size_t reap_batch = 500;
+    // Metadata keys open games are indexed by, so get_open_games / quick_join can filter on
+    // them (SPEC section 7). Every client of a namespace must declare the same keys.
+    std::vector<std::string> filter_keys;
 };
 
 // Every game operation, on any backend: validation, the rulebook (lifecycle.hpp), set and
@@ -90,9 +93,24 @@ public:
     // Insert a new game in state Created, in the pending set scored now_ms.
     // Throws GameExists if the id is live or tombstoned.
     void create_game(const Game& game, std::int64_t now_ms);
-    std::optional<Game> get_game(std::string_view id);
+    // The game as of now_ms (reservations expired by then are left out).
+    std::optional<Game> get_game(std::string_view id, std::int64_t now = game_data::now_ms());
     // Lobby games in CreatorJoined with free seats, oldest lobby score first.
     std::vector<Game> get_open_games(std::size_t limit);
+    // Open games matching `filters` with at least min_free_seats free at now_ms (reservations
+    // counted), oldest first, after `cursor` (a next_cursor of an earlier page).
+    OpenGamesPage open_games_page(std::size_t limit, const Filters& filters,
+                                  std::int32_t min_free_seats,
+                                  const std::optional<std::string>& cursor, std::int64_t now_ms);
+    // Reserves (or refreshes) a seat for player_id until now_ms + ttl_ms. Throws GameNotFound,
+    // SeatUnavailable.
+    Reservation reserve_seat(const std::string& game_id, const std::string& player_id,
+                             std::int64_t ttl_ms, std::int64_t now_ms);
+    bool cancel_reservation(const std::string& game_id, const std::string& player_id,
+                            std::int64_t now_ms);
+    // Reserves a seat in the oldest open game matching `filters`; nullopt when none has one.
+    std::optional<Reservation> quick_join(const std::string& player_id, const Filters& filters,
+                                          std::int64_t ttl_ms, std::int64_t now_ms);
     // Atomically apply one event (validated by the caller) at the matchmaker's time now_ms.
     ApplyResult apply(const Event& event, std::int64_t now_ms);
     // Apply in order, results per event: one read and one commit per batch (plus one retry
@@ -116,10 +134,18 @@ public:
     const std::shared_ptr<Metrics>& metrics() const noexcept { return metrics_; }
 
 private:
+    // The index to scan for `filters` (validated) and the filters left to check per game.
+    std::string open_index_for(const Filters& filters);
+    // Reads one game, lets `decide` change its slot (true: write it), commits with its guard;
+    // repeats on conflict.
+    template <typename Decide>
+    void change_one(const std::string& id, Decide&& decide);
+
     std::shared_ptr<Backend> backend_;
     std::string ns_;
     std::int64_t tombstone_ttl_ms_;
     std::shared_ptr<Metrics> metrics_;
+    std::vector<std::string> filter_keys_;
     std::array<Metrics::Series*, 21> event_series_{};  // [type * 3 + status]
     Metrics::Histogram* apply_seconds_ = nullptr;
     Metrics::Series* conflicts_ = nullptr;

@@ -93,10 +93,20 @@ struct Game {
     // The creator's join was applied once (so a late or replayed creator_joined without a seq
     // never seats the creator again after they left).
     bool creator_seen = false;
+    // Seats reserved for players not on the roster: player id -> expires_at (ms, matchmaker
+    // clock). Games handed out by the library hold only the reservations live at that time.
+    std::map<std::string, std::int64_t> reservations;
 
     // Free seats: capacity minus roster size, minus the creator's seat while the creator has
-    // not joined yet (never negative). Held joins wait for these seats.
+    // not joined yet, minus the reservations listed (never negative).
     std::int32_t free_seats() const noexcept;
+    // The same, counting only the reservations live at `now_ms` (what the rules use).
+    std::int32_t free_seats_at(std::int64_t now_ms) const noexcept;
+    // Seats not taken by the roster (nor the creator's kept seat), reservations ignored: what
+    // the open index follows, since reservations expire without a write.
+    std::int32_t roster_free_seats() const noexcept;
+    // Live reservations at `now_ms` of players not on the roster.
+    std::int32_t live_reservations(std::int64_t now_ms) const noexcept;
     // Served by get_open_games: waiting in the lobby with a free seat.
     bool is_open() const noexcept;
     bool has_player(std::string_view player_id) const noexcept;
@@ -116,6 +126,23 @@ struct ApplyResult {
     std::string entry_id;             // stream entry id when the event came from a stream
 
     bool operator==(const ApplyResult&) const = default;
+};
+
+// A seat held for a player in an open game until expires_at (ms, matchmaker clock).
+struct Reservation {
+    std::string game_id;
+    std::string player_id;
+    std::int64_t expires_at = 0;
+    bool operator==(const Reservation&) const = default;
+};
+
+// Equality filters on top-level metadata values (strings, integers, booleans).
+using Filters = std::map<std::string, nlohmann::json>;
+
+// One page of open games; next_cursor is nullopt on the last page.
+struct OpenGamesPage {
+    std::vector<Game> games;
+    std::optional<std::string> next_cursor;
 };
 
 struct Counts {

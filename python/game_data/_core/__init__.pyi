@@ -22,6 +22,10 @@ class Game:
         updated_at: int = 0,
         last_seq: int = 0,
         player_seqs: dict[str, int] | None = None,
+        held: list[tuple[str, int]] | None = None,
+        seq_floor: int = 0,
+        creator_seen: bool = False,
+        reservations: dict[str, int] | None = None,
     ) -> None: ...
     @property
     def id(self) -> str: ...
@@ -51,6 +55,8 @@ class Game:
     def seq_floor(self) -> int: ...
     @property
     def creator_seen(self) -> bool: ...
+    @property
+    def reservations(self) -> dict[str, int]: ...
     @property
     def free_seats(self) -> int: ...
     @property
