@@ -12,12 +12,16 @@ the wrong server and garbage entries.
 Expected outcomes follow the seq rule: a redelivered entry is a duplicate (same seq for the
 same player, or a state already reached) except a heartbeat, which is applied again (it only
 refreshes the score); a lifecycle event overtaken by a later state is a duplicate whatever its
-seq; a join overtaken by another player's newer join still applies (seq is per player).
+seq; a join overtaken by another player's newer join still applies (seq is per player), and a
+join that overtakes the leave freeing its seat is applied too: held until that leave arrives.
+Whatever the delivery order, a game's roster is its server's, in the order the server seated
+the players.
 
 Every game's fate and misbehaviour come from its own seeded generator, so a seed gives the
 same summary counts whatever the timing. At the end the run checks its own invariants (every
 game accounted for, consumer counts equal to what was published, dead letters only for the
-deliberate bad entries, nothing left pending) and reports failures.
+deliberate bad entries, no game ever holding more players than its capacity, every roster its
+server's, nothing left pending) and reports failures.
 """
 
 from __future__ import annotations
@@ -51,6 +55,7 @@ STATE_SET = {
 }
 MAX_AGE_MS = {"pending": 60_000, "lobby": 600_000, "active": 3_600_000}
 MAX_TICKS_PER_WAVE = 1_000
+HELD = "held until a seat frees"  # the reason of a join applied while its game is full
 
 
 @dataclass
@@ -66,7 +71,8 @@ class SimulationOptions:
     bad_rate: float = 0.02  # per game: one garbage entry; and as often one wrong-server event
     duplicate_rate: float = 0.05  # per event: delivered twice
     # Per started game: game_started overtakes all_players_joined. And as often, per game: a
-    # player's join is held back and overtaken by the next player's join.
+    # player's join is delayed and overtaken by the next player's join; and a leave (see
+    # leave_rate) is delayed past the join of the player who takes the freed seat.
     out_of_order_rate: float = 0.05
     leave_rate: float = 0.1  # per game: the first joiner leaves at once and is replaced
     min_capacity: int = 2
@@ -98,6 +104,9 @@ class SimulationResult:
     events_per_s: float
     invariants_checked: int
     failures: list[str] = field(default_factory=list)
+    # Joins applied while their game was full and seated when the leave they overtook arrived.
+    # How many depends on how players meet games in each wave, so it is not in the summary.
+    held_joins: int = 0
 
     @property
     def ok(self) -> bool:
@@ -153,12 +162,15 @@ class _GameActor:
         self.garbage = kinds[int(garbage_pick * len(kinds))] if garbage_roll < opts.bad_rate else None
         self.wrong_server = bool(others) and wrong_roll < opts.bad_rate
         self.wrong_server_id = others[int(wrong_pick * len(others))] if others else None
-        # Drawn last so the draws above stay what they were before this misbehaviour existed.
+        # Drawn last so the draws above stay what they were before these misbehaviours existed.
         self.reorder_join = rng.random() < opts.out_of_order_rate
-        self.held_join: Optional[dict[str, str]] = None  # prepared, not yet sent
+        self.late_leave = rng.random() < opts.out_of_order_rate
+        self.delayed_join: Optional[dict[str, str]] = None  # stamped, not yet sent
+        self.delayed_leave: Optional[dict[str, str]] = None  # stamped, not yet sent
         self.phase = "created"  # created -> lobby -> full -> active -> done
-        self.players: list[str] = [game.creator_id]
+        self.players: list[str] = [game.creator_id]  # in the order the server seated them
         self.finished = False
+        self.touched = False  # published a roster event since the simulation last looked
 
     # Publishing, with the expected outcome counted as it goes.
     def _good(self, entry_id: Optional[str], effective: bool = True, replay_applies: bool = False) -> None:
@@ -182,11 +194,14 @@ class _GameActor:
                 else:
                     self.expected.duplicate += 1
 
-    def _flush_held_join(self) -> None:
-        """Sends the held-back join, now older than the join(s) sent since: it still applies."""
-        if self.held_join is not None:
-            held, self.held_join = self.held_join, None
-            self._good(self.server.send(held))
+    def _flush_delayed(self) -> None:
+        """Sends the delayed join, now older than the join(s) sent since: it still applies; then
+        the delayed leave, older than the join that took its seat: that join was held until now."""
+        for name in ("delayed_join", "delayed_leave"):
+            fields = getattr(self, name)
+            if fields is not None:
+                setattr(self, name, None)
+                self._good(self.server.send(fields))
 
     def _bad(self, entry_id: Optional[str], reason: str) -> None:
         if entry_id is not None:
@@ -202,7 +217,10 @@ class _GameActor:
         if self.finished:
             return
         game, server = self.game, self.server
-        if self.phase == "created":
+        if self.phase == "lobby" and self.delayed_leave is not None:
+            self.touched = True
+            self._flush_delayed()  # no join came to overtake it: it goes out a tick late
+        elif self.phase == "created":
             if self.wrong_server:
                 self._bad(server.send_as(self.wrong_server_id, game), "wrong server")
             if self.garbage:
@@ -237,34 +255,40 @@ class _GameActor:
 
     def _check_lobby_death(self) -> None:
         if self.fate == "die_lobby" and len(self.players) - 1 >= self.join_target:
-            self._flush_held_join()  # the server sent every join it admitted before dying
+            self._flush_delayed()  # the server sent every event it stamped before dying
             self.server.die()
             self.finished = True
 
-    def admit(self, player: str) -> bool:
-        """A player the matchmaker sent: True if this server took them (joined, maybe left)."""
+    def admit(self, player: str) -> Optional[str]:
+        """A player the matchmaker sent: "seated", "left" (joined and left at once, so the
+        seat is free again), or None if this server did not take them."""
         if not self.accepting:
-            return False
+            return None
         game, server = self.game, self.server
+        self.touched = True
         if self.reorder_join and not self.leave_pending and len(self.players) + 1 < game.capacity:
             # This join is stamped now but sent after the next player's (newer) join.
             self.reorder_join = False
-            self.held_join = server.prepare(game, EventType.PLAYER_JOINED, player)
+            self.delayed_join = server.prepare(game, EventType.PLAYER_JOINED, player)
         else:
             self._good(server.player_joins(game, player))
-            self._flush_held_join()
+            self._flush_delayed()
         if self.leave_pending:
             self.leave_pending = False
-            self._good(server.player_leaves(game, player))
-            return True
+            if self.late_leave:
+                # Stamped now, sent after the join of whoever takes the seat next (or a tick late).
+                self.delayed_leave = server.prepare(game, EventType.PLAYER_LEFT, player)
+            else:
+                self._good(server.player_leaves(game, player))
+            return "left"
         self.players.append(player)
         if len(self.players) == game.capacity:
-            self._flush_held_join()
+            self._flush_delayed()
             if not self.out_of_order:
                 self._good(server.all_players_joined(game))
             self.phase = "full"
         self._check_lobby_death()
-        return True
+        return "seated"
 
 
 class _Progress:
@@ -330,6 +354,10 @@ class _Simulation:
         self.unexpected_rejects: list[str] = []
         self.roster_mismatches: list[str] = []
         self.rosters_checked = 0
+        self.overfilled: list[str] = []  # games seen holding more players than their capacity
+        self.still_held: list[str] = []  # joins left held once every event sent was applied
+        self.seat_checks = 0
+        self.held_joins = 0  # joins applied as "held until a seat frees" (timing dependent)
         self.bad_seen: set[str] = set()
 
     def check(self, ok: bool, what: str) -> None:
@@ -356,6 +384,8 @@ class _Simulation:
                     self.results["applied"] += 1
                     if r.state == GameState.ENDED:
                         self.ended += 1
+                    elif r.reason == HELD:
+                        self.held_joins += 1
                 elif status == ApplyStatus.DUPLICATE:
                     self.results["duplicate"] += 1
                 else:
@@ -370,17 +400,40 @@ class _Simulation:
                             self.wrong_reasons.append(f"{entry_id}: {r.reason!r}, expected {want!r}")
 
     def check_roster(self, actor: _GameActor) -> None:
-        """A full game, every event so far applied: the stored roster is the server's."""
+        """A full game, every event so far applied: the stored roster is the server's, in the
+        order the server seated them, with no join held."""
         self.rosters_checked += 1
         stored = self.mm.get_game(actor.game.id)
-        got = sorted(stored.players) if stored is not None else None
-        if got != sorted(actor.players):
-            self.roster_mismatches.append(f"{actor.game.id}: stored {got}, server has {sorted(actor.players)}")
+        got = (stored.players, stored.held) if stored is not None else None
+        if got != (actor.players, []):
+            self.roster_mismatches.append(f"{actor.game.id}: stored {got}, server has {actor.players}")
+        if stored is not None:
+            self.check_seats(stored)
+
+    def check_seats(self, game: Any, settled: bool = False) -> None:
+        """No game ever holds more players than its capacity; once every event its server sent
+        is applied (`settled`), no join is left held: the servers never admit past capacity."""
+        self.seat_checks += 1
+        if len(game.players) > game.capacity:
+            self.overfilled.append(f"{game.id}: {len(game.players)} players, capacity {game.capacity}")
+        if settled and game.held:
+            self.still_held.append(f"{game.id}: {game.held}")
+
+    def check_touched(self, actors: dict[str, _GameActor]) -> None:
+        """After a tick's drain: the seats of every game whose roster changed this tick."""
+        for actor in actors.values():
+            if actor.touched:
+                actor.touched = False
+                stored = self.mm.get_game(actor.game.id)
+                if stored is not None:
+                    self.check_seats(stored, settled=actor.delayed_join is None and actor.delayed_leave is None)
 
     def match_players(self, actors: dict[str, _GameActor]) -> None:
         """One matchmaking round: arriving players pick open games; their servers admit them."""
         open_games = self.mm.get_open_games(limit=min(10_000, 2 * self.opts.batch + 50))
-        seats = {g.id: g.capacity - len(g.players) for g in open_games if g.id in actors}
+        for g in open_games:
+            self.check_seats(g)
+        seats = {g.id: g.free_seats for g in open_games if g.id in actors}
         candidates = [gid for gid, n in seats.items() if n > 0]
         arrivals = sum(seats.values())
         for _ in range(arrivals):
@@ -390,8 +443,10 @@ class _Simulation:
             while candidates:
                 i = self.match_rng.randrange(len(candidates))
                 gid = candidates[i]
-                if actors[gid].admit(player):
-                    seats[gid] -= 1
+                admitted = actors[gid].admit(player)
+                if admitted:
+                    if admitted == "seated":
+                        seats[gid] -= 1
                     if seats[gid] == 0:
                         candidates[i] = candidates[-1]
                         candidates.pop()
@@ -435,6 +490,7 @@ class _Simulation:
             self.drain()
             self.match_players(actors)
             self.drain()
+            self.check_touched(actors)
             self.progress.update(first, self.expected.published)
         for actor in actors.values():
             if actor.phase == "done":
@@ -463,6 +519,8 @@ class _Simulation:
                        f"{len(abandoned[set_name])} abandoned there")
             wrong_set = [g.id for g in reaped if STATE_SET.get(g.state) != set_name]
             self.check(not wrong_set, f"reaped from {set_name} in another state: {wrong_set[:3]}")
+            for g in reaped:
+                self.check_seats(g, settled=True)
         counts = mm.counts()
         self.check(all(v == 0 for v in counts.values()), f"sets not empty after the wave: {counts}")
         stragglers = [gid for gid in actors if mm.get_game(gid) is not None]
@@ -511,6 +569,12 @@ class _Simulation:
         self.check(not self.roster_mismatches,
                    f"{len(self.roster_mismatches)} full games with a roster other than their "
                    f"server's, e.g. {self.roster_mismatches[:3]}")
+        self.check(self.seat_checks > 0 and not self.overfilled,
+                   f"{len(self.overfilled)} times a game held more players than its capacity, "
+                   f"e.g. {self.overfilled[:3]}")
+        self.check(not self.still_held,
+                   f"{len(self.still_held)} games kept joins held after every event was applied, "
+                   f"e.g. {self.still_held[:3]}")
         self.check(not self.wrong_reasons, f"dead letters with the wrong reason: {self.wrong_reasons[:3]}")
         self.check(self.bad_seen == set(exp.bad),
                    f"{len(set(exp.bad) - self.bad_seen)} bad entries never rejected")
@@ -543,6 +607,7 @@ class _Simulation:
             events_per_s=consumed / wall if wall > 0 else 0.0,
             invariants_checked=self.checks,
             failures=list(self.failures),
+            held_joins=self.held_joins,
         )
 
 

@@ -113,6 +113,18 @@ def test_simulation_accounts_for_every_game_and_every_event():
     assert events["duplicate"] > 0
 
 
+def test_joins_overtaking_the_leave_that_frees_their_seat_end_in_the_servers_rosters():
+    # Every joiner leaves at once, and the leave is sent after the next player's join: when
+    # that join finds the game full it is held until the leave arrives. The run's invariants
+    # check each full game's roster against its server's, in seat order, that no game ever
+    # holds more players than its capacity, and that no join stays held.
+    result = run_simulation(SimulationOptions(games=400, seed=4, leave_rate=1.0, out_of_order_rate=1.0))
+
+    assert result.ok, result.failures
+    assert result.held_joins > 0
+    assert result.events["rejected"] == result.events["deliberate bad entries"]
+
+
 def test_simulate_json_output_is_machine_readable():
     result = run_cli("simulate", "--games", "50", "--seed", "1", "--json")
 

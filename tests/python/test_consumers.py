@@ -4,6 +4,7 @@ sees a game in two sets."""
 
 from __future__ import annotations
 
+import json
 import random
 import signal
 import subprocess
@@ -18,7 +19,7 @@ from typing import Callable
 import pytest
 
 import game_data
-from game_data import ApplyStatus, EventType, GameState
+from game_data import ApplyStatus, Event, EventType, GameState
 from game_data.testing import SimulatedGameServer
 
 from conftest import STREAM_BACKENDS
@@ -389,9 +390,189 @@ if "redis" in STREAM_BACKENDS:
         assert (claimed.entry_id, claimed.status) == (bob, ApplyStatus.APPLIED)
         assert rescuer.stats["claimed"] == 1
         current = mm.get_game(game.id)
-        assert current.players == ["alice", "carol", "bob"]
+        assert current.players == ["alice", "bob", "carol"]  # the publish order, not the delivery's
         seqs = {e.fields["player_id"]: int(e.fields["seq"]) for e in server.sent}
         assert seqs["bob"] < seqs["carol"]  # bob's join really was the older one
         assert current.player_seqs == seqs
         assert current.last_seq == seqs["carol"]
         assert rescuer.group_info() == {"pending": 0, "lag": 0}
+
+    # -- issue 7: rosters converge to the publish order whatever the consumers' order -------
+
+    CONSUMER_LOOP = textwrap.dedent(
+        """
+        import json, signal, sys
+        from collections import Counter
+        import game_data
+        url, namespace, name, claim_idle_ms = sys.argv[1:5]
+        consumer = game_data.connect(url, namespace=namespace).consumer(
+            name=name, claim_idle_ms=int(claim_idle_ms))
+        stopping = []
+        signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
+        reasons = Counter()
+        print("ready", flush=True)
+        sys.stdin.readline()  # "go": every consumer starts on the backlog at once
+        while not stopping:
+            for r in consumer.poll(count=20, block_ms=20):
+                reasons[f"{r.status.value}: {r.reason}"] += 1
+        print(json.dumps({"stats": dict(consumer.stats), "reasons": dict(reasons)}), flush=True)
+        """
+    )
+
+    def roster_script(rng: random.Random, gid: str, creator: str, capacity: int,
+                      creator_wanders: bool) -> tuple[list[tuple[str, str | None]], list[str]]:
+        """One game's events as its server publishes them -- creator_joined, then joins, leaves
+        and re-joins that never seat more than `capacity` -- and the roster they leave: the
+        creator first, then the others in the order of the joins that seated them.
+
+        A wandering creator leaves and comes back too; those games are never started (see
+        test_a_creator_join_overtaken_by_the_start_and_by_the_creators_leave_frees_the_kept_seat
+        in test_matchmaker.py for why the two are not mixed yet)."""
+        steps: list[tuple[str, str | None]] = [("creator_joined", creator)]
+        seated = [creator]
+        pool = [creator, *(f"{gid}-p{k}" for k in range(6))]
+        for _ in range(rng.randint(4, 9)):
+            can_leave = [p for p in seated if creator_wanders or p != creator]
+            if can_leave and (len(seated) == capacity or rng.random() < 0.35):
+                player = rng.choice(can_leave)
+                seated.remove(player)
+                steps.append(("player_left", player))
+            else:
+                player = rng.choice([p for p in pool if p not in seated])
+                seated.append(player)
+                steps.append(("player_joined", player))
+        if not creator_wanders and rng.random() < 0.5:
+            steps.append(("game_started", None))
+        return steps, sorted(seated, key=lambda p: p != creator)  # stable: join order kept
+
+    def test_four_consumer_processes_with_a_crash_leave_every_roster_as_published(
+        redis_url, gd_namespace
+    ):
+        import redis
+
+        games_n, servers_n, claim_idle_ms = 640, 8, 250
+        rng = random.Random(7)
+        mm = game_data.connect(redis_url, namespace=gd_namespace)
+        stream = mm.default_stream
+        inspector = mm.consumer(name="inspector")  # reads nothing; only looks at the group
+        assert inspector.poll(block_ms=0) == []  # creates the group at the start of the stream
+        client = redis.Redis.from_url(redis_url)
+        publishers = [mm.publisher(f"gs-{s}") for s in range(servers_n)]
+        games, scripts, expected = [], {}, {}
+        for i in range(games_n):
+            game = mm.create_game(creator_id=f"c{i}", capacity=rng.randint(2, 5),
+                                  server_id=f"gs-{i % servers_n}", game_id=f"g{i}")
+            games.append(game)
+            scripts[game.id], expected[game.id] = roster_script(
+                rng, game.id, game.creator_id, game.capacity, creator_wanders=i % 3 == 0)
+        total = sum(len(s) for s in scripts.values())
+
+        names = iter(f"mm-{k}" for k in range(100))
+        procs: dict[str, subprocess.Popen] = {}
+
+        def start_consumers(n: int) -> list[str]:
+            started = [next(names) for _ in range(n)]
+            for name in started:
+                procs[name] = subprocess.Popen(
+                    [sys.executable, "-c", CONSUMER_LOOP, redis_url, gd_namespace, name, str(claim_idle_ms)],
+                    stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+            for name in started:
+                assert procs[name].stdout.readline() == "ready\n"
+            for name in started:
+                procs[name].stdin.write("go\n")
+                procs[name].stdin.flush()
+            return started
+
+        def pending_of(name: str) -> int:
+            return len(client.xpending_range(stream, "matchmaker", min="-", max="+", count=10_000,
+                                             consumername=name))
+
+        # Each server publishes its games' events (stamping seqs), a dozen games interleaved at
+        # a time so one game's events sit close together on the stream. Half go out before the
+        # consumers start: they take that backlog in parallel batches, applying one game's
+        # events in any order. Then one consumer is frozen until it is caught holding entries
+        # it read but did not acknowledge, and SIGKILLed: they are left for the others to claim.
+        waiting, active = [g.id for g in reversed(games)], []
+        cursors = {gid: 0 for gid in scripts}
+        published, kills, stranded = 0, 0, 0
+        live: list[str] = []
+
+        def publish_one() -> None:
+            nonlocal published
+            while len(active) < 12 and waiting:
+                active.append(waiting.pop())
+            gid = rng.choice(active)
+            type_, player = scripts[gid][cursors[gid]]
+            pub = publishers[int(gid[1:]) % servers_n]
+            getattr(pub, type_)(gid) if player is None else getattr(pub, type_)(gid, player)
+            published += 1
+            cursors[gid] += 1
+            if cursors[gid] == len(scripts[gid]):
+                active.remove(gid)
+
+        try:
+            while published < total // 2:
+                publish_one()
+            live = start_consumers(4)
+            while published < total:
+                publish_one()
+                if stranded == 0:
+                    victim = procs[live[0]]
+                    victim.send_signal(signal.SIGSTOP)
+                    if pending_of(live[0]) == 0:
+                        victim.send_signal(signal.SIGCONT)
+                        continue
+                    victim.send_signal(signal.SIGKILL)
+                    victim.wait(timeout=10)
+                    kills += 1
+                    stranded = pending_of(live[0])  # read, never acknowledged: left to claims
+                    live = [*live[1:], *start_consumers(1)]
+            assert published == total
+            assert stranded > 0, f"{kills} consumers killed, none caught holding unacknowledged entries"
+
+            wait_for(lambda: inspector.group_info() == {"pending": 0, "lag": 0}, timeout=45,
+                     what="the group to drain (nothing pending, nothing unread)")
+        finally:
+            outputs = {}
+            for name, proc in procs.items():
+                if proc.poll() is None:
+                    proc.send_signal(signal.SIGCONT)  # in case a failure left it frozen
+                    proc.send_signal(signal.SIGTERM)
+            for name, proc in procs.items():
+                try:
+                    outputs[name] = proc.communicate(timeout=20)[0]
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    outputs[name] = proc.communicate()[0]
+            client.close()
+
+        survivors = [json.loads(outputs[name]) for name in live]
+        assert [procs[name].returncode for name in live] == [0] * 4
+        stats, reasons = Counter(), Counter()
+        for survivor in survivors:
+            stats.update(survivor["stats"])
+            reasons.update(survivor["reasons"])
+        assert stats["rejected"] == stats["dead_lettered"] == 0
+        assert stats["claimed"] >= stranded
+        # Events really were applied out of publish order: stale roster events came after
+        # newer ones of the same player (e.g. the claimed ones, applied last).
+        assert reasons["duplicate: seq already applied"] > 0, reasons
+        assert mm.stream_length(f"{stream}:dead") == 0
+
+        # The publish order, applied one by one on a memory:// matchmaker.
+        reference = game_data.connect("memory://")
+        for game in games:
+            reference.create_game(creator_id=game.creator_id, capacity=game.capacity,
+                                  server_id=game.server_id, game_id=game.id)
+        entries = mm.stream_entries(stream)
+        assert len(entries) == total
+        in_order = reference.apply_many([Event.from_fields(fields) for _, fields in entries])
+        assert {r.status for r in in_order} == {ApplyStatus.APPLIED}
+
+        def outcome(g) -> tuple:
+            return (g.state, g.players, g.held, g.player_seqs, g.last_seq, g.creator_seen, g.seq_floor)
+
+        differing = [(gid, outcome(mm.get_game(gid)), outcome(reference.get_game(gid)))
+                     for gid in scripts if outcome(mm.get_game(gid)) != outcome(reference.get_game(gid))]
+        assert differing == [], f"{len(differing)} of {games_n} rosters differ, e.g. {differing[:3]}"
+        assert {gid: reference.get_game(gid).players for gid in scripts} == expected

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 import game_data
 from game_data import ApplyStatus, Event, EventType, GameState
 
 SERVER = "gs-1"
+MAX_HELD_JOINS = 16  # joins a full game keeps waiting for a seat (kMaxHeldJoins)
+MAX_ABSENT_PLAYER_SEQS = 64  # seqs kept for players neither seated nor held (kMaxAbsentPlayerSeqs)
 
 
 def ev(type_: EventType, game_id: str, player_id: str | None = None, *, seq: int | None = None,
@@ -144,12 +148,132 @@ def test_replayed_event_is_a_duplicate(mm: game_data.Matchmaker) -> None:
 def test_backward_event_is_a_duplicate_and_changes_nothing(mm: game_data.Matchmaker) -> None:
     gid = mm.create_game(creator_id="alice", capacity=3, server_id=SERVER).id
     mm.apply(ev(EventType.GAME_STARTED, gid))
+    mm.apply(ev(EventType.CREATOR_JOINED, gid, "alice"))  # late, but it seats her (next test)
     before = mm.get_game(gid)
     for late in (ev(EventType.CREATOR_JOINED, gid, "alice"), ev(EventType.ALL_PLAYERS_JOINED, gid),
                  ev(EventType.GAME_STARTED, gid)):
         assert mm.apply(late).status is ApplyStatus.DUPLICATE
     assert mm.get_game(gid) == before
     assert mm.counts() == counts(active=1)
+
+
+# -- rosters converge to the publish order whatever the delivery order (README "Lifecycle") --
+
+
+def test_a_creator_join_overtaken_by_the_start_seats_the_creator_once(mm: game_data.Matchmaker) -> None:
+    gid = mm.create_game(creator_id="alice", capacity=3, server_id=SERVER).id
+    assert mm.apply(ev(EventType.PLAYER_JOINED, gid, "bob", seq=2)).status is ApplyStatus.APPLIED
+    assert mm.apply(ev(EventType.GAME_STARTED, gid, seq=3)).status is ApplyStatus.APPLIED
+    _, score = mm.set_entry(gid)
+    assert live(mm, gid).creator_seen is False
+
+    late = mm.apply(ev(EventType.CREATOR_JOINED, gid, "alice", seq=1))
+
+    assert (late.status, late.reason, late.state) == (ApplyStatus.APPLIED, "", GameState.IN_PROGRESS)
+    game = live(mm, gid)
+    assert (game.players, game.creator_seen, game.last_seq) == (["alice", "bob"], True, 3)
+    assert mm.set_entry(gid) == ("active", score)  # no state change, no new score
+    # Once seen, a replay without a seq after she left never seats her again.
+    assert mm.apply(ev(EventType.PLAYER_LEFT, gid, "alice")).status is ApplyStatus.APPLIED
+    replay = mm.apply(ev(EventType.CREATOR_JOINED, gid, "alice"))
+    assert (replay.status, replay.reason) == (ApplyStatus.DUPLICATE, "state already reached")
+    assert live(mm, gid).players == ["bob"]
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "rule bug (cpp/src/lifecycle.cpp creator_joined): a creator_joined overtaken both by a later "
+    "state and by the creator's own newer roster event is a duplicate, so creator_seen stays "
+    "false and the creator's seat is kept free for good: a join stays held forever"))
+def test_a_creator_join_overtaken_by_the_start_and_by_the_creators_leave_frees_the_kept_seat(
+    mm: game_data.Matchmaker,
+) -> None:
+    gid = mm.create_game(creator_id="alice", capacity=2, server_id=SERVER).id
+    # Published: alice joins (1) and leaves (2), bob (3) and carol (4) take the two seats, the
+    # game starts (5). Delivered: 2, 5, 1, 3, 4.
+    for event in (ev(EventType.PLAYER_LEFT, gid, "alice", seq=2), ev(EventType.GAME_STARTED, gid, seq=5),
+                  ev(EventType.CREATOR_JOINED, gid, "alice", seq=1),
+                  ev(EventType.PLAYER_JOINED, gid, "bob", seq=3),
+                  ev(EventType.PLAYER_JOINED, gid, "carol", seq=4)):
+        mm.apply(event)
+
+    game = live(mm, gid)
+    assert (game.players, game.held, game.creator_seen) == (["bob", "carol"], [], True)
+
+
+def test_a_join_that_finds_the_game_full_is_held_until_the_leave_that_frees_its_seat(
+    mm: game_data.Matchmaker,
+) -> None:
+    gid = mm.create_game(creator_id="alice", capacity=2, server_id=SERVER).id
+    mm.apply(ev(EventType.CREATOR_JOINED, gid, "alice", seq=1))
+    mm.apply(ev(EventType.PLAYER_JOINED, gid, "bob", seq=2))
+    # Published: bob leaves (3), carol joins (4); delivered the other way round.
+    held = mm.apply(ev(EventType.PLAYER_JOINED, gid, "carol", seq=4))
+
+    assert (held.status, held.reason) == (ApplyStatus.APPLIED, "held until a seat frees")
+    game = live(mm, gid)
+    assert (game.players, game.held, game.free_seats) == (["alice", "bob"], [("carol", 4)], 0)
+    assert game.player_seqs == {"alice": 1, "bob": 2, "carol": 4} and game.last_seq == 4
+    assert open_ids(mm) == []
+    again = mm.apply(ev(EventType.PLAYER_JOINED, gid, "carol"))
+    assert (again.status, again.reason) == (ApplyStatus.DUPLICATE, "player already held")
+
+    left = mm.apply(ev(EventType.PLAYER_LEFT, gid, "bob", seq=3))
+
+    assert (left.status, left.reason) == (ApplyStatus.APPLIED, "")
+    game = live(mm, gid)
+    assert (game.players, game.held, game.free_seats) == (["alice", "carol"], [], 0)
+    assert open_ids(mm) == []
+
+
+def test_a_held_player_who_leaves_is_no_longer_held(mm: game_data.Matchmaker) -> None:
+    gid = mm.create_game(creator_id="alice", capacity=2, server_id=SERVER).id
+    mm.apply(ev(EventType.CREATOR_JOINED, gid, "alice"))
+    mm.apply(ev(EventType.PLAYER_JOINED, gid, "bob"))
+    mm.apply(ev(EventType.PLAYER_JOINED, gid, "carol"))
+
+    assert mm.apply(ev(EventType.PLAYER_LEFT, gid, "carol")).status is ApplyStatus.APPLIED
+
+    game = live(mm, gid)
+    assert (game.players, game.held) == (["alice", "bob"], [])
+    mm.apply(ev(EventType.PLAYER_LEFT, gid, "bob"))
+    assert live(mm, gid).players == ["alice"]  # nobody is waiting for bob's seat
+
+
+def test_joins_before_the_creators_join_keep_the_creators_seat(mm: game_data.Matchmaker) -> None:
+    gid = mm.create_game(creator_id="alice", capacity=3, server_id=SERVER).id
+    for player, seq in (("bob", 2), ("carol", 3)):
+        r = mm.apply(ev(EventType.PLAYER_JOINED, gid, player, seq=seq))
+        assert (r.status, r.reason, r.state) == (ApplyStatus.APPLIED, "", GameState.CREATED)
+    game = live(mm, gid)
+    assert (game.players, game.free_seats, game.creator_seen) == (["bob", "carol"], 0, False)
+    dave = mm.apply(ev(EventType.PLAYER_JOINED, gid, "dave", seq=4))
+    assert (dave.status, dave.reason) == (ApplyStatus.APPLIED, "held until a seat frees")
+    assert set_name(mm, gid) == "pending" and open_ids(mm) == []
+
+    joined = mm.apply(ev(EventType.CREATOR_JOINED, gid, "alice", seq=1))
+
+    assert (joined.status, joined.state) == (ApplyStatus.APPLIED, GameState.CREATOR_JOINED)
+    game = live(mm, gid)
+    assert (game.players, game.held) == (["alice", "bob", "carol"], [("dave", 4)])
+    assert set_name(mm, gid) == "lobby" and open_ids(mm) == []
+    mm.apply(ev(EventType.PLAYER_LEFT, gid, "carol", seq=5))
+    assert live(mm, gid).players == ["alice", "bob", "dave"]
+
+
+def test_a_join_seated_early_is_held_again_when_an_older_join_arrives(mm: game_data.Matchmaker) -> None:
+    gid = mm.create_game(creator_id="alice", capacity=2, server_id=SERVER).id
+    mm.apply(ev(EventType.CREATOR_JOINED, gid, "alice", seq=1))
+    # Published: bob joins (2), leaves (3), carol joins (4), bob joins again (5) -- the game
+    # never holds more than two. Delivered: 5 first, then 2, 3, 4.
+    assert mm.apply(ev(EventType.PLAYER_JOINED, gid, "bob", seq=5)).reason == ""
+    assert mm.apply(ev(EventType.PLAYER_JOINED, gid, "bob", seq=2)).reason == "seq already applied"
+    assert mm.apply(ev(EventType.PLAYER_LEFT, gid, "bob", seq=3)).reason == "seq already applied"
+
+    carol = mm.apply(ev(EventType.PLAYER_JOINED, gid, "carol", seq=4))
+
+    assert (carol.status, carol.reason) == (ApplyStatus.APPLIED, "")  # her join is the older
+    game = live(mm, gid)
+    assert (game.players, game.held) == (["alice", "carol"], [("bob", 5)])
 
 
 # -- seq (SPEC section 3): compared per player for roster events only ----------------------
@@ -193,7 +317,7 @@ def test_an_older_seq_of_another_player_still_applies(mm: game_data.Matchmaker) 
 
     assert (carol.status, dave.status) == (ApplyStatus.APPLIED, ApplyStatus.APPLIED)
     game = live(mm, gid)
-    assert game.players == ["alice", "bob", "carol", "dave"]
+    assert game.players == ["alice", "dave", "carol", "bob"]  # the publish (seq) order
     assert game.player_seqs == {"alice": 10, "bob": 30, "carol": 20, "dave": 5}
     assert game.last_seq == 30  # the high-water mark never goes down
     assert open_ids(mm) == []  # full now
@@ -247,19 +371,50 @@ def test_a_join_refused_as_full_does_not_record_its_seq(mm: game_data.Matchmaker
     gid = mm.create_game(creator_id="alice", capacity=2, server_id=SERVER).id
     mm.apply(ev(EventType.CREATOR_JOINED, gid, "alice", seq=1))
     mm.apply(ev(EventType.PLAYER_JOINED, gid, "bob", seq=2))
+    waiting = [ev(EventType.PLAYER_JOINED, gid, f"h{i}", seq=100 + i) for i in range(MAX_HELD_JOINS)]
+    assert {r.reason for r in mm.apply_many(waiting)} == {"held until a seat frees"}
     before = live(mm, gid)
+    entry = mm.set_entry(gid)
 
     full = mm.apply(ev(EventType.PLAYER_JOINED, gid, "carol", seq=50))
 
     assert (full.status, full.reason) == (ApplyStatus.REJECTED, "game is full")
     assert live(mm, gid) == before
-    assert "carol" not in before.player_seqs and before.last_seq == 2
-    # Once a seat is free the same join is applied: its seq was never taken for applied.
+    assert mm.set_entry(gid) == entry
+    assert len(before.held) == MAX_HELD_JOINS
+    assert "carol" not in before.player_seqs and before.last_seq == 100 + MAX_HELD_JOINS - 1
+    # Once a seat is free the same join is applied: its seq was never taken for applied. It
+    # is older than every held join, so it takes the seat and the oldest of them waits again.
     assert mm.apply(ev(EventType.PLAYER_LEFT, gid, "bob", seq=60)).status is ApplyStatus.APPLIED
+    assert live(mm, gid).players == ["alice", "h0"]
     assert mm.apply(ev(EventType.PLAYER_JOINED, gid, "carol", seq=50)).status is ApplyStatus.APPLIED
     game = live(mm, gid)
     assert game.players == ["alice", "carol"]
-    assert game.last_seq == 60
+    assert [p for p, _ in game.held] == [f"h{i}" for i in range(MAX_HELD_JOINS)]
+    assert game.last_seq == 100 + MAX_HELD_JOINS - 1
+
+
+def test_seqs_of_players_who_are_not_seated_are_bounded_and_older_ones_refused(
+    mm: game_data.Matchmaker,
+) -> None:
+    gid = mm.create_game(creator_id="alice", capacity=3, server_id=SERVER).id
+    mm.apply(ev(EventType.CREATOR_JOINED, gid, "alice", seq=1))
+    ghosts = 200
+    results = mm.apply_many([ev(EventType.PLAYER_LEFT, gid, f"ghost{i}", seq=10 + i) for i in range(ghosts)])
+    assert {r.status for r in results} == {ApplyStatus.APPLIED}
+
+    game = live(mm, gid)
+    assert game.seq_floor == 10 + ghosts - MAX_ABSENT_PLAYER_SEQS - 1
+    assert sorted(game.player_seqs) == sorted(["alice"] + [f"ghost{i}" for i in range(ghosts - MAX_ABSENT_PLAYER_SEQS, ghosts)])
+    # A forgotten player's stale join is refused, never seated; a remembered one is still a
+    # duplicate; a new one lands.
+    stale = mm.apply(ev(EventType.PLAYER_JOINED, gid, "ghost3", seq=12))
+    assert (stale.status, stale.reason) == (ApplyStatus.REJECTED, "seq too old")
+    remembered = mm.apply(ev(EventType.PLAYER_JOINED, gid, f"ghost{ghosts - 1}", seq=10 + ghosts - 1))
+    assert (remembered.status, remembered.reason) == (ApplyStatus.DUPLICATE, "seq already applied")
+    assert mm.apply(ev(EventType.PLAYER_JOINED, gid, "bob", seq=10_000)).status is ApplyStatus.APPLIED
+    assert live(mm, gid).players == ["alice", "bob"]
+    assert game.to_dict()["seq_floor"] == game.seq_floor
 
 
 def test_a_lifecycle_event_with_a_lower_seq_still_advances(mm: game_data.Matchmaker) -> None:
@@ -372,10 +527,14 @@ def test_roster_changes_update_free_seats_and_open_games(mm: game_data.Matchmake
     mm.apply(ev(EventType.PLAYER_JOINED, gid, "carol"))
     assert mm.get_open_games() == []
     full = mm.apply(ev(EventType.PLAYER_JOINED, gid, "dave"))
-    assert full.status is ApplyStatus.REJECTED
-    mm.apply(ev(EventType.PLAYER_LEFT, gid, "bob"))
+    assert (full.status, full.reason) == (ApplyStatus.APPLIED, "held until a seat frees")
+    assert mm.get_open_games() == []
+    mm.apply(ev(EventType.PLAYER_LEFT, gid, "bob"))  # dave takes the seat
+    assert mm.get_open_games() == []
+    assert live(mm, gid).players == ["alice", "carol", "dave"]
+    mm.apply(ev(EventType.PLAYER_LEFT, gid, "carol"))
     (open_game,) = mm.get_open_games()
-    assert open_game.players == ["alice", "carol"]
+    assert open_game.players == ["alice", "dave"]
     assert open_game.free_seats == 1
     assert mm.counts() == counts(lobby=1)
 
@@ -479,6 +638,28 @@ def test_reap_removes_old_games_and_returns_them(mm: game_data.Matchmaker) -> No
     assert mm.counts() == counts()
     assert mm.get_game("p") is None
     assert mm.reap(now=mm.now() + 10 * 3_600_000) == []
+
+
+def test_reap_appends_each_reaped_game_to_the_reaped_stream(mm: game_data.Matchmaker) -> None:
+    mm.create_game(creator_id="alice", capacity=2, server_id=SERVER, game_id="p")
+    mm.create_game(creator_id="alice", capacity=2, server_id="gs-2", game_id="l")
+    mm.apply(ev(EventType.CREATOR_JOINED, "l", "alice", server_id="gs-2"))
+    scores = {gid: mm.set_entry(gid)[1] for gid in ("p", "l")}
+    now = mm.now() + 10 * 3_600_000
+
+    reaped = {g.id: g for g in mm.reap(now=now)}
+
+    entries = mm.stream_entries(f"{mm.namespace}:{{0}}:reaped")
+    assert sorted(fields["game_id"] for _, fields in entries) == ["l", "p"]
+    for _, fields in entries:
+        gid = fields["game_id"]
+        game = reaped[gid]
+        assert {k: v for k, v in fields.items() if k != "game"} == {
+            "game_id": gid, "server_id": game.server_id, "state": game.state.value,
+            "set": {"p": "pending", "l": "lobby"}[gid], "score": str(scores[gid]), "reaped_at": str(now)}
+        assert game_data.Game.from_dict(json.loads(fields["game"])) == game
+    assert mm.reap(now=now) == []
+    assert len(mm.stream_entries(f"{mm.namespace}:{{0}}:reaped")) == 2
 
 
 def test_reap_uses_each_sets_max_age(backend_url: str, gd_namespace: str) -> None:

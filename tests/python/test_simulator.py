@@ -142,8 +142,55 @@ def test_joins_of_two_players_delivered_out_of_order_both_take_effect(mm, consum
     results = drain(consumer)
     assert [r.entry_id for r in results] == [carol_id, bob_id]
     assert statuses(results) == [ApplyStatus.APPLIED, ApplyStatus.APPLIED]
-    assert mm.get_game(game.id).players == ["alice", "carol", "bob"]
+    assert mm.get_game(game.id).players == ["alice", "bob", "carol"]  # the publish order
     assert mm.get_open_games() == []
+
+
+def test_a_join_that_overtakes_the_leave_freeing_its_seat_is_held_then_seated(mm, consumer, server):
+    game = mm.create_game(creator_id="alice", capacity=2, server_id="gs-1")
+    server.creator_joins(game)
+    server.player_joins(game, "bob")
+    drain(consumer)
+
+    left_id, joined_id = server.out_of_order(
+        game, [(EventType.PLAYER_LEFT, "bob"), (EventType.PLAYER_JOINED, "carol")])
+
+    results = drain(consumer)
+    assert [(r.entry_id, r.status, r.reason) for r in results] == [
+        (joined_id, ApplyStatus.APPLIED, "held until a seat frees"), (left_id, ApplyStatus.APPLIED, "")]
+    current = mm.get_game(game.id)
+    assert (current.players, current.held) == (["alice", "carol"], [])
+    assert dead_letters(mm) == []
+
+
+def test_joins_that_overtake_the_creators_join_land_with_the_creator_first(mm, consumer, server):
+    game = mm.create_game(creator_id="alice", capacity=3, server_id="gs-1")
+
+    server.out_of_order(game, [(EventType.CREATOR_JOINED, "alice"), (EventType.PLAYER_JOINED, "bob"),
+                               (EventType.PLAYER_JOINED, "carol")])
+
+    results = drain(consumer)
+    assert statuses(results) == [ApplyStatus.APPLIED] * 3
+    current = mm.get_game(game.id)
+    assert (current.state, current.players, current.held) == (
+        GameState.CREATOR_JOINED, ["alice", "bob", "carol"], [])
+    assert mm.get_open_games() == []
+
+
+def test_a_creator_join_that_arrives_after_the_start_still_seats_the_creator(mm, consumer, server):
+    game = mm.create_game(creator_id="alice", capacity=2, server_id="gs-1")
+
+    server.out_of_order(game, [(EventType.CREATOR_JOINED, "alice"), (EventType.PLAYER_JOINED, "bob"),
+                               EventType.ALL_PLAYERS_JOINED, EventType.GAME_STARTED])
+
+    results = drain(consumer)
+    # Delivered: started, full (a state already passed), bob, alice.
+    assert statuses(results) == [ApplyStatus.APPLIED, ApplyStatus.DUPLICATE, ApplyStatus.APPLIED,
+                                 ApplyStatus.APPLIED]
+    current = mm.get_game(game.id)
+    assert (current.state, current.players, current.creator_seen) == (
+        GameState.IN_PROGRESS, ["alice", "bob"], True)
+    assert mm.counts() == {"pending": 0, "lobby": 0, "active": 1}
 
 
 def test_a_join_overtaken_by_the_same_players_leave_does_not_reseat_them(mm, consumer, server):
@@ -380,6 +427,9 @@ def test_any_sequence_of_server_behaviour_keeps_the_game_consistent(stream_backe
         assert mm.set_entry(game.id)[0] == SET_OF[current.state]
         assert sum(counts.values()) == 1 and counts[SET_OF[current.state]] == 1
         assert len(current.players) == len(set(current.players)) <= capacity
+        held = [p for p, _ in current.held]
+        assert len(held) == len(set(held)) <= 16 and not set(held) & set(current.players)
+        assert not held or current.free_seats == 0  # only a full game holds joins
         waiting = current.state is GameState.CREATOR_JOINED
         assert current.is_open == (waiting and len(current.players) < capacity)
 

@@ -78,14 +78,41 @@ def test_forward_skip_from_created_to_in_progress_moves_pending_to_active(mm, pu
 def test_backward_event_is_a_duplicate_and_changes_nothing(mm, pub, consumer):
     game = mm.create_game(creator_id="alice", capacity=2, server_id="gs-1")
     pub.publish_raw(raw("game_started", game.id))
+    pub.publish_raw(raw("creator_joined", game.id, player_id="alice"))  # late: seats her once
     drain(consumer)
     before = mm.get_game(game.id)
+    assert (before.state, before.players) == (GameState.IN_PROGRESS, ["alice"])
 
     pub.publish_raw(raw("creator_joined", game.id, player_id="alice"))
     pub.publish_raw(raw("all_players_joined", game.id))
 
     assert [r.status for r in drain(consumer)] == [ApplyStatus.DUPLICATE] * 2
     assert mm.get_game(game.id) == before
+
+
+def test_roster_events_delivered_out_of_order_give_the_published_roster(mm, pub, consumer):
+    game = mm.create_game(creator_id="alice", capacity=3, server_id="gs-1")
+    # Published (seq order): alice, bob and carol join, bob leaves, dave joins. Delivered:
+    # the joins first -- dave's before alice's -- then bob's leave.
+    sent = {name: raw(type_, game.id, player_id=player, seq=str(seq)) for name, type_, player, seq in (
+        ("alice", "creator_joined", "alice", 1), ("bob", "player_joined", "bob", 2),
+        ("carol", "player_joined", "carol", 3), ("bob_left", "player_left", "bob", 4),
+        ("dave", "player_joined", "dave", 5))}
+    for name in ("dave", "carol", "bob", "alice"):
+        pub.publish_raw(sent[name])
+
+    joins = drain(consumer)
+
+    # Each join is applied; the latest-published one waits for the seat bob's leave frees.
+    assert [(r.status, r.reason) for r in joins] == [(ApplyStatus.APPLIED, "")] * 4
+    current = mm.get_game(game.id)
+    assert (current.players, current.held) == (["alice", "bob", "carol"], [("dave", 5)])
+    pub.publish_raw(sent["bob_left"])
+    assert [r.status for r in drain(consumer)] == [ApplyStatus.APPLIED]
+    current = mm.get_game(game.id)
+    assert (current.players, current.held) == (["alice", "carol", "dave"], [])
+    assert current.state is GameState.CREATOR_JOINED
+    assert dead_letters(mm) == []
 
 
 def test_seq_on_the_wire_de_duplicates_per_player_for_roster_events_only(mm, pub, consumer):
@@ -112,7 +139,7 @@ def test_seq_on_the_wire_de_duplicates_per_player_for_roster_events_only(mm, pub
         "seq already applied", "seq already applied", "state already reached"]
     game = mm.get_game(game.id)
     assert game.state is GameState.ALL_PLAYERS_JOINED
-    assert game.players == ["alice", "bob", "carol", "dave"]
+    assert game.players == ["alice", "carol", "bob", "dave"]  # the publish (seq) order
     assert game.player_seqs == {"alice": 10, "bob": 10, "carol": 9, "dave": 11}
     assert game.last_seq == 11
     assert dead_letters(mm) == []
@@ -165,13 +192,21 @@ def test_publisher_refuses_an_invalid_event_before_writing(mm, pub):
 def test_every_kind_of_bad_entry_is_dead_lettered_in_one_batch_between_good_ones(mm, pub, consumer):
     game = mm.create_game(creator_id="alice", capacity=2, server_id="gs-1")
     other = mm.create_game(creator_id="zed", capacity=1, server_id="gs-1")
+    # game: sixteen joins before the creator's (one seated, the rest held); once alice's and
+    # bob's joins below are applied it is full and holds as many joins as it keeps. other: one
+    # seq forgotten (seq_floor 1).
+    mm.apply_many([Event(type=EventType.PLAYER_JOINED, game_id=game.id, server_id="gs-1",
+                         player_id=f"h{i}") for i in range(16)])
+    mm.apply_many([Event(type=EventType.PLAYER_LEFT, game_id=other.id, server_id="gs-1",
+                         player_id=f"ghost{i}", seq=1 + i) for i in range(65)])
+    assert mm.get_game(other.id).seq_floor == 1
     bad: list[tuple[dict[str, str], str]] = [
         (garbage_fields(kind, "gs-1", game.id if kind != "unknown_game" else "ghost-1"), reason)
         for kind, reason in GARBAGE_KINDS.items()
     ]
     bad += [
         (raw("heartbeat", game.id, server_id="gs-2"), "wrong server"),
-        (raw("player_joined", other.id, player_id="yves"), "creator has not joined"),
+        (raw("player_joined", other.id, player_id="yves", seq="1"), "seq too old"),
         (raw("creator_joined", other.id, player_id="not-zed"), "player is not the creator"),
         (raw("player_joined", game.id, player_id="carol"), "game is full"),
     ]

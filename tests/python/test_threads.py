@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
 import game_data
@@ -107,24 +108,58 @@ def test_racing_creates_of_one_id_have_one_winner(mm: game_data.Matchmaker) -> N
     assert mm.counts() == {"pending": 1, "lobby": 0, "active": 0}
 
 
+MAX_HELD_JOINS = 16  # joins a full game keeps waiting for a seat
+
+
 def test_racing_joins_never_overfill_a_game(mm: game_data.Matchmaker) -> None:
+    """More joins than seats and hold together race: every join is seated or held, until the
+    hold is full; no reader ever sees more players than seats or more joins held than kept."""
     gid = mm.create_game(creator_id="alice", capacity=4, server_id=SERVER).id
     mm.apply(Event(type=EventType.CREATOR_JOINED, game_id=gid, server_id=SERVER, player_id="alice"))
-    barrier = threading.Barrier(THREADS)
+    joiners = 3 + MAX_HELD_JOINS + 5
+    barrier = threading.Barrier(joiners + 1)
+    stop = threading.Event()
 
-    def join(worker: int) -> ApplyStatus:
+    def join(worker: int) -> tuple[ApplyStatus, str]:
         barrier.wait()
-        return mm.apply(Event(type=EventType.PLAYER_JOINED, game_id=gid, server_id=SERVER,
-                              player_id=f"p{worker}")).status
+        r = mm.apply(Event(type=EventType.PLAYER_JOINED, game_id=gid, server_id=SERVER,
+                           player_id=f"p{worker}"))
+        return r.status, r.reason
 
-    with ThreadPoolExecutor(max_workers=THREADS) as pool:
-        statuses = list(pool.map(join, range(THREADS)))
-    assert statuses.count(ApplyStatus.APPLIED) == 3
-    assert statuses.count(ApplyStatus.REJECTED) == THREADS - 3
+    def watch() -> int:
+        barrier.wait()
+        reads = 0
+        while not stop.is_set():
+            game = mm.get_game(gid)
+            held = [p for p, _ in game.held]
+            assert len(game.players) <= game.capacity and len(held) <= MAX_HELD_JOINS
+            assert not set(held) & set(game.players)
+            reads += 1
+        return reads
+
+    with ThreadPoolExecutor(max_workers=joiners + 1) as pool:
+        watcher = pool.submit(watch)
+        try:
+            outcomes = list(pool.map(join, range(joiners)))
+        finally:
+            stop.set()
+        assert watcher.result(timeout=60) > 0
+    assert Counter(outcomes) == Counter({(ApplyStatus.APPLIED, ""): 3,
+                                         (ApplyStatus.APPLIED, "held until a seat frees"): MAX_HELD_JOINS,
+                                         (ApplyStatus.REJECTED, "game is full"): 5})
     game = mm.get_game(gid)
-    assert len(game.players) == 4
+    joined = {f"p{w}" for w, (status, _) in enumerate(outcomes) if status is ApplyStatus.APPLIED}
+    seated = {f"p{w}" for w, outcome in enumerate(outcomes) if outcome == (ApplyStatus.APPLIED, "")}
+    assert game.players[0] == "alice" and set(game.players[1:]) == seated
+    assert {p for p, _ in game.held} == joined - seated
     assert game.free_seats == 0
     assert mm.get_open_games() == []
+    # A seat that frees goes to the longest-held join (seq-less joins keep their arrival order).
+    first_held = game.held[0][0]
+    mm.apply(Event(type=EventType.PLAYER_LEFT, game_id=gid, server_id=SERVER, player_id=game.players[1]))
+    after = mm.get_game(gid)
+    assert after.players == [*game.players[:1], *game.players[2:], first_held]
+    assert after.held == game.held[1:]
 
 
 def test_consumer_run_stops_on_event_after_applying(stream_mm: game_data.Matchmaker) -> None:

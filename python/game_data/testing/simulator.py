@@ -270,10 +270,12 @@ class SimulatedGameServer:
 
         Returns the entry ids in the order the steps were given. The earlier steps arrive
         after a higher seq was applied. What the matchmaker makes of them follows the seq rule
-        (SPEC section 3): a lifecycle step whose state was already passed is a duplicate; a
-        roster step is a duplicate only when a newer roster event of the same player was
-        applied (a join overtaken by that player's leave), and applies when the newer events
-        were about other players; a heartbeat always applies.
+        (SPEC section 3): a lifecycle step whose state was already passed is a duplicate, except
+        a creator_joined, which still seats a creator not seen yet; a roster step is a
+        duplicate only when a newer roster event of the same player was applied (a join
+        overtaken by that player's leave), and applies when the newer events were about other
+        players; a heartbeat always applies. The roster ends as the publish order leaves it: a
+        join that overtook the leave freeing its seat is held until that leave arrives.
         """
         prepared = []
         for step in steps:
