@@ -146,10 +146,6 @@ def test_the_model_agrees_with_the_scripted_seq_scenario() -> None:
         assert (model[gid].player_seqs, model[gid].last_seq) == (player_seqs, last_seq)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "rule bug (cpp/src/lifecycle.cpp roster_event): seq 0 is a valid seq (SPEC section 3, the "
-    "codec accepts it), but a roster event with seq 0 for a player without a recorded seq is "
-    "rejected 'seq too old' although no seq was ever forgotten (seq_floor 0)"))
 def test_a_roster_event_with_seq_0_applies_while_no_seq_was_forgotten(mm: game_data.Matchmaker) -> None:
     mm.create_game(creator_id="alice", capacity=3, server_id="gs-1", game_id="g1")
     mm.apply(Event(type="creator_joined", game_id="g1", server_id="gs-1", player_id="alice"))

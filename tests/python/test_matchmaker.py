@@ -180,10 +180,6 @@ def test_a_creator_join_overtaken_by_the_start_seats_the_creator_once(mm: game_d
     assert live(mm, gid).players == ["bob"]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "rule bug (cpp/src/lifecycle.cpp creator_joined): a creator_joined overtaken both by a later "
-    "state and by the creator's own newer roster event is a duplicate, so creator_seen stays "
-    "false and the creator's seat is kept free for good: a join stays held forever"))
 def test_a_creator_join_overtaken_by_the_start_and_by_the_creators_leave_frees_the_kept_seat(
     mm: game_data.Matchmaker,
 ) -> None:

@@ -128,9 +128,6 @@ def test_held_seq_floor_and_creator_seen_in_to_dict_only_when_set(mm: game_data.
             setattr(stored, field, value)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "binding gap (bindings/types.cpp): Game(...) takes no held / seq_floor / creator_seen, so "
-    "Game(**game.to_dict()) no longer round-trips once the creator joined"))
 def test_the_constructor_takes_every_field_of_to_dict(mm: game_data.Matchmaker) -> None:
     game = mm.create_game(creator_id="alice", capacity=2, server_id="gs-1")
     mm.apply(Event(type=EventType.CREATOR_JOINED, game_id=game.id, server_id="gs-1", player_id="alice"))
