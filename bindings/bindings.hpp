@@ -3,7 +3,10 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
+#include <string>
 #include <string_view>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 #include <pybind11/pybind11.h>
@@ -22,16 +25,40 @@ void register_streams(py::module_& m);
 void register_reaped(py::module_& m);
 
 // JSON <-> Python (json.cpp). Python -> JSON accepts dict/list/tuple/str/int/float/bool/None
-// (finite floats, str keys, bounded depth) and throws InvalidArgument naming `what` otherwise.
-// Both need the GIL.
+// (finite floats, str keys) and throws InvalidArgument naming `what` otherwise, and as soon as
+// the document is certain to serialise to more than `max_bytes` (a running lower bound of the
+// compact dump()), nests containers deeper than `max_depth`, or holds a reference cycle; so a
+// small object of shared references costs at most ~max_bytes of work. Both need the GIL.
+inline constexpr int kMaxJsonDepth = 64;
 py::object json_to_py(const nlohmann::json& value);
-nlohmann::json py_to_json(py::handle value, std::string_view what);
+nlohmann::json py_to_json(py::handle value, std::string_view what, std::size_t max_bytes,
+                          int max_depth = kMaxJsonDepth);
 
-// A Python str as UTF-8; InvalidArgument naming `what` when it cannot be (lone surrogates).
+// The one rule for each kind of scalar argument (json.cpp); InvalidArgument naming `what`:
+// a str as UTF-8 (anything but str, and str with lone surrogates, refused);
 std::string to_utf8(py::handle text, std::string_view what);
-
-// A Python int (not bool) as int64; InvalidArgument naming `what` for anything else.
+// an int (or __index__) that fits int64 (bool, float, and anything out of range refused).
 std::int64_t int_arg(py::handle value, std::string_view what);
+
+// Arguments declared as StrArg / IntArg (casters.hpp) accept any Python object, converted by
+// the rules above when the call is dispatched; get(name) returns the value or throws
+// InvalidArgument naming the argument. They hold no Python object, so a bound function may
+// run without the GIL. Python sees them as str / int in signatures.
+struct StrArg {
+    std::string value;
+    std::string problem;  // what is wrong, without the name; empty when value is valid
+    static StrArg from(py::handle src);
+    const std::string& get(std::string_view name) const;
+};
+struct IntArg {
+    std::int64_t value = 0;
+    std::string problem;
+    static IntArg from(py::handle src);
+    std::int64_t get(std::string_view name) const;
+};
+std::optional<std::string> get(const std::optional<StrArg>& arg, std::string_view name);
+std::optional<std::int64_t> get(const std::optional<IntArg>& arg, std::string_view name);
+std::vector<std::string> get(const std::vector<StrArg>& args, std::string_view name);
 
 // Stream entry fields <-> dict[str, str] (types.cpp). fields_arg also accepts a list of
 // (name, value) pairs; InvalidArgument for anything but str values.

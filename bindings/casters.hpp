@@ -1,7 +1,8 @@
 // pybind11 type casters mapping the C++ wire enums to the standard Python enum.Enum classes
 // of game_data.enums by wire name. Loading also accepts the wire string itself; an unknown
-// name raises InvalidArgumentError (a ValueError). Include in every binding file that passes
-// these enums so all translation units see the same specialisations.
+// name raises InvalidArgumentError (a ValueError). Also the casters of StrArg / IntArg
+// (bindings.hpp). Include in every binding file that passes these types so all translation
+// units see the same specialisations.
 #pragma once
 
 #include <optional>
@@ -73,6 +74,37 @@ struct wire_enum_caster {
     }
 
     PYBIND11_TYPE_CASTER(Enum, Traits::type_name);
+};
+
+// Accept any object and keep what is wrong with it for StrArg/IntArg::get(name) to report, so
+// a bad argument is an InvalidArgumentError naming it, never pybind11's TypeError. Signatures
+// show the same names as pybind11's own std::string / std::int64_t casters.
+template <>
+struct type_caster<game_data::bindings::StrArg> {
+    bool load(handle src, bool /*convert*/) {
+        if (!src) return false;
+        value = game_data::bindings::StrArg::from(src);
+        return true;
+    }
+    static handle cast(const game_data::bindings::StrArg& src, return_value_policy /*policy*/,
+                       handle /*parent*/) {
+        return str(src.value).release();
+    }
+    PYBIND11_TYPE_CASTER(game_data::bindings::StrArg, make_caster<std::string>::name);
+};
+
+template <>
+struct type_caster<game_data::bindings::IntArg> {
+    bool load(handle src, bool /*convert*/) {
+        if (!src) return false;
+        value = game_data::bindings::IntArg::from(src);
+        return true;
+    }
+    static handle cast(const game_data::bindings::IntArg& src, return_value_policy /*policy*/,
+                       handle /*parent*/) {
+        return int_(src.value).release();
+    }
+    PYBIND11_TYPE_CASTER(game_data::bindings::IntArg, make_caster<std::int64_t>::name);
 };
 
 template <>

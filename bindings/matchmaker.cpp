@@ -25,7 +25,7 @@ MaxAges max_ages_from(py::handle src) {
         throw InvalidArgument("max_age_ms must be a dict with any of 'pending', 'lobby', 'active'");
     }
     for (auto [k, v] : py::reinterpret_borrow<py::dict>(src)) {
-        const std::string key = py::str(k).cast<std::string>();
+        const std::string key = to_utf8(k, "max_age_ms key");
         const std::int64_t ms = int_arg(v, "max_age_ms['" + key + "']");
         if (key == "pending") ages.pending = ms;
         else if (key == "lobby") ages.lobby = ms;
@@ -35,12 +35,12 @@ MaxAges max_ages_from(py::handle src) {
     return ages;
 }
 
-std::unique_ptr<Matchmaker> make_matchmaker(const std::string& url, const std::string& ns,
-                                            py::object max_age_ms, py::object connect_timeout_ms,
-                                            py::object timeout_ms, py::object pool_size,
-                                            py::object tombstone_ttl_ms) {
+std::unique_ptr<Matchmaker> make_matchmaker(const StrArg& url, const StrArg& ns, py::object max_age_ms,
+                                            py::object connect_timeout_ms, py::object timeout_ms,
+                                            py::object pool_size, py::object tombstone_ttl_ms) {
     ConnectOptions options;
-    options.ns = ns;
+    const std::string& url_text = url.get("url");
+    options.ns = ns.get("namespace");
     options.max_age = max_ages_from(max_age_ms);
     if (!connect_timeout_ms.is_none()) options.connect_timeout_ms = int_arg(connect_timeout_ms, "connect_timeout_ms");
     if (!timeout_ms.is_none()) options.command_timeout_ms = int_arg(timeout_ms, "timeout_ms");
@@ -54,21 +54,25 @@ std::unique_ptr<Matchmaker> make_matchmaker(const std::string& url, const std::s
         if (options.tombstone_ttl_ms < 1) throw InvalidArgument("tombstone_ttl_ms must be positive");
     }
     py::gil_scoped_release nogil;
-    return std::make_unique<Matchmaker>(connect(url, std::move(options)));
+    return std::make_unique<Matchmaker>(connect(url_text, std::move(options)));
 }
 
-Game create_game(Matchmaker& mm, const std::string& creator_id, py::handle capacity,
-                 const std::string& server_id, py::handle metadata, std::optional<std::string> game_id) {
+Game create_game(Matchmaker& mm, const StrArg& creator_id, py::handle capacity, const StrArg& server_id,
+                 py::handle metadata, const std::optional<StrArg>& game_id) {
+    const std::string& creator = creator_id.get("creator_id");
+    const std::string& server = server_id.get("server_id");
+    std::optional<std::string> id = get(game_id, "game_id");
     const std::int64_t cap = int_arg(capacity, "capacity");
     validate_capacity(cap);
-    nlohmann::json meta = metadata.is_none() ? nlohmann::json::object() : py_to_json(metadata, "metadata");
+    nlohmann::json meta = metadata.is_none() ? nlohmann::json::object()
+                                             : py_to_json(metadata, "metadata", kMaxMetadataBytes);
     validate_metadata(meta);
     py::gil_scoped_release nogil;
-    return mm.create_game(creator_id, static_cast<std::int32_t>(cap), server_id, std::move(meta),
-                          std::move(game_id));
+    return mm.create_game(creator, static_cast<std::int32_t>(cap), server, std::move(meta), std::move(id));
 }
 
-bool backend_available(const std::string& scheme) {
+bool backend_available(const StrArg& scheme_arg) {
+    const std::string& scheme = scheme_arg.get("scheme");
     const auto schemes = registered_schemes();
     if (std::find(schemes.begin(), schemes.end(), scheme) == schemes.end()) return false;
     // Probe the factory with an address nothing listens on: a build without the backend
@@ -103,10 +107,11 @@ void register_matchmaker(py::module_& m) {
              py::arg("pool_size") = py::none(), py::arg("tombstone_ttl_ms") = py::none())
         .def("create_game", &create_game, py::arg("creator_id"), py::arg("capacity"),
              py::arg("server_id"), py::arg("metadata") = py::none(), py::arg("game_id") = py::none())
-        .def("get_game", [](Matchmaker& mm, const std::string& id) { return mm.get_game(id); },
+        .def("get_game", [](Matchmaker& mm, const StrArg& id) { return mm.get_game(id.get("game_id")); },
              py::arg("game_id"), release_gil())
         .def("get_open_games",
-             [](Matchmaker& mm, std::int64_t limit) {
+             [](Matchmaker& mm, const IntArg& limit_arg) {
+                 const std::int64_t limit = limit_arg.get("limit");
                  if (limit < 0) throw InvalidArgument("limit must not be negative");
                  return mm.get_open_games(static_cast<std::size_t>(limit));
              },
@@ -115,7 +120,9 @@ void register_matchmaker(py::module_& m) {
         .def("apply_many",
              [](Matchmaker& mm, const std::vector<Event>& events) { return mm.apply_many(events); },
              py::arg("events"), release_gil())
-        .def("reap", &Matchmaker::reap, py::arg("now") = py::none(), release_gil())
+        .def("reap",
+             [](Matchmaker& mm, const std::optional<IntArg>& now) { return mm.reap(get(now, "now")); },
+             py::arg("now") = py::none(), release_gil())
         .def("counts",
              [](Matchmaker& mm) {
                  Counts c;
@@ -150,7 +157,8 @@ void register_matchmaker(py::module_& m) {
              },
              "Counters and gauges of SPEC section 8, keyed by Prometheus name.")
         .def("set_entry",
-             [](Matchmaker& mm, const std::string& id) -> py::object {
+             [](Matchmaker& mm, const StrArg& id_arg) -> py::object {
+                 const std::string& id = id_arg.get("game_id");
                  std::optional<std::pair<GameSet, std::int64_t>> entry;
                  {
                      py::gil_scoped_release nogil;
@@ -162,7 +170,9 @@ void register_matchmaker(py::module_& m) {
              },
              py::arg("game_id"), "(set name, score in ms) of a live game, or None.")
         .def("stream_entries",
-             [](Matchmaker& mm, const std::string& stream, std::int64_t count) {
+             [](Matchmaker& mm, const StrArg& stream_arg, const IntArg& count_arg) {
+                 const std::string& stream = stream_arg.get("stream");
+                 const std::int64_t count = count_arg.get("count");
                  if (count < 0) throw InvalidArgument("count must not be negative");
                  std::vector<StreamEntry> entries;
                  {
@@ -175,7 +185,9 @@ void register_matchmaker(py::module_& m) {
              },
              py::arg("stream"), py::arg("count") = 0)
         .def("stream_length",
-             [](Matchmaker& mm, const std::string& stream) { return mm.store()->streams()->length(stream); },
+             [](Matchmaker& mm, const StrArg& stream) {
+                 return mm.store()->streams()->length(stream.get("stream"));
+             },
              py::arg("stream"), release_gil())
         .def("now", &Matchmaker::now, "The matchmaker's clock in ms.")
         .def_property_readonly("namespace", [](const Matchmaker& mm) { return mm.options().ns; })

@@ -1,6 +1,7 @@
 // game_data._core: the private compiled module. Only wires the per-area registrations; the
 // public API lives in the pure-Python package game_data.
 #include "bindings.hpp"
+#include "casters.hpp"
 #include "game_data/logging.hpp"
 
 PYBIND11_MODULE(_core, m) {
@@ -11,6 +12,7 @@ PYBIND11_MODULE(_core, m) {
     gb::register_matchmaker(m);
     gb::register_streams(m);
     gb::register_reaped(m);
-    m.def("set_log_level", &game_data::set_log_level, pybind11::arg("level"),
+    m.def("set_log_level", [](const gb::StrArg& level) { game_data::set_log_level(level.get("level")); },
+          pybind11::arg("level"),
           "Level of the C++ 'game_data' spdlog logger: trace, debug, info, warn, error, off.");
 }

@@ -36,15 +36,19 @@ void register_reaped(py::module_& m) {
     py::class_<PyReapedFeed>(m, "ReapedFeed",
                              "A consumer group over the reaped stream; unacknowledged items are "
                              "delivered again.")
-        .def(py::init([](Matchmaker& mm, std::string group, std::string name, std::int64_t claim_idle_ms) {
-                 ReapedFeedOptions o{std::move(group), std::move(name), claim_idle_ms};
+        .def(py::init([](Matchmaker& mm, const StrArg& group, const StrArg& name,
+                         const IntArg& claim_idle_ms) {
+                 ReapedFeedOptions o{group.get("group"), name.get("name"),
+                                     claim_idle_ms.get("claim_idle_ms")};
                  py::gil_scoped_release nogil;
                  return std::make_unique<PyReapedFeed>(mm.reaped_feed(o));
              }),
              py::arg("matchmaker"), py::kw_only(), py::arg("group") = "deleter",
              py::arg("name") = "mm-1", py::arg("claim_idle_ms") = 30'000)
         .def("poll",
-             [](PyReapedFeed& f, std::int64_t count, std::int64_t block_ms) {
+             [](PyReapedFeed& f, const IntArg& count_arg, const IntArg& block_ms_arg) {
+                 const std::int64_t count = count_arg.get("count");
+                 const std::int64_t block_ms = block_ms_arg.get("block_ms");
                  py::gil_scoped_release nogil;
                  std::lock_guard lock(f.mutex);
                  return f.feed.poll(count, block_ms);

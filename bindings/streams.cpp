@@ -24,18 +24,19 @@ struct PyConsumer {
     Consumer consumer;
 };
 
-std::unique_ptr<PyConsumer> make_consumer(Matchmaker& mm, std::optional<std::string> stream,
-                                          std::string group, std::string name,
-                                          std::int64_t claim_idle_ms, std::int64_t max_deliveries,
-                                          std::optional<std::string> dead_letter_stream) {
+std::unique_ptr<PyConsumer> make_consumer(Matchmaker& mm, const std::optional<StrArg>& stream_arg,
+                                          const StrArg& group, const StrArg& name,
+                                          const IntArg& claim_idle_ms, const IntArg& max_deliveries,
+                                          const std::optional<StrArg>& dead_letter_stream) {
     ConsumerOptions o;
+    const std::optional<std::string> stream = get(stream_arg, "stream");
     o.stream = stream.value_or("");
     if (stream && stream->empty()) throw InvalidArgument("stream must not be empty");
-    o.group = std::move(group);
-    o.name = std::move(name);
-    o.claim_idle_ms = claim_idle_ms;
-    o.max_deliveries = max_deliveries;
-    o.dead_letter_stream = dead_letter_stream.value_or("");
+    o.group = group.get("group");
+    o.name = name.get("name");
+    o.claim_idle_ms = claim_idle_ms.get("claim_idle_ms");
+    o.max_deliveries = max_deliveries.get("max_deliveries");
+    o.dead_letter_stream = get(dead_letter_stream, "dead_letter_stream").value_or("");
     py::gil_scoped_release nogil;
     return std::make_unique<PyConsumer>(mm.consumer(o));
 }
@@ -52,38 +53,64 @@ py::dict stats_dict(const ConsumerStats& s) {
     return d;
 }
 
+// EventPublisher's per-event methods, each taking its ids as StrArg so a bad one is named.
+using PlayerEventMethod = std::string (EventPublisher::*)(const std::string&, const std::string&);
+using GameEventMethod = std::string (EventPublisher::*)(const std::string&);
+
+auto player_event(PlayerEventMethod method) {
+    return [method](EventPublisher& pub, const StrArg& game_id, const StrArg& player_id) {
+        return (pub.*method)(game_id.get("game_id"), player_id.get("player_id"));
+    };
+}
+
+auto game_event(GameEventMethod method) {
+    return [method](EventPublisher& pub, const StrArg& game_id) {
+        return (pub.*method)(game_id.get("game_id"));
+    };
+}
+
 }  // namespace
 
 void register_streams(py::module_& m) {
+    // The Matchmaker overload comes first: the url overload's StrArg accepts any object (and
+    // names it in the error), so it must only see what is not a Matchmaker.
     py::class_<EventPublisher>(m, "EventPublisher",
                                "Publishes game-server events to the stream; thread safe.")
-        .def(py::init([](const std::string& url, std::string server_id, std::string stream,
-                         std::int64_t maxlen, bool stamp_seq) {
+        .def(py::init([](Matchmaker& mm, const StrArg& server_id, const std::optional<StrArg>& stream,
+                         const IntArg& maxlen, bool stamp_seq) {
+                 auto server = server_id.get("server_id");
+                 auto stream_name = get(stream, "stream");
+                 const std::int64_t max = maxlen.get("maxlen");
                  py::gil_scoped_release nogil;
-                 return std::make_unique<EventPublisher>(url, std::move(server_id), std::move(stream),
-                                                         maxlen, stamp_seq);
-             }),
-             py::arg("url"), py::arg("server_id"), py::arg("stream") = "gd:events",
-             py::arg("maxlen") = 0, py::arg("stamp_seq") = true)
-        .def(py::init([](Matchmaker& mm, std::string server_id, std::optional<std::string> stream,
-                         std::int64_t maxlen, bool stamp_seq) {
-                 py::gil_scoped_release nogil;
-                 return std::make_unique<EventPublisher>(mm.publisher(std::move(server_id), std::move(stream),
-                                                                      maxlen, stamp_seq));
+                 return std::make_unique<EventPublisher>(
+                     mm.publisher(std::move(server), std::move(stream_name), max, stamp_seq));
              }),
              py::arg("matchmaker"), py::arg("server_id"), py::arg("stream") = py::none(),
              py::arg("maxlen") = 0, py::arg("stamp_seq") = true)
+        .def(py::init([](const StrArg& url, const StrArg& server_id, const StrArg& stream,
+                         const IntArg& maxlen, bool stamp_seq) {
+                 const std::string& url_text = url.get("url");
+                 auto server = server_id.get("server_id");
+                 auto stream_name = stream.get("stream");
+                 const std::int64_t max = maxlen.get("maxlen");
+                 py::gil_scoped_release nogil;
+                 return std::make_unique<EventPublisher>(url_text, std::move(server), std::move(stream_name),
+                                                         max, stamp_seq);
+             }),
+             py::arg("url"), py::arg("server_id"), py::arg("stream") = "gd:events",
+             py::arg("maxlen") = 0, py::arg("stamp_seq") = true)
         .def("publish", &EventPublisher::publish, py::arg("event"), release_gil())
-        .def("creator_joined", &EventPublisher::creator_joined, py::arg("game_id"), py::arg("player_id"),
+        .def("creator_joined", player_event(&EventPublisher::creator_joined), py::arg("game_id"),
+             py::arg("player_id"), release_gil())
+        .def("player_joined", player_event(&EventPublisher::player_joined), py::arg("game_id"),
+             py::arg("player_id"), release_gil())
+        .def("player_left", player_event(&EventPublisher::player_left), py::arg("game_id"),
+             py::arg("player_id"), release_gil())
+        .def("all_players_joined", game_event(&EventPublisher::all_players_joined), py::arg("game_id"),
              release_gil())
-        .def("player_joined", &EventPublisher::player_joined, py::arg("game_id"), py::arg("player_id"),
-             release_gil())
-        .def("player_left", &EventPublisher::player_left, py::arg("game_id"), py::arg("player_id"),
-             release_gil())
-        .def("all_players_joined", &EventPublisher::all_players_joined, py::arg("game_id"), release_gil())
-        .def("game_started", &EventPublisher::game_started, py::arg("game_id"), release_gil())
-        .def("game_ended", &EventPublisher::game_ended, py::arg("game_id"), release_gil())
-        .def("heartbeat", &EventPublisher::heartbeat, py::arg("game_id"), release_gil())
+        .def("game_started", game_event(&EventPublisher::game_started), py::arg("game_id"), release_gil())
+        .def("game_ended", game_event(&EventPublisher::game_ended), py::arg("game_id"), release_gil())
+        .def("heartbeat", game_event(&EventPublisher::heartbeat), py::arg("game_id"), release_gil())
         .def("publish_raw",
              [](EventPublisher& pub, py::handle fields) {
                  Fields f = fields_arg(fields);
@@ -101,9 +128,11 @@ void register_streams(py::module_& m) {
              py::arg("claim_idle_ms") = 30'000, py::arg("max_deliveries") = 5,
              py::arg("dead_letter_stream") = py::none())
         .def("poll",
-             [](PyConsumer& c, std::int64_t count, std::int64_t block_ms) {
+             [](PyConsumer& c, const IntArg& count, const IntArg& block_ms) {
+                 const std::int64_t n = count.get("count");
+                 const std::int64_t block = block_ms.get("block_ms");
                  std::lock_guard lock(c.mutex);
-                 return c.consumer.poll(count, block_ms);
+                 return c.consumer.poll(n, block);
              },
              py::arg("count") = 100, py::arg("block_ms") = 100, release_gil(),
              "One round: read (own pending, idle claims, new), apply, dead-letter, ack.")

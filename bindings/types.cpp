@@ -1,5 +1,6 @@
 // Value types: Game, Event and ApplyResult. Plain copies of the C++ values; mutating a
 // returned list or dict (players, metadata) never changes stored data.
+#include <cstdint>
 #include <string>
 #include <utility>
 
@@ -18,10 +19,40 @@ py::dict game_to_dict(const Game& g) {
     return json_to_py(j).cast<py::dict>();
 }
 
+// Bounds of one non-metadata field of a game document (metadata has its own 16 KiB): a list
+// of player ids or a dict of player seqs, so flat, and far larger than any real roster.
+constexpr std::size_t kMaxGameFieldBytes = 4 * 1024 * 1024;
+constexpr int kMaxGameFieldDepth = 1;
+
+// Every integer of a game's own fields is int64; JSON also holds uint64, which would wrap.
+void refuse_unsigned_above_int64(const nlohmann::json& value, const std::string& field) {
+    if (value.is_number_unsigned() && value.get<std::uint64_t>() > std::uint64_t{INT64_MAX}) {
+        throw InvalidArgument(field + " is out of range: it must fit a signed 64-bit integer "
+                                      "(-2**63 to 2**63-1)");
+    }
+    if (value.is_structured()) {
+        for (const auto& item : value) refuse_unsigned_above_int64(item, field);
+    }
+}
+
 Game game_from_dict(py::handle d) {
     if (!PyDict_Check(d.ptr())) throw InvalidArgument("a game document must be a dict");
+    nlohmann::json doc = nlohmann::json::object();
+    for (auto [k, v] : py::reinterpret_borrow<py::dict>(d)) {
+        std::string key = to_utf8(k, "a game document key");
+        if (key == "metadata") {
+            doc[key] = py_to_json(v, "metadata", kMaxMetadataBytes);
+        } else if (key == "capacity") {
+            const std::int64_t capacity = int_arg(v, "capacity");
+            validate_capacity(capacity);  // before from_json narrows it to int32
+            doc[key] = capacity;
+        } else {
+            doc[key] = py_to_json(v, key, kMaxGameFieldBytes, kMaxGameFieldDepth);
+            refuse_unsigned_above_int64(doc[key], key);
+        }
+    }
     Game g;
-    from_json(py_to_json(d, "game"), g);
+    from_json(doc, g);
     for (const auto& p : g.players) validate_id("player_id", p);
     for (const auto& [p, seq] : g.player_seqs) {
         validate_id("player_id", p);
@@ -74,6 +105,26 @@ std::string result_repr(const ApplyResult& r) {
     return out + ")";
 }
 
+Event make_event(EventType type, const StrArg& game_id, const StrArg& server_id,
+                 const std::optional<StrArg>& player_id, const std::optional<IntArg>& ts,
+                 const std::optional<IntArg>& seq) {
+    return Event{type, game_id.get("game_id"), server_id.get("server_id"), get(player_id, "player_id"),
+                 get(ts, "ts"), get(seq, "seq")};
+}
+
+std::optional<StrArg> optional_str(py::handle v) {
+    return v.is_none() ? std::nullopt : std::optional<StrArg>(StrArg::from(v));
+}
+
+std::optional<IntArg> optional_int(py::handle v) {
+    return v.is_none() ? std::nullopt : std::optional<IntArg>(IntArg::from(v));
+}
+
+ApplyResult make_apply_result(ApplyStatus status, const StrArg& game_id, std::optional<GameState> state,
+                              const StrArg& reason, const StrArg& entry_id) {
+    return ApplyResult{status, reason.get("reason"), game_id.get("game_id"), state, entry_id.get("entry_id")};
+}
+
 Fields fields_from_py(py::handle src) {
     Fields fields;
     auto add = [&](py::handle k, py::handle v) {
@@ -118,32 +169,32 @@ Fields fields_arg(py::handle src) { return fields_from_py(src); }
 
 void register_types(py::module_& m) {
     py::class_<Game>(m, "Game", "The matchmaker's record of one game (a copy; read-only).")
-        .def(py::init([](const std::string& id, GameState state, const std::string& creator_id,
-                         py::object capacity, const std::string& server_id,
-                         std::vector<std::string> players, py::object metadata,
-                         std::int64_t created_at, std::int64_t updated_at, std::int64_t last_seq,
-                         py::object player_seqs, py::object held, std::int64_t seq_floor,
+        .def(py::init([](const StrArg& id, GameState state, const StrArg& creator_id,
+                         py::object capacity, const StrArg& server_id,
+                         const std::vector<StrArg>& players, py::object metadata,
+                         const IntArg& created_at, const IntArg& updated_at, const IntArg& last_seq,
+                         py::object player_seqs, py::object held, const IntArg& seq_floor,
                          bool creator_seen, py::object reservations) {
                  py::dict d;
-                 d["id"] = id;
+                 d["id"] = id.get("id");
                  d["state"] = std::string(to_string(state));
-                 d["creator_id"] = creator_id;
+                 d["creator_id"] = creator_id.get("creator_id");
                  d["capacity"] = int_arg(capacity, "capacity");
-                 d["server_id"] = server_id;
-                 d["players"] = players;
+                 d["server_id"] = server_id.get("server_id");
+                 d["players"] = get(players, "players");
                  d["metadata"] = metadata.is_none() ? py::dict() : metadata;
-                 d["created_at"] = created_at;
-                 d["updated_at"] = updated_at;
-                 d["last_seq"] = last_seq;
+                 d["created_at"] = created_at.get("created_at");
+                 d["updated_at"] = updated_at.get("updated_at");
+                 d["last_seq"] = last_seq.get("last_seq");
                  if (!player_seqs.is_none()) d["player_seqs"] = player_seqs;
                  if (!held.is_none()) d["held"] = held;
-                 d["seq_floor"] = seq_floor;
+                 d["seq_floor"] = seq_floor.get("seq_floor");
                  d["creator_seen"] = creator_seen;
                  if (!reservations.is_none()) d["reservations"] = reservations;
                  return game_from_dict(d);
              }),
              py::kw_only(), py::arg("id"), py::arg("state"), py::arg("creator_id"),
-             py::arg("capacity"), py::arg("server_id"), py::arg("players") = std::vector<std::string>{},
+             py::arg("capacity"), py::arg("server_id"), py::arg("players") = py::list(),
              py::arg("metadata") = py::none(), py::arg("created_at") = 0, py::arg("updated_at") = 0,
              py::arg("last_seq") = 0, py::arg("player_seqs") = py::none(),
              py::arg("held") = py::none(), py::arg("seq_floor") = 0, py::arg("creator_seen") = false,
@@ -184,19 +235,19 @@ void register_types(py::module_& m) {
                         [](py::dict d) { return game_from_dict(d); }));
 
     py::class_<Event>(m, "Event", "One event from a game server (SPEC section 3).")
-        .def(py::init([](EventType type, std::string game_id, std::string server_id,
-                         std::optional<std::string> player_id, std::optional<std::int64_t> ts,
-                         std::optional<std::int64_t> seq) {
-                 return Event{type, std::move(game_id), std::move(server_id), std::move(player_id), ts, seq};
-             }),
-             py::arg("type"), py::arg("game_id"), py::arg("server_id"),
+        .def(py::init(&make_event), py::arg("type"), py::arg("game_id"), py::arg("server_id"),
              py::arg("player_id") = py::none(), py::arg("ts") = py::none(), py::arg("seq") = py::none())
         .def_readwrite("type", &Event::type)
-        .def_readwrite("game_id", &Event::game_id)
-        .def_readwrite("server_id", &Event::server_id)
-        .def_readwrite("player_id", &Event::player_id)
-        .def_readwrite("ts", &Event::ts)
-        .def_readwrite("seq", &Event::seq)
+        .def_property("game_id", [](const Event& e) { return e.game_id; },
+                      [](Event& e, const StrArg& v) { e.game_id = v.get("game_id"); })
+        .def_property("server_id", [](const Event& e) { return e.server_id; },
+                      [](Event& e, const StrArg& v) { e.server_id = v.get("server_id"); })
+        .def_property("player_id", [](const Event& e) { return e.player_id; },
+                      [](Event& e, const std::optional<StrArg>& v) { e.player_id = get(v, "player_id"); })
+        .def_property("ts", [](const Event& e) { return e.ts; },
+                      [](Event& e, const std::optional<IntArg>& v) { e.ts = get(v, "ts"); })
+        .def_property("seq", [](const Event& e) { return e.seq; },
+                      [](Event& e, const std::optional<IntArg>& v) { e.seq = get(v, "seq"); })
         .def("to_dict", [](const Event& e) { nlohmann::json j = e; return json_to_py(j); })
         .def("to_fields",
              [](const Event& e) {
@@ -212,16 +263,12 @@ void register_types(py::module_& m) {
             [](const Event& e) { return py::make_tuple(e.type, e.game_id, e.server_id, e.player_id, e.ts, e.seq); },
             [](py::tuple t) {
                 if (t.size() != 6) throw InvalidArgument("bad Event pickle");
-                return Event{t[0].cast<EventType>(), t[1].cast<std::string>(), t[2].cast<std::string>(),
-                             t[3].cast<std::optional<std::string>>(), t[4].cast<std::optional<std::int64_t>>(),
-                             t[5].cast<std::optional<std::int64_t>>()};
+                return make_event(t[0].cast<EventType>(), StrArg::from(t[1]), StrArg::from(t[2]),
+                                  optional_str(t[3]), optional_int(t[4]), optional_int(t[5]));
             }));
 
     py::class_<ApplyResult>(m, "ApplyResult", "The outcome of applying one event.")
-        .def(py::init([](ApplyStatus status, std::string game_id, std::optional<GameState> state,
-                         std::string reason, std::string entry_id) {
-                 return ApplyResult{status, std::move(reason), std::move(game_id), state, std::move(entry_id)};
-             }),
+        .def(py::init(&make_apply_result),
              py::kw_only(), py::arg("status"), py::arg("game_id") = "", py::arg("state") = py::none(),
              py::arg("reason") = "", py::arg("entry_id") = "")
         .def_readonly("status", &ApplyResult::status)
@@ -234,10 +281,10 @@ void register_types(py::module_& m) {
         .def("__repr__", &result_repr)
         .def(py::pickle([](const ApplyResult& r) { return result_to_dict(r); },
                         [](py::dict d) {
-                            return ApplyResult{d["status"].cast<ApplyStatus>(), d["reason"].cast<std::string>(),
-                                               d["game_id"].cast<std::string>(),
-                                               d["state"].cast<std::optional<GameState>>(),
-                                               d["entry_id"].cast<std::string>()};
+                            return make_apply_result(
+                                d["status"].cast<ApplyStatus>(), StrArg::from(d["game_id"]),
+                                d["state"].cast<std::optional<GameState>>(), StrArg::from(d["reason"]),
+                                StrArg::from(d["entry_id"]));
                         }));
 }
 

@@ -2,8 +2,10 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <vector>
 
 #include "game_data/errors.hpp"
+#include "game_data/matchmaker.hpp"
 #include "game_data/url.hpp"
 
 namespace game_data {
@@ -214,6 +216,154 @@ TEST(UrlRedacted, UrlWithoutCredentialsIsUnchangedInSubstance) {
     EXPECT_EQ(Url::parse("redis://host:7000/2").redacted(), "redis://host:7000/2");
     EXPECT_EQ(Url::parse("unix:///tmp/r.sock").redacted(), "unix:///tmp/r.sock");
     EXPECT_EQ(Url::parse("memory://x").redacted(), "memory://x");
+}
+
+
+// Malformed URLs holding a password: no message quotes it, however the URL is broken. The
+// secret is written "S3cr" + something + "3tPw" (sometimes split by the very character that
+// breaks the URL), so a message leaks if it holds either half.
+bool leaks_secret(const std::string& message) {
+    for (const char* fragment : {"S3cr", "3tPw", "%53", "%33"}) {
+        if (message.find(fragment) != std::string::npos) return true;
+    }
+    return false;
+}
+
+const std::vector<std::string> kMalformedUrlsWithSecrets = {
+    // no "://", or not a scheme before it
+    "redis:/u:S3cr3tPw@host/0", "redis//u:S3cr3tPw@host/0", "redis:u:S3cr3tPw@host/0",
+    "u:S3cr3tPw@host:6379", "//u:S3cr3tPw@host", "://u:S3cr3tPw@host", "re dis://u:S3cr3tPw@host",
+    "u:S3cr3tPw@host://x", "redis:/:S3cr3tPw@host", "S3cr3tPw", "redis:///u:S3cr3tPw",
+    // bad ports, including a password where the port should be (the '@host' forgotten)
+    "redis://u:S3cr3tPw@host:notaport", "redis://u:S3cr3tPw@host:0", "redis://u:S3cr3tPw@host:65536",
+    "redis://u:S3cr3tPw@host:-1", "redis://u:S3cr3tPw@host:", "redis://u:S3cr3tPw@host:12x",
+    "redis://u:S3cr3tPw", "redis://:S3cr3tPw", "redis://u:S3cr3tPw/0", "rediss://u:S3cr3tPw",
+    // bad hosts: a password with ':' and no '@', spaces, two ports
+    "redis://u:S3cr3tPw:6379", "redis://u:S3cr3tPw@host:6379:7000", "redis://u:S3cr3tPw@ho st",
+    "redis://u:S3cr:3tPw:1/0",
+    // bad database numbers
+    "redis://u:S3cr3tPw@host/abc", "redis://u:S3cr3tPw@host/-1", "redis://u:S3cr3tPw@host:7000/1x",
+    "redis://u:S3cr3tPw@host/S3cr3tPw", "redis://u:S3cr3tPw@host/0/1",
+    // bad query parts, and a password holding the '?' that starts a query
+    "redis://u:S3cr3tPw@host/0?S3cr3tPw", "redis://u:S3cr3tPw@host/0?=S3cr3tPw",
+    "redis://u:S3cr3tPw@host/0?a=1&&b=2", "redis://u:S3cr?3tPw@host/0", "redis://u:S3cr?3tPw@host:x",
+    "redis://host/0?S3cr3tPw", "redis://u@host/0?S3cr3tPw&x", "rediss://u:S3cr?3tPw@host/0?sni=x",
+    "rediss://u:S3cr3tPw@host/0?sni", "rediss://u:S3cr3tPw@host/0?ca_cert=/c&S3cr3tPw",
+    // percent-encoded passwords
+    "redis://u:S3cr%33tPw@host:notaport", "redis://u:%53%33cr3tPw@host/x", "redis://u:S3cr%3F3tPw@[::1",
+    "redis://%53:S3cr3tPw@host:0",
+    // IPv6
+    "redis://u:S3cr3tPw@[::1", "redis://u:S3cr3tPw@[::1]x6379", "redis://u:S3cr3tPw@[::1]:bad",
+    "redis://u:S3cr3tPw@[::1]:1/x", "redis://u:S3cr3tPw@[::1]6379", "redis://u:S3cr3tPw@[:: 1]",
+    // unix sockets
+    "unix://u:S3cr3tPw@/tmp/sock", "unix:u:S3cr3tPw@/tmp/sock", "unix:/u:S3cr3tPw@/tmp/sock",
+    "unix:///tmp/sock?S3cr3tPw", "unix:///tmp/sock?db=1&S3cr3tPw", "unix://S3cr3tPw",
+    "unix:///tmp/sock?db=S3cr3tPw",
+    // memory and unknown schemes
+    "memory://u:S3cr3tPw@x?S3cr3tPw", "memory://u:S3cr3tPw@x?bad", "foo://u:S3cr3tPw@host?x",
+    "memory://u:S3cr?3tPw@x",
+};
+
+TEST(UrlSecrets, NoParseErrorQuotesThePasswordOfAMalformedUrl) {
+    for (const auto& text : kMalformedUrlsWithSecrets) {
+        try {
+            (void)Url::parse(text);
+            ADD_FAILURE() << "parsed: " << text;
+        } catch (const InvalidArgument& e) {
+            EXPECT_FALSE(leaks_secret(e.what())) << text << " -> " << e.what();
+        }
+    }
+}
+
+// These parse; connecting then fails (unknown option, bad option value, nothing listening on
+// port 1, unknown scheme, no TLS in this build): those messages name the URL too.
+const std::vector<std::string> kUrlsWithSecretsThatFailToConnect = {
+    "redis://u:S3cr3tPw@127.0.0.1:1/0?connect_timeout_ms=200",
+    "redis://S3cr3tPw@127.0.0.1:1/3?connect_timeout_ms=200",
+    "redis://u:S3cr%33tPw@[::1]:1/0?connect_timeout_ms=200",
+    "redis://u:S3cr3tPw@127.0.0.1:1/0?bogus=1",
+    "redis://u:S3cr3tPw@127.0.0.1:1/0?pool_size=many",
+    "redis://u:S3cr3tPw@127.0.0.1:1/0?timeout_ms=0",
+    "redis://u:S3cr/3tPw@127.0.0.1:1/0?connect_timeout_ms=200",
+    "rediss://u:S3cr3tPw@127.0.0.1:1/0?bogus=1",
+    "rediss://u:S3cr3tPw@127.0.0.1:1/0?ca_cert=/nonexistent/ca.pem&connect_timeout_ms=200",
+    "unix:///nonexistent/redis.sock?bogus=1",
+    "foo://u:S3cr3tPw@127.0.0.1:1",
+};
+
+TEST(UrlSecrets, NoConnectErrorQuotesThePassword) {
+    for (const auto& text : kUrlsWithSecretsThatFailToConnect) {
+        EXPECT_FALSE(leaks_secret(Url::parse(text).redacted())) << text;
+        try {
+            connect(text).counts();
+            ADD_FAILURE() << "connected: " << text;
+        } catch (const GameDataError& e) {
+            EXPECT_FALSE(leaks_secret(e.what())) << text << " -> " << e.what();
+        }
+    }
+}
+
+TEST(UrlSecrets, BadPortMessageShowsTheUrlAsWrittenUpToThePort) {
+    try {
+        (void)Url::parse("redis://bob:S3cr3tPw@cache.internal:notaport/2");
+        FAIL() << "expected InvalidArgument";
+    } catch (const InvalidArgument& e) {
+        EXPECT_NE(std::string(e.what()).find("redis://bob:***@cache.internal"), std::string::npos)
+            << e.what();
+        EXPECT_EQ(std::string(e.what()).find(":6379"), std::string::npos) << e.what();
+    }
+}
+
+TEST(UrlSecrets, BadDbMessageShowsHostAndPortAsWritten) {
+    try {
+        (void)Url::parse("redis://bob:S3cr3tPw@cache.internal:7000/x");
+        FAIL() << "expected InvalidArgument";
+    } catch (const InvalidArgument& e) {
+        EXPECT_NE(std::string(e.what()).find("redis://bob:***@cache.internal:7000"), std::string::npos)
+            << e.what();
+    }
+}
+
+TEST(UrlSecrets, BadQueryMessageShowsTheRedactedUrlNotTheOption) {
+    try {
+        (void)Url::parse("redis://bob:S3cr3tPw@[::1]:7000/2?S3cr3tPw");
+        FAIL() << "expected InvalidArgument";
+    } catch (const InvalidArgument& e) {
+        EXPECT_NE(std::string(e.what()).find("redis://bob:***@[::1]:7000/2"), std::string::npos)
+            << e.what();
+    }
+}
+
+TEST(UrlSecrets, RedactedHidesUserInfoOfMemoryAndUnknownSchemes) {
+    EXPECT_EQ(Url::parse("memory://u:S3cr3tPw@lobby").redacted(), "memory://***@lobby");
+    EXPECT_EQ(Url::parse("foo://u:S3cr3tPw@h:1").redacted(), "foo://***@h:1");
+}
+
+TEST(UrlParse, PasswordWithAQuestionMarkMustBePercentEncoded) {
+    EXPECT_THROW(Url::parse("redis://u:pa?ss@host"), InvalidArgument);
+    EXPECT_EQ(Url::parse("redis://u:pa%3Fss@host").password, "pa?ss");
+}
+
+TEST(UrlParse, PasswordWithASlashIsTakenUpToTheLastAt) {
+    const Url u = Url::parse("redis://u:pa/ss@host:7000/1");
+    EXPECT_EQ(u.password, "pa/ss");
+    EXPECT_EQ(u.host, "host");
+    EXPECT_EQ(u.db, 1);
+}
+
+TEST(UrlParse, HostsHoldOnlyNameCharactersAndIpv6OnlyInBrackets) {
+    for (const char* text : {"redis://a b", "redis://h:1:2", "redis://h%20x", "redis://[::1 ]"}) {
+        EXPECT_THROW(Url::parse(text), InvalidArgument) << text;
+    }
+    EXPECT_EQ(Url::parse("redis://my_redis-1.internal").host, "my_redis-1.internal");
+    EXPECT_EQ(Url::parse("redis://[fe80::1%eth0]:6380").host, "fe80::1%eth0");
+}
+
+TEST(UrlParse, SchemeMustBeLettersDigitsPlusMinusDot) {
+    EXPECT_THROW(Url::parse("re dis://h"), InvalidArgument);
+    EXPECT_THROW(Url::parse("1redis://h"), InvalidArgument);
+    EXPECT_THROW(Url::parse("u@h://x"), InvalidArgument);
+    EXPECT_EQ(Url::parse("my+scheme.v-1://x").scheme, "my+scheme.v-1");
 }
 
 }  // namespace

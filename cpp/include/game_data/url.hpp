@@ -1,6 +1,7 @@
 // Backend URLs: memory://[name], redis://[user:password@]host[:port][/db][?opts],
 // rediss://..., unix:///path/to/socket[?db=N&opts]. Query options: connect_timeout_ms,
-// timeout_ms, pool_size. Throws InvalidArgument on anything malformed.
+// timeout_ms, pool_size. Throws InvalidArgument on anything malformed, never quoting the text
+// given (it may hold a password): a '?' in a password must be percent-encoded (%3F).
 #pragma once
 
 #include <cstdint>
@@ -22,7 +23,8 @@ struct Url {
     std::map<std::string, std::string> query;
 
     static Url parse(std::string_view text);
-    // The URL with any password replaced by "***", for logs and errors.
+    // The URL with any password replaced by "***" (other schemes: all before an '@'), for logs
+    // and errors.
     std::string redacted() const;
     std::optional<std::int64_t> query_int(std::string_view key) const;  // throws on non-integers
 };
