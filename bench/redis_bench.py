@@ -173,7 +173,7 @@ class Bench:
         self.args = args
         self.server = server
         self.tmp = tmp
-        self.r = redis.Redis(host=server.host, port=server.port)
+        self.r = redis_client(server)
         self.lines: list[str] = []
         self.notes: list[str] = []
         self.failures: list[str] = []
@@ -233,7 +233,7 @@ class Bench:
             return self._census[key]
         counts: dict[str, list[int]] = {}
         line_re = re.compile(r'^\S+ \[\d+ ([^\]]*)\] "([^"]*)"')
-        mon_client = redis.Redis(host=self.server.host, port=self.server.port)
+        mon_client = redis_client(self.server)
         mon = mon_client.monitor()
         mon.__enter__()
         seen_end = threading.Event()
@@ -295,6 +295,12 @@ class Bench:
             nested += usec if base == "exec" else usec * fractions.get(base, 0.0)
         return {"once": (total - nested) / n, "info_sum": total / n,
                 "rusage": win.cpu_s * 1e6 / n}
+
+
+def redis_client(server: RedisServer) -> redis.Redis:
+    """redis-py with the same long timeout as the matchmakers (redis-py's default is 5 s)."""
+    return redis.Redis(host=server.host, port=server.port,
+                       socket_timeout=COMMAND_TIMEOUT_MS / 1000)
 
 
 def find_resp_pipe(tmp: Path, notes: list[str]) -> Path | None:
@@ -458,7 +464,7 @@ def baseline_stream(b: Bench, wl: hw.Workload, batch: int) -> Run:
     one XACK in the same round trip."""
     b.reset()
     hw.create_games(b.r, BL, wl.games, wl.now_ms)
-    r = redis.Redis(host=b.server.host, port=b.server.port)
+    r = redis_client(b.server)
     stream = BL.stream
     r.xgroup_create(stream, "g", id="0", mkstream=True)
     publish(b.r, stream, wl)
@@ -499,7 +505,7 @@ def baseline_apply_many(b: Bench, wl: hw.Workload, batch: int) -> Run:
     """The hand-written apply_many: one pipelined EVALSHA per event, `batch` per round trip."""
     b.reset()
     hw.create_games(b.r, BL, wl.games, wl.now_ms)
-    r = redis.Redis(host=b.server.host, port=b.server.port)
+    r = redis_client(b.server)
     sha = b.apply_sha
     sets = BL.sets
 
