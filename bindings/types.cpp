@@ -47,7 +47,8 @@ Game game_from_dict(py::handle d) {
             validate_capacity(capacity);  // before from_json narrows it to int32
             doc[key] = capacity;
         } else {
-            doc[key] = py_to_json(v, key, kMaxGameFieldBytes, kMaxGameFieldDepth);
+            // `held` is a list of (player, seq) pairs; every other field is flat.
+            doc[key] = py_to_json(v, key, kMaxGameFieldBytes, key == "held" ? 2 : kMaxGameFieldDepth);
             refuse_unsigned_above_int64(doc[key], key);
         }
     }
