@@ -53,6 +53,7 @@ Matchmaker::Matchmaker(std::shared_ptr<Store> store, ConnectOptions options, Clo
       clock_(std::move(clock)),
       metrics_(std::make_shared<Metrics>()) {
     if (!store_) throw InvalidArgument("Matchmaker needs a store");
+    metrics_->set(metric::kEvictionRisk, store_->eviction_risk() ? 1.0 : 0.0);
 }
 
 Game Matchmaker::create_game(const CreateGameRequest& r) {

@@ -93,6 +93,9 @@ public:
     virtual std::shared_ptr<StreamTransport> streams() = 0;
     // Namespace prefix the store writes under ("gd" by default).
     virtual const std::string& ns() const = 0;
+    // The backend's eviction policy when, found at connect, it can evict game records (SPEC
+    // section 10; the Matchmaker reports it as game_data_eviction_risk). Default: none.
+    virtual std::optional<std::string> eviction_risk() const { return std::nullopt; }
 };
 
 struct ConnectOptions {

@@ -26,6 +26,7 @@
 #include "game_data/store.hpp"
 #include "game_data/validation.hpp"
 #include "redis/redis_connection.hpp"
+#include "redis/redis_eviction.hpp"
 #include "redis/redis_streams.hpp"
 
 namespace game_data {
@@ -147,6 +148,7 @@ public:
         // Connect now so a wrong URL fails here. Scripts are loaded on first use, so a
         // publisher whose Redis user may only XADD never needs SCRIPT LOAD.
         auto conn = pool_->acquire();
+        eviction_risk_ = redis::eviction_risk(*conn, pool_->endpoint().display);
     }
 
     void create_game(const Game& game, std::int64_t now) override {
@@ -292,6 +294,7 @@ public:
 
     std::shared_ptr<StreamTransport> streams() override { return streams_; }
     const std::string& ns() const override { return ns_; }
+    std::optional<std::string> eviction_risk() const override { return eviction_risk_; }
 
 private:
     static void check(const redisReply& r, const std::string& what) {
@@ -423,6 +426,7 @@ private:
     std::mutex sha_mutex_;  // guards Script::sha (rewritten with the same value on reload)
     Script create_, apply_, reap_, open_games_, counts_, set_entry_;
     std::shared_ptr<redis::RedisStreams> streams_;
+    std::optional<std::string> eviction_risk_;  // checked once, at connect
 };
 
 }  // namespace
