@@ -10,6 +10,7 @@ PYBIND11_MODULE(_core, m) {
     gb::register_types(m);
     gb::register_matchmaker(m);
     gb::register_streams(m);
+    gb::register_constants(m);
     m.def("set_log_level", &game_data::set_log_level, pybind11::arg("level"),
           "Level of the C++ 'game_data' spdlog logger: trace, debug, info, warn, error, off.");
 }

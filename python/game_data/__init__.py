@@ -17,7 +17,7 @@ except ImportError as err:  # pragma: no cover - only on a broken install
     )
     raise ImportError(msg) from err
 
-from .enums import ApplyStatus, EventType, GameState
+from .enums import ApplyStatus, EventType, GameState, set_of
 from .errors import (
     BackendConnectionError,
     BackendError,
@@ -30,11 +30,11 @@ from .errors import (
     ReplyError,
     UnsupportedError,
 )
-from .matchmaker import Matchmaker, connect
+from .matchmaker import DEFAULT_MAX_AGE_MS, Matchmaker, connect
 from .models import ApplyResult, Event, Game
 from .streams import Consumer, EventPublisher
 
-__version__ = "0.1.0"
+__version__: str = _core.__version__  # CMakeLists.txt project(... VERSION ...), via the core
 
 
 def set_log_level(level: str) -> None:
@@ -54,6 +54,7 @@ __all__ = [
     "BackendError",
     "BackendTimeoutError",
     "Consumer",
+    "DEFAULT_MAX_AGE_MS",
     "Event",
     "EventPublisher",
     "EventType",
@@ -71,4 +72,5 @@ __all__ = [
     "backend_available",
     "connect",
     "set_log_level",
+    "set_of",
 ]

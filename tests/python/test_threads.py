@@ -15,12 +15,6 @@ from game_data.testing import RedisServer
 THREADS = 6
 GAMES_PER_THREAD = 40
 SERVER = "gs-1"
-SET_OF = {
-    GameState.CREATED: "pending",
-    GameState.CREATOR_JOINED: "lobby",
-    GameState.ALL_PLAYERS_JOINED: "lobby",
-    GameState.IN_PROGRESS: "active",
-}
 
 
 def drive(mm: game_data.Matchmaker, barrier: threading.Barrier, worker: int) -> dict[str, GameState]:
@@ -83,7 +77,7 @@ def test_threads_hammering_one_matchmaker_keep_invariants(mm: game_data.Matchmak
         assert game is not None
         assert game.state is state
         set_name, _ = mm.set_entry(gid)
-        assert set_name == SET_OF[state]
+        assert set_name == game_data.set_of(state)
         expected[set_name] += 1
     assert mm.counts() == expected
     open_ids = {g.id for g in mm.get_open_games(limit=10_000)}
