@@ -135,7 +135,7 @@ Store::Store(std::shared_ptr<Backend> backend, const ConnectOptions& options)
     }
     apply_seconds_ = &metrics_->histogram(metric::kApplySeconds);
     conflicts_ = &metrics_->counter(metric::kCommitConflictsTotal);
-    for (const auto& w : backend_->warnings()) logger()->warn("{}", w);
+    metrics_->set(metric::kEvictionRisk, backend_->eviction_risk() ? 1.0 : 0.0);
 }
 
 std::string Store::reaped_stream() const { return key_prefix(ns_, 0) + "reaped"; }

@@ -17,7 +17,7 @@ except ImportError as err:  # pragma: no cover - only on a broken install
     )
     raise ImportError(msg) from err
 
-from .enums import ApplyStatus, EventType, GameState
+from .enums import ApplyStatus, EventType, GameState, set_of
 from .errors import (
     BackendConnectionError,
     BackendError,
@@ -30,14 +30,14 @@ from .errors import (
     ReplyError,
     UnsupportedError,
 )
-from .matchmaker import Matchmaker, connect
+from .matchmaker import DEFAULT_MAX_AGE_MS, Matchmaker, connect
 from .models import ApplyResult, Event, Game
 from .streams import Consumer, EventPublisher
 
 Reaped = _core.Reaped
 ReapedFeed = _core.ReapedFeed
 
-__version__ = "0.1.0"
+__version__: str = _core.__version__  # CMakeLists.txt project(... VERSION ...), via the core
 
 
 def set_log_level(level: str) -> None:
@@ -57,6 +57,7 @@ __all__ = [
     "BackendError",
     "BackendTimeoutError",
     "Consumer",
+    "DEFAULT_MAX_AGE_MS",
     "Event",
     "EventPublisher",
     "EventType",
@@ -76,4 +77,5 @@ __all__ = [
     "backend_available",
     "connect",
     "set_log_level",
+    "set_of",
 ]

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import enum
+from typing import Optional
 
-__all__ = ["ApplyStatus", "EventType", "GameState"]
+from . import _core
+
+__all__ = ["ApplyStatus", "EventType", "GameState", "set_of"]
 
 
 class GameState(enum.Enum):
@@ -15,6 +18,12 @@ class GameState(enum.Enum):
     ALL_PLAYERS_JOINED = "all_players_joined"
     IN_PROGRESS = "in_progress"
     ENDED = "ended"
+
+
+def set_of(state: GameState) -> Optional[str]:
+    """The sorted set a game in ``state`` is in (``"pending"``, ``"lobby"`` or ``"active"``),
+    None for ENDED: the core's rule, not a copy of it."""
+    return _core.set_of(state)
 
 
 class EventType(enum.Enum):

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from types import MappingProxyType
 
 from . import _core
 from .streams import Consumer, EventPublisher
 
-__all__ = ["Matchmaker", "connect"]
+__all__ = ["DEFAULT_MAX_AGE_MS", "Matchmaker", "connect"]
+
+#: The core's default maximum age (ms) of each set, as used when ``connect`` is not given one.
+DEFAULT_MAX_AGE_MS: Mapping[str, int] = MappingProxyType(dict(_core.DEFAULT_MAX_AGE_MS))
 
 
 class Matchmaker(_core.Matchmaker):
@@ -75,8 +79,9 @@ def connect(
 
     ``memory://`` (a private in-process backend; ``memory://name`` shares one by name),
     ``redis://[user:password@]host[:port][/db]``, ``rediss://...``, ``unix:///path``.
-    ``max_age_ms`` may set any of ``pending`` (default 60 s), ``lobby`` (10 min) and
-    ``active`` (1 h), the longest a game may stay in that set before :meth:`reap` removes it.
+    ``max_age_ms`` may set any of ``pending``, ``lobby`` and ``active``, the longest a game may
+    stay in that set before :meth:`reap` removes it (defaults: :data:`DEFAULT_MAX_AGE_MS`,
+    one minute, ten minutes and one hour).
     """
     return Matchmaker(
         url,

@@ -47,13 +47,6 @@ log = logging.getLogger(__name__)
 FATES = ("normal", "no_creator", "die_lobby", "die_active")
 # The set an abandoned game is left in, and so reaped from.
 FATE_SET = {"no_creator": "pending", "die_lobby": "lobby", "die_active": "active"}
-STATE_SET = {
-    GameState.CREATED: "pending",
-    GameState.CREATOR_JOINED: "lobby",
-    GameState.ALL_PLAYERS_JOINED: "lobby",
-    GameState.IN_PROGRESS: "active",
-}
-MAX_AGE_MS = {"pending": 60_000, "lobby": 600_000, "active": 3_600_000}
 MAX_TICKS_PER_WAVE = 1_000
 HELD = "held until a seat frees"  # the reason of a join applied while its game is full
 
@@ -330,7 +323,7 @@ class _Simulation:
         self.opts = opts
         self.progress = progress
         self.namespace = opts.namespace or f"sim-{secrets.token_hex(4)}"
-        self.mm = game_data.connect(opts.url, namespace=self.namespace, max_age_ms=dict(MAX_AGE_MS))
+        self.mm = game_data.connect(opts.url, namespace=self.namespace)  # the default max ages
         self.stream = f"{self.namespace}:events"
         self.dead_stream = f"{self.stream}:dead"
         self.consumer = self.mm.consumer(stream=self.stream, group="matchmaker", name="sim-mm-1",
@@ -510,14 +503,14 @@ class _Simulation:
         # pending < lobby < active), so each reap may only take the games abandoned there.
         base = mm_now_ms()
         for set_name in ("pending", "lobby", "active"):
-            self.sim_now = base + MAX_AGE_MS[set_name] + 1
+            self.sim_now = base + mm.max_age_ms[set_name] + 1
             reaped = mm.reap(now=self.sim_now)
             got = {g.id for g in reaped}
             self.games[f"reaped from {set_name}"] += len(reaped)
             self.check(got == abandoned[set_name],
                        f"reap past the {set_name} age took {len(got)} games, expected exactly the "
                        f"{len(abandoned[set_name])} abandoned there")
-            wrong_set = [g.id for g in reaped if STATE_SET.get(g.state) != set_name]
+            wrong_set = [g.id for g in reaped if game_data.set_of(g.state) != set_name]
             self.check(not wrong_set, f"reaped from {set_name} in another state: {wrong_set[:3]}")
             for g in reaped:
                 self.check_seats(g, settled=True)

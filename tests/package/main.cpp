@@ -1,6 +1,8 @@
 // A minimal game server + matchmaker on the embedded backend, through the installed package.
 #include <game_data/game_data.hpp>
 
+#include <string_view>
+
 int main() {
     auto mm = game_data::connect("memory://");
     auto game = mm.create_game("alice", 4, "gs-1", {{"mode", "duel"}});
@@ -10,7 +12,8 @@ int main() {
     options.name = "mm-1";
     auto consumer = mm.consumer(options);
     auto results = consumer.poll(100, 0);
-    const bool ok = results.size() == 1 && results[0].status == game_data::ApplyStatus::Applied &&
+    const bool ok = std::string_view(GAME_DATA_VERSION_STRING) == GAME_DATA_PACKAGE_VERSION &&
+                    results.size() == 1 && results[0].status == game_data::ApplyStatus::Applied &&
                     mm.get_open_games(50).size() == 1;
     return ok ? 0 : 1;
 }

@@ -18,6 +18,7 @@ import game_data
 from game_data import GameState
 from game_data.cli import main
 from game_data.simulate import SimulationOptions, run_simulation
+from game_data.testing import wait_for
 
 from conftest import STREAM_BACKENDS
 
@@ -32,16 +33,6 @@ def deterministic_lines(summary: str) -> list[str]:
     """The summary without the timing lines, which differ from run to run."""
     timing = ("events per second", "wall time")
     return [line for line in summary.splitlines() if not line.strip().startswith(timing)]
-
-
-def wait_for(condition, timeout: float = 10.0, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.02)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
 class _LineReader:

@@ -247,8 +247,6 @@ def test_publisher_refuses_bad_events(stream_mm: game_data.Matchmaker) -> None:
 
 # -- model-based: random event sequences against a plain-Python model of the rules ----------
 
-SET_OF = {"created": "pending", "creator_joined": "lobby", "all_players_joined": "lobby",
-          "in_progress": "active"}
 ORDER = ["created", "creator_joined", "all_players_joined", "in_progress", "ended"]
 TARGET = {"creator_joined": "creator_joined", "all_players_joined": "all_players_joined",
           "game_started": "in_progress", "game_ended": "ended"}
@@ -431,8 +429,8 @@ def test_random_event_sequences_follow_the_model(
                 assert mm.set_entry(g) is None
                 continue
             assert_stored_as_modelled(mm, g, m, (event, result))
-            assert mm.set_entry(g)[0] == SET_OF[m.state]
-            counts[SET_OF[m.state]] += 1
+            assert mm.set_entry(g)[0] == game_data.set_of(GameState(m.state))
+            counts[game_data.set_of(GameState(m.state))] += 1
         assert mm.counts() == counts
         assert {g.id for g in mm.get_open_games()} == {g for g, m in live.items() if m.is_open}
 

@@ -11,28 +11,16 @@ import subprocess
 import sys
 import textwrap
 import threading
-import time
 from collections import Counter
 from dataclasses import dataclass
-from typing import Callable
 
 import pytest
 
 import game_data
 from game_data import ApplyStatus, Event, EventType, GameState
-from game_data.testing import SimulatedGameServer
+from game_data.testing import SimulatedGameServer, wait_for
 
 from conftest import STREAM_BACKENDS
-
-
-def wait_for(condition: Callable[[], object], timeout: float = 20.0, what: str = "condition") -> object:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.01)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
 @dataclass

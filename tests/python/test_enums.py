@@ -74,3 +74,14 @@ def test_returned_states_are_enum_members(mm: game_data.Matchmaker) -> None:
                             player_id="alice"))
     assert result.status is ApplyStatus.APPLIED
     assert result.state is GameState.CREATOR_JOINED
+
+
+def test_set_of_is_the_lifecycle_table() -> None:
+    # README "Lifecycle": which set a game in each state is in (the core's rule, read by Python).
+    assert {s: game_data.set_of(s) for s in GameState} == {
+        GameState.CREATED: "pending",
+        GameState.CREATOR_JOINED: "lobby",
+        GameState.ALL_PLAYERS_JOINED: "lobby",
+        GameState.IN_PROGRESS: "active",
+        GameState.ENDED: None,
+    }

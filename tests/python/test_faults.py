@@ -12,15 +12,7 @@ import redis
 
 import game_data
 from game_data import ApplyStatus, GameState
-from game_data.testing import RedisServer
-
-
-def _wait_until(condition, what: str, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.01)  # polling a condition with a deadline, not standing in for one
+from game_data.testing import RedisServer, wait_for
 
 
 def test_a_consumer_survives_its_stream_being_deleted_while_it_blocks(redis_server: RedisServer,
@@ -32,8 +24,8 @@ def test_a_consumer_survives_its_stream_being_deleted_while_it_blocks(redis_serv
     outcome: list[object] = []
     poller = threading.Thread(target=lambda: outcome.append(_poll_or_error(consumer)))
     poller.start()
-    _wait_until(lambda: any(c.get("cmd") == "xreadgroup" for c in raw.client_list()),
-                "the consumer to block in XREADGROUP")
+    wait_for(lambda: any(c.get("cmd") == "xreadgroup" for c in raw.client_list()),
+             what="the consumer to block in XREADGROUP")
     raw.delete(mm.default_stream)  # Redis answers the blocked read with UNBLOCKED
     poller.join(timeout=30)
     assert outcome and not isinstance(outcome[0], Exception), outcome

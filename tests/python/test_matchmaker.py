@@ -12,6 +12,7 @@ from game_data import ApplyStatus, Event, EventType, GameState
 SERVER = "gs-1"
 MAX_HELD_JOINS = 16  # joins a full game keeps waiting for a seat (kMaxHeldJoins)
 MAX_ABSENT_PLAYER_SEQS = 64  # seqs kept for players neither seated nor held (kMaxAbsentPlayerSeqs)
+FAR_PAST_EVERY_MAX_AGE_MS = 10 * max(game_data.DEFAULT_MAX_AGE_MS.values())
 
 
 def ev(type_: EventType, game_id: str, player_id: str | None = None, *, seq: int | None = None,
@@ -60,7 +61,15 @@ def test_namespace_and_max_ages_are_kept() -> None:
     mm = game_data.connect("memory://", namespace="mm-a", max_age_ms={"lobby": 5000})
     assert mm.namespace == "mm-a"
     assert mm.default_stream == "mm-a:events"
-    assert mm.max_age_ms == {"pending": 60_000, "lobby": 5000, "active": 3_600_000}
+    assert mm.max_age_ms == {**game_data.DEFAULT_MAX_AGE_MS, "lobby": 5000}
+
+
+def test_default_max_ages_are_the_documented_ones() -> None:
+    # README "Reaping": a minute in pending, ten minutes in the lobby, an hour active.
+    assert game_data.DEFAULT_MAX_AGE_MS == {"pending": 60_000, "lobby": 600_000, "active": 3_600_000}
+    assert game_data.connect("memory://").max_age_ms == game_data.DEFAULT_MAX_AGE_MS
+    with pytest.raises(TypeError):
+        game_data.DEFAULT_MAX_AGE_MS["pending"] = 1  # type: ignore[index]
 
 
 def test_create_game_puts_it_in_pending(mm: game_data.Matchmaker) -> None:
@@ -625,7 +634,7 @@ def test_reap_removes_old_games_and_returns_them(mm: game_data.Matchmaker) -> No
     assert mm.reap() == []  # nothing is old yet
     assert mm.counts() == counts(1, 1, 1)
 
-    reaped = mm.reap(now=mm.now() + 10 * 3_600_000)
+    reaped = mm.reap(now=mm.now() + FAR_PAST_EVERY_MAX_AGE_MS)
     assert sorted(g.id for g in reaped) == ["a", "l", "p"]
     assert next(g for g in reaped if g.id == "p") == pending
     assert {g.id: g.state for g in reaped} == {"p": GameState.CREATED,
@@ -633,7 +642,7 @@ def test_reap_removes_old_games_and_returns_them(mm: game_data.Matchmaker) -> No
                                                "a": GameState.IN_PROGRESS}
     assert mm.counts() == counts()
     assert mm.get_game("p") is None
-    assert mm.reap(now=mm.now() + 10 * 3_600_000) == []
+    assert mm.reap(now=mm.now() + FAR_PAST_EVERY_MAX_AGE_MS) == []
 
 
 def test_reap_appends_each_reaped_game_to_the_reaped_stream(mm: game_data.Matchmaker) -> None:
@@ -676,7 +685,7 @@ def test_reap_uses_each_sets_max_age(backend_url: str, gd_namespace: str) -> Non
 
 def test_events_for_a_reaped_game_are_rejected(mm: game_data.Matchmaker) -> None:
     gid = mm.create_game(creator_id="alice", capacity=2, server_id=SERVER).id
-    mm.reap(now=mm.now() + 10 * 3_600_000)
+    mm.reap(now=mm.now() + FAR_PAST_EVERY_MAX_AGE_MS)
     r = mm.apply(ev(EventType.CREATOR_JOINED, gid, "alice"))
     assert r.status is ApplyStatus.REJECTED
     assert mm.counts() == counts()

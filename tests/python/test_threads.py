@@ -11,17 +11,11 @@ from concurrent.futures import ThreadPoolExecutor
 import game_data
 from conftest import STREAM_BACKENDS
 from game_data import ApplyStatus, Event, EventType, GameState
-from game_data.testing import RedisServer
+from game_data.testing import RedisServer, wait_for
 
 THREADS = 6
 GAMES_PER_THREAD = 40
 SERVER = "gs-1"
-SET_OF = {
-    GameState.CREATED: "pending",
-    GameState.CREATOR_JOINED: "lobby",
-    GameState.ALL_PLAYERS_JOINED: "lobby",
-    GameState.IN_PROGRESS: "active",
-}
 
 
 def drive(mm: game_data.Matchmaker, barrier: threading.Barrier, worker: int) -> dict[str, GameState]:
@@ -84,7 +78,7 @@ def test_threads_hammering_one_matchmaker_keep_invariants(mm: game_data.Matchmak
         assert game is not None
         assert game.state is state
         set_name, _ = mm.set_entry(gid)
-        assert set_name == SET_OF[state]
+        assert set_name == game_data.set_of(state)
         expected[set_name] += 1
     assert mm.counts() == expected
     open_ids = {g.id for g in mm.get_open_games(limit=10_000)}
@@ -174,9 +168,7 @@ def test_consumer_run_stops_on_event_after_applying(stream_mm: game_data.Matchma
     runner = threading.Thread(target=lambda: outcome.update(stats=consumer.run(stop, block_ms=20)))
     runner.start()
     try:
-        deadline = time.monotonic() + 10
-        while consumer.stats["applied"] < 2 and time.monotonic() < deadline:
-            stop.wait(0.005)  # poll the condition; run() is busy in another thread
+        wait_for(lambda: consumer.stats["applied"] >= 2, what="run() to apply both events")
     finally:
         stop.set()
         runner.join(timeout=10)
@@ -237,19 +229,10 @@ def test_blocking_poll_releases_the_gil(stream_mm: game_data.Matchmaker) -> None
 
 
 
-def wait_for_state(mm: game_data.Matchmaker, game_id: str, state: GameState, timeout: float = 15) -> None:
+def wait_for_state(mm: game_data.Matchmaker, game_id: str, state: GameState) -> None:
     """Wait until the game reaches ``state``, riding out a backend that is coming back."""
-    deadline = time.monotonic() + timeout
-    pause = threading.Event()
-    while time.monotonic() < deadline:
-        try:
-            game = mm.get_game(game_id)
-        except game_data.BackendConnectionError:
-            game = None
-        if game is not None and game.state is state:
-            return
-        pause.wait(0.01)
-    raise AssertionError(f"game {game_id} did not reach {state} within {timeout}s")
+    wait_for(lambda: (game := mm.get_game(game_id)) is not None and game.state is state,
+             what=f"game {game_id} to reach {state}", ignore=(game_data.BackendConnectionError,))
 
 
 if "redis" in STREAM_BACKENDS:  # needs a server it can crash; collected once the backend exists

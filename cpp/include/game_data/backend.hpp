@@ -82,9 +82,9 @@ public:
     // True if commit() reads GameWrite::before (to write only what changed); otherwise Store
     // may hand the rules the record it read instead of a copy, and `before` is null.
     virtual bool writes_differences() const { return false; }
-    // Things the operator should know about this backend (e.g. an eviction policy that can drop
-    // game records); empty when all is well.
-    virtual std::vector<std::string> warnings() { return {}; }
+    // The backend's eviction policy when, found at connect, it can evict game records (SPEC
+    // section 10; reported as game_data_eviction_risk and logged). Default: none.
+    virtual std::optional<std::string> eviction_risk() const { return std::nullopt; }
 };
 
 }  // namespace game_data

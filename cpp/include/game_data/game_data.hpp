@@ -14,3 +14,4 @@
 #include "game_data/types.hpp"
 #include "game_data/url.hpp"
 #include "game_data/validation.hpp"
+#include "game_data/version.hpp"

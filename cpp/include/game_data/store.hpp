@@ -129,7 +129,7 @@ public:
     // The stream every reaped game is appended to ("<ns>:{0}:reaped").
     std::string reaped_stream() const;
     const std::shared_ptr<Backend>& backend() const noexcept { return backend_; }
-    std::vector<std::string> warnings() { return backend_->warnings(); }
+    std::optional<std::string> eviction_risk() const { return backend_->eviction_risk(); }
     // Counters of everything done through this store (SPEC section 8 names).
     const std::shared_ptr<Metrics>& metrics() const noexcept { return metrics_; }
 

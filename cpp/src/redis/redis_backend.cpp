@@ -22,6 +22,7 @@
 #include "game_data/lua_scripts.hpp"
 #include "game_data/store.hpp"
 #include "redis/redis_connection.hpp"
+#include "redis/redis_eviction.hpp"
 #include "redis/redis_streams.hpp"
 
 namespace game_data {
@@ -219,6 +220,7 @@ public:
         // Connect now so a wrong URL fails here. Scripts are loaded on first use, so a
         // publisher whose Redis user may only XADD never needs SCRIPT LOAD.
         auto conn = pool_->acquire();
+        eviction_risk_ = redis::eviction_risk(*conn, pool_->endpoint().display);
     }
 
     // One pipelined round trip of plain reads (HGETALL, GET per game), not a script: reads
@@ -363,6 +365,7 @@ public:
 
     std::shared_ptr<StreamTransport> streams() override { return streams_; }
     bool writes_differences() const override { return true; }
+    std::optional<std::string> eviction_risk() const override { return eviction_risk_; }
 
 private:
     static Args evalsha_args(const Script& s, const Args& keys, const Args& args) {
@@ -434,6 +437,7 @@ private:
     std::mutex sha_mutex_;  // guards Script::sha (rewritten with the same value on reload)
     Script scan_, commit_;
     std::shared_ptr<redis::RedisStreams> streams_;
+    std::optional<std::string> eviction_risk_;  // checked once, at connect
 };
 
 }  // namespace

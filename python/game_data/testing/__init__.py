@@ -3,7 +3,8 @@ fixtures are a pytest plugin loaded automatically once game_data is installed.""
 
 from __future__ import annotations
 
+from .polling import drain, wait_for
 from .redis_server import RedisServer, RedisServerError, find_redis_server
-from .simulator import SimulatedGameServer, drain
+from .simulator import SimulatedGameServer
 
-__all__ = ["RedisServer", "RedisServerError", "SimulatedGameServer", "drain", "find_redis_server"]
+__all__ = ["RedisServer", "RedisServerError", "SimulatedGameServer", "drain", "find_redis_server", "wait_for"]

@@ -20,7 +20,6 @@ import game_data
 from game_data import EventType
 
 __all__ = [
-    "drain",
     "GARBAGE_KINDS",
     "SentEntry",
     "SimulatedGameServer",
@@ -101,19 +100,6 @@ def garbage_fields(kind: str, server_id: str, game_id: str = "no-such-game") -> 
     else:
         raise ValueError(f"unknown garbage kind {kind!r}; one of {sorted(GARBAGE_KINDS)}")
     return base
-
-
-def drain(consumer: Any, timeout: float = 10.0) -> list[Any]:
-    """Polls `consumer` without blocking until a poll finds nothing; returns every result in
-    order. Raises AssertionError if the stream keeps yielding entries past `timeout` seconds."""
-    results: list[Any] = []
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        batch = consumer.poll(count=1000, block_ms=0)
-        if not batch:
-            return results
-        results.extend(batch)
-    raise AssertionError(f"stream not drained within {timeout}s")
 
 
 class SimulatedGameServer:
