@@ -37,6 +37,10 @@ void register_errors(py::module_& /*m*/) {
             raise("InvalidArgumentError", e);
         } catch (const game_data::GameNotFound& e) {
             raise("GameNotFoundError", e);
+        } catch (const game_data::SeatUnavailable& e) {
+            py::object cls = python_class("game_data.errors", "SeatUnavailableError");
+            py::object err = cls(py::str(e.what()), py::str(e.reason()));
+            PyErr_SetObject(cls.ptr(), err.ptr());
         } catch (const game_data::Unsupported& e) {
             raise("UnsupportedError", e);
         } catch (const game_data::GameDataError& e) {

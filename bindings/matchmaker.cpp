@@ -37,7 +37,8 @@ MaxAges max_ages_from(py::handle src) {
 
 std::unique_ptr<Matchmaker> make_matchmaker(const StrArg& url, const StrArg& ns, py::object max_age_ms,
                                             py::object connect_timeout_ms, py::object timeout_ms,
-                                            py::object pool_size, py::object tombstone_ttl_ms) {
+                                            py::object pool_size, py::object tombstone_ttl_ms,
+                                            py::object filter_keys) {
     ConnectOptions options;
     const std::string& url_text = url.get("url");
     options.ns = ns.get("namespace");
@@ -52,6 +53,12 @@ std::unique_ptr<Matchmaker> make_matchmaker(const StrArg& url, const StrArg& ns,
     if (!tombstone_ttl_ms.is_none()) {
         options.tombstone_ttl_ms = int_arg(tombstone_ttl_ms, "tombstone_ttl_ms");
         if (options.tombstone_ttl_ms < 1) throw InvalidArgument("tombstone_ttl_ms must be positive");
+    }
+    if (!filter_keys.is_none()) {
+        if (PyUnicode_Check(filter_keys.ptr()) || !PySequence_Check(filter_keys.ptr())) {
+            throw InvalidArgument("filter_keys must be a sequence of metadata keys");
+        }
+        for (auto key : filter_keys) options.filter_keys.push_back(to_utf8(key, "filter_keys"));
     }
     py::gil_scoped_release nogil;
     return std::make_unique<Matchmaker>(connect(url_text, std::move(options)));
@@ -97,25 +104,111 @@ bool backend_available(const StrArg& scheme_arg) {
     return true;
 }
 
+// filters: None or a dict of metadata key -> str / int / bool.
+Filters filters_from(py::handle src) {
+    Filters out;
+    if (src.is_none()) return out;
+    if (!PyDict_Check(src.ptr())) throw InvalidArgument("filters must be a dict of metadata key -> value");
+    for (auto [k, v] : py::reinterpret_borrow<py::dict>(src)) {
+        std::string key = to_utf8(k, "a filter key");
+        if (!PyUnicode_Check(v.ptr()) && !PyLong_Check(v.ptr())) {
+            throw InvalidArgument("filter '" + key + "' must be a string, an integer or a boolean");
+        }
+        out.emplace(std::move(key), py_to_json(v, "filter '" + key + "'", kMaxMetadataBytes, 0));
+    }
+    return out;
+}
+
+std::int64_t non_negative(const IntArg& arg, const char* name) {
+    const std::int64_t v = arg.get(name);
+    if (v < 0) throw InvalidArgument(std::string(name) + " must not be negative");
+    return v;
+}
+
+std::int32_t seats_arg(const IntArg& arg) {
+    const std::int64_t v = arg.get("min_free_seats");
+    if (v < 1 || v > kMaxCapacity) {
+        throw InvalidArgument("min_free_seats must be 1.." + std::to_string(kMaxCapacity));
+    }
+    return static_cast<std::int32_t>(v);
+}
+
 }  // namespace
 
 void register_matchmaker(py::module_& m) {
+    py::class_<Reservation>(m, "Reservation", "A seat held for a player until expires_at (ms).")
+        .def_readonly("game_id", &Reservation::game_id)
+        .def_readonly("player_id", &Reservation::player_id)
+        .def_readonly("expires_at", &Reservation::expires_at)
+        .def("__eq__", [](const Reservation& a, const Reservation& b) { return a == b; }, py::is_operator())
+        .def("__repr__", [](const Reservation& r) {
+            return "Reservation(game_id=" + py::repr(py::str(r.game_id)).cast<std::string>() +
+                   ", player_id=" + py::repr(py::str(r.player_id)).cast<std::string>() +
+                   ", expires_at=" + std::to_string(r.expires_at) + ")";
+        });
+    py::class_<OpenGamesPage>(m, "OpenGamesPage", "One page of open games; next_cursor is None on the last.")
+        .def_readonly("games", &OpenGamesPage::games)
+        .def_readonly("next_cursor", &OpenGamesPage::next_cursor)
+        .def("__repr__", [](const OpenGamesPage& p) {
+            return "OpenGamesPage(games=<" + std::to_string(p.games.size()) + " games>, next_cursor=" +
+                   (p.next_cursor ? py::repr(py::str(*p.next_cursor)).cast<std::string>() : "None") + ")";
+        });
+
     py::class_<Matchmaker>(m, "Matchmaker", "The matchmaker's handle; thread safe.")
         .def(py::init(&make_matchmaker), py::arg("url") = "memory://", py::kw_only(),
              py::arg("namespace") = "gd", py::arg("max_age_ms") = py::none(),
              py::arg("connect_timeout_ms") = py::none(), py::arg("timeout_ms") = py::none(),
-             py::arg("pool_size") = py::none(), py::arg("tombstone_ttl_ms") = py::none())
+             py::arg("pool_size") = py::none(), py::arg("tombstone_ttl_ms") = py::none(),
+             py::arg("filter_keys") = py::none())
         .def("create_game", &create_game, py::arg("creator_id"), py::arg("capacity"),
              py::arg("server_id"), py::arg("metadata") = py::none(), py::arg("game_id") = py::none())
         .def("get_game", [](Matchmaker& mm, const StrArg& id) { return mm.get_game(id.get("game_id")); },
              py::arg("game_id"), release_gil())
         .def("get_open_games",
-             [](Matchmaker& mm, const IntArg& limit_arg) {
-                 const std::int64_t limit = limit_arg.get("limit");
-                 if (limit < 0) throw InvalidArgument("limit must not be negative");
-                 return mm.get_open_games(static_cast<std::size_t>(limit));
+             [](Matchmaker& mm, const IntArg& limit_arg, py::object filters, const IntArg& min_free) {
+                 const auto limit = static_cast<std::size_t>(non_negative(limit_arg, "limit"));
+                 const Filters f = filters_from(filters);
+                 const std::int32_t seats = seats_arg(min_free);
+                 py::gil_scoped_release nogil;
+                 return mm.get_open_games(limit, f, seats);
              },
-             py::arg("limit") = 50, release_gil())
+             py::arg("limit") = 50, py::arg("filters") = py::none(), py::arg("min_free_seats") = 1)
+        .def("open_games_page",
+             [](Matchmaker& mm, const IntArg& limit_arg, py::object filters, const IntArg& min_free,
+                const std::optional<StrArg>& cursor) {
+                 const auto limit = static_cast<std::size_t>(non_negative(limit_arg, "limit"));
+                 const Filters f = filters_from(filters);
+                 const std::int32_t seats = seats_arg(min_free);
+                 const std::optional<std::string> c = get(cursor, "cursor");
+                 py::gil_scoped_release nogil;
+                 return mm.open_games_page(limit, f, seats, c);
+             },
+             py::arg("limit") = 50, py::arg("filters") = py::none(), py::arg("min_free_seats") = 1,
+             py::arg("cursor") = py::none())
+        .def("reserve_seat",
+             [](Matchmaker& mm, const StrArg& game_id, const StrArg& player_id, const IntArg& ttl_ms) {
+                 const std::string g = game_id.get("game_id"), p = player_id.get("player_id");
+                 const std::int64_t ttl = ttl_ms.get("ttl_ms");
+                 py::gil_scoped_release nogil;
+                 return mm.reserve_seat(g, p, ttl);
+             },
+             py::arg("game_id"), py::arg("player_id"), py::arg("ttl_ms") = 15'000)
+        .def("cancel_reservation",
+             [](Matchmaker& mm, const StrArg& game_id, const StrArg& player_id) {
+                 const std::string g = game_id.get("game_id"), p = player_id.get("player_id");
+                 py::gil_scoped_release nogil;
+                 return mm.cancel_reservation(g, p);
+             },
+             py::arg("game_id"), py::arg("player_id"))
+        .def("quick_join",
+             [](Matchmaker& mm, const StrArg& player_id, py::object filters, const IntArg& ttl_ms) {
+                 const std::string p = player_id.get("player_id");
+                 const Filters f = filters_from(filters);
+                 const std::int64_t ttl = ttl_ms.get("ttl_ms");
+                 py::gil_scoped_release nogil;
+                 return mm.quick_join(p, f, ttl);
+             },
+             py::arg("player_id"), py::arg("filters") = py::none(), py::arg("ttl_ms") = 15'000)
         .def("apply", &Matchmaker::apply, py::arg("event"), release_gil())
         .def("apply_many",
              [](Matchmaker& mm, const std::vector<Event>& events) { return mm.apply_many(events); },
@@ -191,6 +284,7 @@ void register_matchmaker(py::module_& m) {
              py::arg("stream"), release_gil())
         .def("now", &Matchmaker::now, "The matchmaker's clock in ms.")
         .def_property_readonly("namespace", [](const Matchmaker& mm) { return mm.options().ns; })
+        .def_property_readonly("filter_keys", [](const Matchmaker& mm) { return mm.options().filter_keys; })
         .def_property_readonly("default_stream", &Matchmaker::default_stream)
         .def_property_readonly("max_age_ms", [](const Matchmaker& mm) {
             py::dict d;

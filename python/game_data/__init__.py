@@ -28,6 +28,7 @@ from .errors import (
     InvalidArgumentError,
     OutcomeUnknownError,
     ReplyError,
+    SeatUnavailableError,
     UnsupportedError,
 )
 from .matchmaker import DEFAULT_MAX_AGE_MS, Matchmaker, connect
@@ -36,6 +37,8 @@ from .streams import Consumer, EventPublisher
 
 Reaped = _core.Reaped
 ReapedFeed = _core.ReapedFeed
+Reservation = _core.Reservation
+OpenGamesPage = _core.OpenGamesPage
 
 __version__: str = _core.__version__  # CMakeLists.txt project(... VERSION ...), via the core
 
@@ -69,8 +72,11 @@ __all__ = [
     "InvalidArgumentError",
     "Matchmaker",
     "OutcomeUnknownError",
+    "OpenGamesPage",
     "Reaped",
     "ReapedFeed",
+    "Reservation",
+    "SeatUnavailableError",
     "ReplyError",
     "UnsupportedError",
     "__version__",

@@ -14,6 +14,7 @@ __all__ = [
     "InvalidArgumentError",
     "OutcomeUnknownError",
     "ReplyError",
+    "SeatUnavailableError",
     "UnsupportedError",
 ]
 
@@ -56,6 +57,14 @@ class BackendTimeoutError(BackendConnectionError, TimeoutError):
 
 class ReplyError(BackendError):
     """The backend answered with an error (a Redis error reply, a broken script)."""
+
+
+class SeatUnavailableError(GameDataError):
+    """reserve_seat refused: ``reason`` is ``"not open"``, ``"full"`` or ``"already joined"``."""
+
+    def __init__(self, message: str, reason: str = "") -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 class UnsupportedError(GameDataError):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from types import MappingProxyType
 
 from . import _core
@@ -74,6 +74,7 @@ def connect(
     timeout_ms: int | None = None,
     pool_size: int | None = None,
     tombstone_ttl_ms: int | None = None,
+    filter_keys: Sequence[str] | None = None,
 ) -> Matchmaker:
     """Open the backend named by ``url`` and return a Matchmaker.
 
@@ -91,4 +92,5 @@ def connect(
         timeout_ms=timeout_ms,
         pool_size=pool_size,
         tombstone_ttl_ms=tombstone_ttl_ms,
+        filter_keys=None if filter_keys is None else list(filter_keys),
     )

@@ -1234,12 +1234,212 @@ TEST_P(StoreConformance, AReaderTakesOverWhatACrashedReaderLeftUnacknowledged) {
     EXPECT_EQ(other.ack({got[0].entry_id}), 1);
 }
 
+// ---- seats, quick join, filters, paging (SPEC section 7) ------------------------------------
+
+class Seats : public StoreConformance {
+protected:
+    void SetUp() override {
+        StoreConformance::SetUp();
+        options_.filter_keys = {"mode", "region"};
+        store_ = GetParam().open(options_, "");
+        mm_ = std::make_unique<Matchmaker>(store_, options_, [c = clock_] { return c->load(); });
+        set_now(kT0);
+    }
+
+    Game lobby_game(const std::string& id, std::int32_t capacity, nlohmann::json metadata) {
+        if (metadata.is_null()) metadata = nlohmann::json::object();
+        Game g = mm_->create_game(request("alice", capacity, "gs-1", id, std::move(metadata)));
+        EXPECT_EQ(apply(ev(E::CreatorJoined, id, "alice")).status, A::Applied);
+        return g;
+    }
+
+    static std::string reason_of(const std::function<void()>& call) {
+        try {
+            call();
+        } catch (const SeatUnavailable& e) {
+            return e.reason();
+        }
+        return "no refusal";
+    }
+};
+
+TEST_P(Seats, AReservationTakesASeatUntilItExpiresWithNoJanitor) {
+    lobby_game("g1", 3, {{"mode", "duel"}});
+    const Reservation r = mm_->reserve_seat("g1", "bob", 1'000);
+    EXPECT_EQ(r, (Reservation{"g1", "bob", kT0 + 1'000}));
+    EXPECT_EQ(mm_->get_game("g1")->free_seats(), 1);
+    EXPECT_EQ(mm_->get_game("g1")->reservations, (std::map<std::string, std::int64_t>{{"bob", kT0 + 1'000}}));
+    mm_->reserve_seat("g1", "carol", 1'000);
+    EXPECT_TRUE(open_ids().empty()) << "every free seat is reserved";
+    EXPECT_EQ(reason_of([&] { mm_->reserve_seat("g1", "dave"); }), "full");
+    set_now(kT0 + 1'000);  // both expire: the seats are free again, nothing was written
+    EXPECT_EQ(open_ids(), std::vector<std::string>{"g1"});
+    EXPECT_TRUE(mm_->get_game("g1")->reservations.empty());
+    EXPECT_EQ(mm_->get_game("g1")->free_seats(), 2);
+    EXPECT_NO_THROW(mm_->reserve_seat("g1", "dave"));
+}
+
+TEST_P(Seats, ReservingAgainRefreshesAndTakesNoSecondSeat) {
+    lobby_game("g1", 2, {});
+    mm_->reserve_seat("g1", "bob", 1'000);
+    set_now(kT0 + 500);
+    EXPECT_EQ(mm_->reserve_seat("g1", "bob", 1'000).expires_at, kT0 + 1'500);
+    EXPECT_EQ(mm_->get_game("g1")->free_seats(), 0);
+    EXPECT_EQ(mm_->get_game("g1")->reservations.size(), 1u);
+}
+
+TEST_P(Seats, RefusalsSayWhyAndChangeNothing) {
+    bring_to("created", S::Created);
+    set_now(kT0);
+    lobby_game("g1", 2, {});
+    const Game before = *mm_->get_game("g1");
+    EXPECT_EQ(reason_of([&] { mm_->reserve_seat("created", "bob"); }), "not open");
+    EXPECT_EQ(reason_of([&] { mm_->reserve_seat("g1", "alice"); }), "already joined");
+    EXPECT_THROW(mm_->reserve_seat("nope", "bob"), GameNotFound);
+    EXPECT_THROW(mm_->reserve_seat("g1", "bob", 0), InvalidArgument);
+    EXPECT_THROW(mm_->reserve_seat("g1", "bob", 10 * 60 * 1000 + 1), InvalidArgument);
+    EXPECT_THROW(mm_->reserve_seat("g1", "bad id"), InvalidArgument);
+    EXPECT_EQ(mm_->get_game("g1"), before);
+    apply(ev(E::PlayerJoined, "g1", "bob"));
+    EXPECT_EQ(reason_of([&] { mm_->reserve_seat("g1", "carol"); }), "full");
+}
+
+TEST_P(Seats, AJoinConsumesItsReservationAndAnUnreservedJoinCannotTakeAReservedSeat) {
+    lobby_game("g1", 3, {});
+    mm_->reserve_seat("g1", "bob");
+    mm_->reserve_seat("g1", "carol");
+    const ApplyResult stranger = apply(ev(E::PlayerJoined, "g1", "zed"));
+    EXPECT_EQ(stranger.status, A::Rejected);
+    EXPECT_EQ(stranger.reason, "game is full");
+    EXPECT_EQ(apply(ev(E::PlayerJoined, "g1", "bob")).status, A::Applied);
+    const Game g = *mm_->get_game("g1");
+    EXPECT_EQ(g.players, (std::vector<std::string>{"alice", "bob"}));
+    EXPECT_EQ(g.reservations, (std::map<std::string, std::int64_t>{{"carol", kT0 + 15'000}}));
+    EXPECT_EQ(g.free_seats(), 0);
+}
+
+TEST_P(Seats, CancellingFreesTheSeatOnce) {
+    lobby_game("g1", 2, {});
+    mm_->reserve_seat("g1", "bob");
+    EXPECT_TRUE(mm_->cancel_reservation("g1", "bob"));
+    EXPECT_FALSE(mm_->cancel_reservation("g1", "bob"));
+    EXPECT_FALSE(mm_->cancel_reservation("nope", "bob"));
+    EXPECT_EQ(mm_->get_game("g1")->free_seats(), 1);
+}
+
+TEST_P(Seats, QuickJoinTakesTheOldestMatchingGameWithASeat) {
+    lobby_game("full", 2, {{"mode", "duel"}});
+    apply(ev(E::PlayerJoined, "full", "x"));
+    set_now(kT0 + 1);
+    lobby_game("other", 4, {{"mode", "ffa"}});
+    set_now(kT0 + 2);
+    lobby_game("duel1", 2, {{"mode", "duel"}, {"region", "eu"}});
+    set_now(kT0 + 3);
+    lobby_game("duel2", 2, {{"mode", "duel"}, {"region", "us"}});
+    auto r = mm_->quick_join("p1", {{"mode", "duel"}});
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->game_id, "duel1");
+    r = mm_->quick_join("p2", {{"mode", "duel"}});
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->game_id, "duel2");
+    EXPECT_FALSE(mm_->quick_join("p3", {{"mode", "duel"}}));
+    r = mm_->quick_join("p4", {{"region", "us"}, {"mode", "duel"}});
+    EXPECT_FALSE(r) << "duel2's only seat is reserved";
+    r = mm_->quick_join("p5");
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->game_id, "other");
+    EXPECT_THROW(mm_->quick_join("p6", {{"level", 3}}), InvalidArgument) << "not a filter key";
+    EXPECT_THROW(mm_->quick_join("p6", {{"mode", 1.5}}), InvalidArgument);
+}
+
+TEST_P(Seats, ConcurrentQuickJoinsHandOutEachSeatExactlyOnce) {
+    for (int i = 0; i < 10; ++i) lobby_game("g" + std::to_string(i), 3, {{"mode", "duel"}});
+    std::vector<std::vector<Reservation>> got(4);
+    {
+        std::vector<std::jthread> threads;
+        for (int t = 0; t < 4; ++t) {
+            threads.emplace_back([&, t] {
+                for (int k = 0; k < 10; ++k) {
+                    auto r = mm_->quick_join("t" + std::to_string(t) + "-" + std::to_string(k),
+                                             {{"mode", "duel"}});
+                    if (r) got[t].push_back(*r);
+                }
+            });
+        }
+    }
+    std::map<std::string, int> per_game;
+    std::size_t total = 0;
+    for (const auto& v : got) {
+        total += v.size();
+        for (const auto& r : v) ++per_game[r.game_id];
+    }
+    EXPECT_EQ(total, 20u) << "10 games x 2 free seats";
+    for (const auto& [id, n] : per_game) EXPECT_EQ(n, 2) << id;
+    for (int i = 0; i < 10; ++i) {
+        const Game g = *mm_->get_game("g" + std::to_string(i));
+        EXPECT_EQ(g.players.size() + g.reservations.size(), 3u);
+    }
+}
+
+TEST_P(Seats, FiltersAndMinFreeSeatsSelectOpenGames) {
+    lobby_game("a", 4, {{"mode", "duel"}, {"ranked", true}});
+    set_now(kT0 + 1);
+    lobby_game("b", 2, {{"mode", "duel"}, {"ranked", false}});
+    set_now(kT0 + 2);
+    lobby_game("c", 4, {{"mode", "ffa"}, {"level", 3}});
+    auto ids = [](const std::vector<Game>& games) {
+        std::vector<std::string> out;
+        for (const auto& g : games) out.push_back(g.id);
+        return out;
+    };
+    EXPECT_EQ(ids(mm_->get_open_games(50, {{"mode", "duel"}})), (std::vector<std::string>{"a", "b"}));
+    EXPECT_EQ(ids(mm_->get_open_games(50, {{"mode", "duel"}}, 2)), std::vector<std::string>{"a"});
+    EXPECT_EQ(ids(mm_->get_open_games(50, {}, 3)), (std::vector<std::string>{"a", "c"}));
+    EXPECT_EQ(ids(mm_->get_open_games(50, {{"mode", "\"duel\""}})), std::vector<std::string>{});
+    mm_->reserve_seat("a", "x");
+    mm_->reserve_seat("a", "y");
+    EXPECT_EQ(ids(mm_->get_open_games(50, {{"mode", "duel"}}, 2)), std::vector<std::string>{})
+        << "reservations count";
+    apply(ev(E::GameStarted, "b"));
+    EXPECT_EQ(ids(mm_->get_open_games(50, {{"mode", "duel"}})), std::vector<std::string>{"a"});
+    EXPECT_THROW(mm_->get_open_games(50, {{"level", 3}}), InvalidArgument) << "not declared";
+    EXPECT_THROW(mm_->get_open_games(50, {}, 0), InvalidArgument);
+}
+
+TEST_P(Seats, PagingWalksEveryOpenGameOnceWhileGamesAreAdded) {
+    for (int i = 0; i < 25; ++i) {
+        set_now(kT0 + i);
+        lobby_game("g" + std::to_string(100 + i), 2, {{"mode", "duel"}});
+    }
+    std::vector<std::string> seen;
+    std::optional<std::string> cursor;
+    int pages = 0;
+    do {
+        const OpenGamesPage page = mm_->open_games_page(7, {{"mode", "duel"}}, 1, cursor);
+        for (const auto& g : page.games) seen.push_back(g.id);
+        cursor = page.next_cursor;
+        set_now(kT0 + 1'000 + pages);  // newer games arrive while paging
+        lobby_game("new" + std::to_string(pages), 2, {{"mode", "duel"}});
+        ++pages;
+    } while (cursor && pages < 20);
+    std::vector<std::string> want;
+    for (int i = 0; i < 25; ++i) want.push_back("g" + std::to_string(100 + i));
+    ASSERT_GE(seen.size(), 25u);
+    EXPECT_EQ(std::vector<std::string>(seen.begin(), seen.begin() + 25), want);
+    EXPECT_EQ(std::set<std::string>(seen.begin(), seen.end()).size(), seen.size()) << "none twice";
+    EXPECT_FALSE(cursor) << "the last page has no cursor";
+    for (const char* bad : {"", "x", "c1-", "c1-12", "c1-abc-g1", "c1-12-bad id"}) {
+        EXPECT_THROW(mm_->open_games_page(7, {}, 1, std::string(bad)), InvalidArgument) << bad;
+    }
+}
+
 std::string param_name(const ::testing::TestParamInfo<StoreParam>& info) {
     return info.param.name;
 }
 
 INSTANTIATE_TEST_SUITE_P(Stores, StoreConformance, ::testing::ValuesIn(store_params()),
                          param_name);
+INSTANTIATE_TEST_SUITE_P(Stores, Seats, ::testing::ValuesIn(store_params()), param_name);
 INSTANTIATE_TEST_SUITE_P(Stores, StoreTransitions, ::testing::ValuesIn(store_params()),
                          param_name);
 

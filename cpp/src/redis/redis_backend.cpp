@@ -42,6 +42,7 @@ constexpr std::string_view kId = "id", kState = "state", kCreator = "creator_id"
                            kSeqFloor = "seq_floor", kCreatorSeen = "creator_seen", kRev = "rev",
                            kScore = "score";
 constexpr std::string_view kPlayerSeqPrefix = "s:";  // s:<player> = seq of their latest roster event
+constexpr std::string_view kReservationPrefix = "r:";  // r:<player> = expires_at of their seat
 }  // namespace field
 
 // A script's text and the SHA1 Redis gave it. The SHA depends only on the text, so it is fixed
@@ -153,6 +154,8 @@ StoredGame decode_record(const redisReply& r) {
             out.revision = to_int(v, "rev");
         } else if (f == field::kScore) {
             out.slot.score = to_int(v, "score");
+        } else if (f.starts_with(field::kReservationPrefix)) {
+            g.reservations[std::string(f.substr(field::kReservationPrefix.size()))] = to_int(v, "reservation");
         } else if (f.starts_with(field::kPlayerSeqPrefix)) {
             g.player_seqs[std::string(f.substr(field::kPlayerSeqPrefix.size()))] = to_int(v, "player seq");
         }
@@ -187,18 +190,23 @@ void encode_changes(const Game* before, const Game& after, std::int64_t revision
         put(field::kSeqFloor, std::to_string(after.seq_floor));
     }
     if (after.creator_seen && (all || !before->creator_seen)) put(field::kCreatorSeen, "1");
-    for (const auto& [player, seq] : after.player_seqs) {
-        if (!all) {
-            auto it = before->player_seqs.find(player);
-            if (it != before->player_seqs.end() && it->second == seq) continue;
+    // Per-player maps: one field per entry, written when new or changed, deleted when gone.
+    auto sync_map = [&](const std::map<std::string, std::int64_t>* was,
+                        const std::map<std::string, std::int64_t>& now, std::string_view prefix) {
+        for (const auto& [player, value] : now) {
+            if (was) {
+                auto it = was->find(player);
+                if (it != was->end() && it->second == value) continue;
+            }
+            put(std::string(prefix) + player, std::to_string(value));
         }
-        put(std::string(field::kPlayerSeqPrefix) + player, std::to_string(seq));
-    }
-    if (!all) {
-        for (const auto& [player, seq] : before->player_seqs) {
-            if (!after.player_seqs.contains(player)) hdel.push_back(std::string(field::kPlayerSeqPrefix) + player);
+        if (!was) return;
+        for (const auto& [player, value] : *was) {
+            if (!now.contains(player)) hdel.push_back(std::string(prefix) + player);
         }
-    }
+    };
+    sync_map(all ? nullptr : &before->player_seqs, after.player_seqs, field::kPlayerSeqPrefix);
+    sync_map(all ? nullptr : &before->reservations, after.reservations, field::kReservationPrefix);
     put(field::kRev, std::to_string(revision));
     put(field::kScore, std::to_string(score));
 }
