@@ -326,10 +326,41 @@ ApplyResult Store::apply(const Event& event, std::int64_t now) {
     return apply_many(std::span(&event, 1), now).at(0);
 }
 
+bool Store::apply_in_place(std::span<const Event> events, std::int64_t now,
+                           std::vector<ApplyResult>& results) {
+    for (std::size_t i = 0; i < events.size(); ++i) {
+        const Event& event = events[i];
+        const bool supported = backend_->change_in_place(
+            event.game_id, [&](GameSlot& slot) -> std::optional<Backend::InPlaceChange> {
+                const Entries was = entries_of(slot, filter_keys_);
+                results[i] = apply_to_slot(slot, event, now);
+                if (results[i].status != ApplyStatus::Applied) return std::nullopt;
+                Backend::InPlaceChange change;
+                change.tomb_ttl_ms = tombstone_ttl_ms_;
+                const Entries now_in = entries_of(slot, filter_keys_);
+                for (const auto& [name, score] : was) {
+                    if (std::none_of(now_in.begin(), now_in.end(), [&](const auto& e) { return e.first == name; })) {
+                        change.index_remove.push_back(name);
+                    }
+                }
+                for (const auto& entry : now_in) {
+                    if (std::find(was.begin(), was.end(), entry) == was.end()) change.index_add.push_back(entry);
+                }
+                return change;
+            });
+        if (!supported) return false;
+    }
+    return true;
+}
+
 std::vector<ApplyResult> Store::apply_many(std::span<const Event> events, std::int64_t now) {
     const auto started = std::chrono::steady_clock::now();
     for (const auto& e : events) validate_event(e);  // all of the batch, before anything is read
     std::vector<ApplyResult> results(events.size());
+    if (!events.empty() && apply_in_place(events, now, results)) {
+        count_applied(events, results, started);
+        return results;
+    }
     std::vector<std::size_t> todo(events.size());
     for (std::size_t i = 0; i < events.size(); ++i) todo[i] = i;
 
@@ -392,13 +423,18 @@ std::vector<ApplyResult> Store::apply_many(std::span<const Event> events, std::i
             }
         }
     }
+    count_applied(events, results, started);
+    return results;
+}
+
+void Store::count_applied(std::span<const Event> events, const std::vector<ApplyResult>& results,
+                          std::chrono::steady_clock::time_point started) {
     for (std::size_t i = 0; i < events.size(); ++i) {
         event_series_[static_cast<std::size_t>(events[i].type) * 3 +
                       static_cast<std::size_t>(results[i].status)]->add();
     }
     apply_seconds_->observe(
         std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
-    return results;
 }
 
 std::vector<Game> Store::reap(std::int64_t now, const MaxAges& ages, std::size_t batch) {

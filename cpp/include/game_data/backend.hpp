@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -79,6 +80,21 @@ public:
     // Number of entries of each sorted set, in order.
     virtual std::vector<std::int64_t> sizes(std::span<const std::string> indexes) = 0;
     virtual std::shared_ptr<StreamTransport> streams() = 0;
+    // Optional fast path for backends that can hold a lock over one game (memory://): runs
+    // `change` on the stored slot of `id` itself while nothing else can touch it (a missing game
+    // comes as a slot with no record and its tombstone), then stores what `change` left in it:
+    // the slot (a removed record leaves `change`'s tombstone) and the index moves it returns.
+    // `change` returns nullopt when nothing changed. Returns false if the backend has no such
+    // lock; Store then reads and commits with a revision guard.
+    struct InPlaceChange {
+        std::vector<std::string> index_remove;
+        std::vector<std::pair<std::string, std::int64_t>> index_add;
+        std::int64_t tomb_ttl_ms = 0;
+    };
+    using InPlaceFn = std::function<std::optional<InPlaceChange>(GameSlot&)>;
+    virtual bool change_in_place(const std::string& /*id*/, const InPlaceFn& /*change*/) {
+        return false;
+    }
     // True if commit() reads GameWrite::before (to write only what changed); otherwise Store
     // may hand the rules the record it read instead of a copy, and `before` is null.
     virtual bool writes_differences() const { return false; }

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <array>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -134,6 +135,11 @@ public:
     const std::shared_ptr<Metrics>& metrics() const noexcept { return metrics_; }
 
 private:
+    // Applies each event through Backend::change_in_place; false if the backend has none.
+    bool apply_in_place(std::span<const Event> events, std::int64_t now_ms,
+                        std::vector<ApplyResult>& results);
+    void count_applied(std::span<const Event> events, const std::vector<ApplyResult>& results,
+                       std::chrono::steady_clock::time_point started);
     // The index to scan for `filters` (validated) and the filters left to check per game.
     std::string open_index_for(const Filters& filters);
     // Reads one game, lets `decide` change its slot (true: write it), commits with its guard;

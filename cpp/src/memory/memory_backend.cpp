@@ -68,10 +68,11 @@ public:
             for (const auto& name : w.index_remove) sets_[name].remove(w.id);
             for (const auto& [name, score] : w.index_add) sets_[name].add(w.id, score);
             if (w.after) {
+                Record fresh{GameSlot{std::move(w.after), w.score, Tomb::None}, w.revision};
                 if (rec != games_.end()) {
-                    rec->second = Record{std::move(*w.after), w.revision, w.score};
+                    rec->second = std::move(fresh);
                 } else {
-                    games_.emplace(w.id, Record{std::move(*w.after), w.revision, w.score});
+                    games_.emplace(w.id, std::move(fresh));
                 }
             } else {
                 if (rec != games_.end()) games_.erase(rec);
@@ -85,6 +86,34 @@ public:
         }
         prune_tombs_locked();
         return out;
+    }
+
+    bool change_in_place(const std::string& id, const InPlaceFn& change) override {
+        std::lock_guard lock(mutex_);
+        auto rec = games_.find(id);
+        if (rec == games_.end()) {
+            GameSlot missing;
+            missing.tomb = live_tomb(id);
+            change(missing);  // nothing to store for a game that is not live
+            return true;
+        }
+        GameSlot& slot = rec->second.slot;
+        const std::optional<InPlaceChange> done = change(slot);
+        if (!done) return true;
+        for (const auto& name : done->index_remove) sets_[name].remove(id);
+        for (const auto& [name, score] : done->index_add) sets_[name].add(id, score);
+        ++rec->second.revision;
+        if (!slot.game) {
+            const Tomb why = slot.tomb;
+            games_.erase(rec);
+            if (why != Tomb::None) {
+                const std::int64_t expires_at = now_ms() + done->tomb_ttl_ms;
+                tombs_[id] = Tombstone{why, expires_at};
+                tomb_expiry_.emplace_back(expires_at, id);
+            }
+        }
+        prune_tombs_locked();
+        return true;
     }
 
     std::vector<IndexedGame> scan(std::string_view index, std::int64_t max_score_exclusive,
@@ -116,9 +145,8 @@ public:
 
 private:
     struct Record {
-        Game game;
+        GameSlot slot;  // always holds a game
         std::int64_t revision;
-        std::int64_t score;
     };
     struct Tombstone {
         Tomb why;
@@ -129,8 +157,7 @@ private:
         StoredGame out;
         auto it = games_.find(id);
         if (it != games_.end()) {
-            out.slot.game = it->second.game;
-            out.slot.score = it->second.score;
+            out.slot = it->second.slot;
             out.revision = it->second.revision;
         } else {
             out.slot.tomb = live_tomb(id);
