@@ -8,6 +8,7 @@
 #include "game_data/logging.hpp"
 #include "game_data/matchmaker.hpp"
 #include "game_data/publisher.hpp"
+#include "game_data/run_loop.hpp"
 #include "game_data/store.hpp"
 #include "game_data/types.hpp"
 #include "game_data/url.hpp"
