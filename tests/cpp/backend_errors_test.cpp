@@ -22,21 +22,14 @@
 #include "game_data/run_loop.hpp"
 #include "redis/redis_connection.hpp"
 #include "support/redis_server.hpp"
+#include "support/wait.hpp"
 
 namespace game_data {
 namespace {
 
 using Clock = std::chrono::steady_clock;
 
-template <typename Pred>
-bool wait_until(Pred pred, std::chrono::seconds limit = std::chrono::seconds(20)) {
-    const auto deadline = Clock::now() + limit;
-    while (Clock::now() < deadline) {
-        if (pred()) return true;
-        std::this_thread::yield();
-    }
-    return pred();
-}
+using testing::wait_until;
 
 // An error reply as hiredis hands it over.
 struct ErrorReply {

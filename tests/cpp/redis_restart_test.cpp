@@ -13,12 +13,13 @@
 #include "game_data/errors.hpp"
 #include "game_data/store.hpp"
 #include "support/redis_server.hpp"
+#include "support/wait.hpp"
 
 namespace game_data {
 namespace {
 
 using testing::RedisServer;
-using Clock = std::chrono::steady_clock;
+using testing::wait_until;
 
 constexpr std::int64_t kT0 = 1'700'000'000'000;
 
@@ -48,16 +49,6 @@ std::shared_ptr<Store> open_fast_failing(const RedisServer& server) {
     o.command_timeout_ms = 2000;
     o.pool_size = 2;
     return make_redis_store(Url::parse(server.url()), o);
-}
-
-template <typename Pred>
-bool wait_until(Pred pred, std::chrono::seconds limit = std::chrono::seconds(20)) {
-    const auto deadline = Clock::now() + limit;
-    while (Clock::now() < deadline) {
-        if (pred()) return true;
-        std::this_thread::yield();
-    }
-    return pred();
 }
 
 TEST(RedisRestart, CallsDuringAnOutageRaiseConnectionErrorAndTheHandleRecovers) {

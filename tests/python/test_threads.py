@@ -197,6 +197,21 @@ def test_blocking_poll_releases_the_gil(stream_mm: game_data.Matchmaker) -> None
 
 
 
+def start_run(consumer: game_data.Consumer, stop: threading.Event) -> tuple[threading.Thread, list[BaseException]]:
+    """consumer.run(stop) on a thread of its own; whatever it raises lands in the list."""
+    failures: list[BaseException] = []
+
+    def loop() -> None:
+        try:
+            consumer.run(stop, block_ms=20)
+        except BaseException as err:  # reported to the test thread
+            failures.append(err)
+
+    runner = threading.Thread(target=loop)
+    runner.start()
+    return runner, failures
+
+
 def wait_for_state(mm: game_data.Matchmaker, game_id: str, state: GameState, timeout: float = 15) -> None:
     """Wait until the game reaches ``state``, riding out a backend that is coming back."""
     deadline = time.monotonic() + timeout
@@ -220,16 +235,7 @@ if "redis" in STREAM_BACKENDS:  # needs a server it can crash; collected once th
         game = mm.create_game(creator_id="alice", capacity=2, server_id=SERVER)
         consumer = mm.consumer(name="mm-crash")
         stop = threading.Event()
-        failures: list[BaseException] = []
-
-        def loop() -> None:
-            try:
-                consumer.run(stop, block_ms=20)
-            except BaseException as err:  # reported to the test thread below
-                failures.append(err)
-
-        runner = threading.Thread(target=loop)
-        runner.start()
+        runner, failures = start_run(consumer, stop)
         try:
             game_data.EventPublisher(server.url, SERVER, stream=mm.default_stream).creator_joined(game.id, "alice")
             wait_for_state(mm, game.id, GameState.CREATOR_JOINED)
@@ -261,16 +267,7 @@ if "redis" in STREAM_BACKENDS:  # a private server it can fill up
             mm.publisher(server_id=SERVER).creator_joined(game.id, "alice")
             server.command("CONFIG", "SET", "maxmemory", "1")
             stop = threading.Event()
-            failures: list[BaseException] = []
-
-            def loop() -> None:
-                try:
-                    consumer.run(stop, block_ms=20)
-                except BaseException as err:  # reported to the test thread below
-                    failures.append(err)
-
-            runner = threading.Thread(target=loop)
-            runner.start()
+            runner, failures = start_run(consumer, stop)
             oom = 'game_data_backend_errors_total{kind="oom"}'
             try:
                 deadline = time.monotonic() + 15

@@ -141,10 +141,13 @@ std::chrono::milliseconds blocking_read_timeout(std::chrono::milliseconds comman
     return command_timeout + std::chrono::milliseconds(std::clamp<std::int64_t>(block_ms, 0, room));
 }
 
-// Runs one of the stream scripts with EVAL: they run about once a second, so caching them
-// (SCRIPT LOAD, EVALSHA, NOSCRIPT) would buy nothing.
+// Runs one of the stream scripts with EVAL, stream_helpers.lua in front of it: they run about
+// once a second, so caching them (SCRIPT LOAD, EVALSHA, NOSCRIPT) would buy nothing.
 ReplyPtr eval(Connection& conn, std::string_view script, const Args& keys, const Args& args) {
-    Args command{"EVAL", std::string(script), std::to_string(keys.size())};
+    std::string text;
+    text.reserve(stream_lua::stream_helpers.size() + 1 + script.size());
+    text.append(stream_lua::stream_helpers).append("\n").append(script);
+    Args command{"EVAL", std::move(text), std::to_string(keys.size())};
     command.insert(command.end(), keys.begin(), keys.end());
     command.insert(command.end(), args.begin(), args.end());
     return conn.command(command);

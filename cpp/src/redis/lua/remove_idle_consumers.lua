@@ -2,13 +2,7 @@
 -- been idle for at least ARGV[2] ms, except ARGV[3] (the caller). Atomic: no consumer can
 -- read between the check and its removal, so no pending entry is ever dropped with it.
 -- Returns the names removed.
-
-local function field(reply, name)
-  for i = 1, #reply, 2 do
-    if reply[i] == name then return reply[i + 1] end
-  end
-  return nil
-end
+-- Uses field() from stream_helpers.lua, sent in front of this script.
 
 if redis.call('EXISTS', KEYS[1]) == 0 then
   return redis.error_reply('NOGROUP no stream ' .. KEYS[1])

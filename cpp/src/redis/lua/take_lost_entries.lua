@@ -6,25 +6,7 @@
 -- entries-read). Exact while nobody XDELs entries the group has not read yet.
 -- Returns {lost, exact, pending, lag}: exact 0 when the count cannot be known now (an older
 -- Redis, or a read counter Redis invalidated after XDEL); lag -1 when Redis cannot tell.
-
-local function field(reply, name)
-  for i = 1, #reply, 2 do
-    if reply[i] == name then return reply[i + 1] end
-  end
-  return nil
-end
-
--- Compares stream ids "<ms>-<seq>" (decimal numbers of any length): -1, 0 or 1.
-local function compare(a, b)
-  local am, as = string.match(a, '^(%d+)%-(%d+)$')
-  local bm, bs = string.match(b, '^(%d+)%-(%d+)$')
-  for _, pair in ipairs({{am, bm}, {as, bs}}) do
-    local x, y = pair[1], pair[2]
-    if #x ~= #y then return #x < #y and -1 or 1 end
-    if x ~= y then return x < y and -1 or 1 end
-  end
-  return 0
-end
+-- Uses field() and compare() from stream_helpers.lua, sent in front of this script.
 
 if redis.call('EXISTS', KEYS[1]) == 0 then
   return redis.error_reply('NOGROUP no stream ' .. KEYS[1])

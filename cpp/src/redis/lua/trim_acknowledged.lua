@@ -2,25 +2,7 @@
 -- XTRIM MINID <the oldest id some group still needs>. A group needs its oldest pending entry,
 -- or else whatever follows the last entry it read. A stream without groups is left alone.
 -- Returns the number of entries removed.
-
-local function field(reply, name)
-  for i = 1, #reply, 2 do
-    if reply[i] == name then return reply[i + 1] end
-  end
-  return nil
-end
-
--- Compares stream ids "<ms>-<seq>" (decimal numbers of any length): -1, 0 or 1.
-local function compare(a, b)
-  local am, as = string.match(a, '^(%d+)%-(%d+)$')
-  local bm, bs = string.match(b, '^(%d+)%-(%d+)$')
-  for _, pair in ipairs({{am, bm}, {as, bs}}) do
-    local x, y = pair[1], pair[2]
-    if #x ~= #y then return #x < #y and -1 or 1 end
-    if x ~= y then return x < y and -1 or 1 end
-  end
-  return 0
-end
+-- Uses field() and compare() from stream_helpers.lua, sent in front of this script.
 
 -- A decimal string plus one, exact at any length (seq may exceed 2^53).
 local function increment(digits)
