@@ -47,7 +47,7 @@ def test_unrelated_builtins_are_not_bases() -> None:
     assert not issubclass(errors.GroupMissingError, KeyError)
 
 
-def test_a_redis_out_of_memory_is_an_out_of_memory_error_and_passes() -> None:
+def test_a_full_redis_raises_out_of_memory_error_until_there_is_room() -> None:
     # A private server: the shared one must not run out of memory under other tests.
     with RedisServer() as server:
         mm = game_data.connect(server.url, namespace="oom")
