@@ -21,12 +21,20 @@ void register_errors(py::module_& /*m*/) {
         if (!p) return;
         try {
             std::rethrow_exception(p);
+        } catch (const game_data::OutOfMemory& e) {
+            raise("OutOfMemoryError", e);
+        } catch (const game_data::BusyLoading& e) {
+            raise("BusyLoadingError", e);
         } catch (const game_data::TimeoutError& e) {
             raise("BackendTimeoutError", e);
         } catch (const game_data::OutcomeUnknown& e) {
             raise("OutcomeUnknownError", e);
         } catch (const game_data::ConnectionError& e) {
             raise("BackendConnectionError", e);
+        } catch (const game_data::GroupMissing& e) {
+            raise("GroupMissingError", e);
+        } catch (const game_data::ScriptMissing& e) {
+            raise("ScriptMissingError", e);
         } catch (const game_data::ReplyError& e) {
             raise("ReplyError", e);
         } catch (const game_data::BackendError& e) {

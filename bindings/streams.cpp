@@ -1,6 +1,7 @@
 // The stream side: EventPublisher (game servers) and Consumer (the matchmaker). Both release
-// the GIL around every call into the backend. A Consumer is serialised by its own mutex, so
-// sharing one between Python threads is safe (if pointless).
+// the GIL around every call into the backend. A Consumer's polls (and its run loop) are
+// serialised by its own mutex, so sharing one between Python threads is safe (if pointless);
+// stats and group_info need no mutex and answer while run() is busy in another thread.
 #include <memory>
 #include <mutex>
 #include <string>
@@ -27,7 +28,9 @@ struct PyConsumer {
 std::unique_ptr<PyConsumer> make_consumer(Matchmaker& mm, const std::optional<StrArg>& stream_arg,
                                           const StrArg& group, const StrArg& name,
                                           const IntArg& claim_idle_ms, const IntArg& max_deliveries,
-                                          const std::optional<StrArg>& dead_letter_stream) {
+                                          const std::optional<StrArg>& dead_letter_stream,
+                                          const IntArg& trim_interval_ms,
+                                          const IntArg& remove_idle_consumers_ms) {
     ConsumerOptions o;
     const std::optional<std::string> stream = get(stream_arg, "stream");
     o.stream = stream.value_or("");
@@ -37,6 +40,8 @@ std::unique_ptr<PyConsumer> make_consumer(Matchmaker& mm, const std::optional<St
     o.claim_idle_ms = claim_idle_ms.get("claim_idle_ms");
     o.max_deliveries = max_deliveries.get("max_deliveries");
     o.dead_letter_stream = get(dead_letter_stream, "dead_letter_stream").value_or("");
+    o.trim_interval_ms = trim_interval_ms.get("trim_interval_ms");
+    o.remove_idle_consumers_ms = remove_idle_consumers_ms.get("remove_idle_consumers_ms");
     py::gil_scoped_release nogil;
     return std::make_unique<PyConsumer>(mm.consumer(o));
 }
@@ -47,9 +52,12 @@ py::dict stats_dict(const ConsumerStats& s) {
     d["duplicate"] = s.duplicate;
     d["rejected"] = s.rejected;
     d["dead_lettered"] = s.dead_lettered;
+    d["lost"] = s.lost;
     d["trimmed"] = s.trimmed;
     d["claimed"] = s.claimed;
     d["batches"] = s.batches;
+    d["trimmed_acknowledged"] = s.trimmed_acknowledged;
+    d["consumers_removed"] = s.consumers_removed;
     return d;
 }
 
@@ -67,6 +75,25 @@ auto game_event(GameEventMethod method) {
     return [method](EventPublisher& pub, const StrArg& game_id) {
         return (pub.*method)(game_id.get("game_id"));
     };
+}
+
+// Consumer::run with a Python threading.Event as the stop flag. Between polls (and during a
+// backoff wait) it takes the GIL for a moment to run pending signal handlers, so SIGINT and
+// SIGTERM handlers installed by Python work while the loop runs in the main thread; an
+// exception from a handler (KeyboardInterrupt) ends the loop after the batch in hand.
+void run_consumer(PyConsumer& c, py::object stop, std::int64_t count, std::int64_t block_ms,
+                  bool reconnect) {
+    py::object is_set = stop.attr("is_set");
+    auto stop_requested = [&]() -> bool {
+        py::gil_scoped_acquire gil;
+        if (PyErr_CheckSignals() != 0) throw py::error_already_set();
+        return is_set().cast<bool>();
+    };
+    RunLoopOptions loop;
+    loop.retry = reconnect;
+    py::gil_scoped_release nogil;
+    std::lock_guard lock(c.mutex);
+    c.consumer.run(stop_requested, count, block_ms, loop);
 }
 
 }  // namespace
@@ -126,7 +153,8 @@ void register_streams(py::module_& m) {
         .def(py::init(&make_consumer), py::arg("matchmaker"), py::kw_only(),
              py::arg("stream") = py::none(), py::arg("group") = "matchmaker", py::arg("name") = "mm-1",
              py::arg("claim_idle_ms") = 30'000, py::arg("max_deliveries") = 5,
-             py::arg("dead_letter_stream") = py::none())
+             py::arg("dead_letter_stream") = py::none(), py::arg("trim_interval_ms") = 0,
+             py::arg("remove_idle_consumers_ms") = 3'600'000)
         .def("poll",
              [](PyConsumer& c, const IntArg& count, const IntArg& block_ms) {
                  const std::int64_t n = count.get("count");
@@ -136,12 +164,21 @@ void register_streams(py::module_& m) {
              },
              py::arg("count") = 100, py::arg("block_ms") = 100, release_gil(),
              "One round: read (own pending, idle claims, new), apply, dead-letter, ack.")
+        .def("_run", &run_consumer, py::arg("stop"), py::arg("count"), py::arg("block_ms"),
+             py::arg("reconnect"),
+             "Consumer.run's loop (C++ run_loop); use Consumer.run, which also handles signals.")
+        .def("trim_acknowledged",
+             [](PyConsumer& c) {
+                 std::lock_guard lock(c.mutex);
+                 return c.consumer.trim_acknowledged();
+             },
+             release_gil(),
+             "Remove the entries every consumer group has acknowledged; returns how many.")
         .def("group_info",
              [](PyConsumer& c) {
                  StreamTransport::GroupInfo info;
                  {
                      py::gil_scoped_release nogil;
-                     std::lock_guard lock(c.mutex);
                      info = c.consumer.group_info();
                  }
                  py::dict d;
@@ -150,15 +187,7 @@ void register_streams(py::module_& m) {
                  return d;
              })
         .def_property_readonly("stats",
-                               [](PyConsumer& c) {
-                                   ConsumerStats s;
-                                   {
-                                       py::gil_scoped_release nogil;
-                                       std::lock_guard lock(c.mutex);
-                                       s = c.consumer.stats();
-                                   }
-                                   return stats_dict(s);
-                               })
+                               [](PyConsumer& c) { return stats_dict(c.consumer.stats()); })
         .def_property_readonly("stream", [](const PyConsumer& c) { return c.consumer.options().stream; })
         .def_property_readonly("group", [](const PyConsumer& c) { return c.consumer.options().group; })
         .def_property_readonly("name", [](const PyConsumer& c) { return c.consumer.options().name; })

@@ -1,7 +1,7 @@
 #include "game_data/consumer.hpp"
 
-#include <chrono>
-#include <thread>
+#include <algorithm>
+#include <mutex>
 
 #include <spdlog/spdlog.h>
 
@@ -11,27 +11,125 @@
 #include "game_data/validation.hpp"
 
 namespace game_data {
+namespace {
+
+constexpr std::int64_t kMaxSweepIntervalMs = 60'000;
+
+void check_range(const char* what, std::int64_t value, std::int64_t low, std::int64_t high) {
+    if (value < low || value > high) {
+        throw InvalidArgument(std::string(what) + " must be between " + std::to_string(low) +
+                              " and " + std::to_string(high));
+    }
+}
+
+}  // namespace
 
 struct Consumer::Impl {
     std::shared_ptr<Store> store;
     std::shared_ptr<StreamTransport> transport;
     ConsumerOptions options;
     std::function<std::int64_t()> clock;
-    ConsumerStats stats;
     std::shared_ptr<Metrics> metrics;
-    bool group_ready = false;
+    mutable std::mutex stats_mutex;  // stats are read from other threads
+    ConsumerStats stats;
+    std::atomic<bool> group_ready{false};
     bool draining_own = true;          // start by re-reading our own unacknowledged entries
+    bool warned_inexact = false;
     std::string claim_cursor = "0-0";
     std::int64_t next_claim_at = 0;
+    std::int64_t next_sweep_at = 0;
+    std::int64_t next_trim_at = 0;
 
     std::int64_t claim_interval() const {
         return std::clamp<std::int64_t>(options.claim_idle_ms / 2, 1, 1'000);
     }
 
+    template <typename Fn>
+    void count(Fn&& fn) {
+        std::lock_guard lock(stats_mutex);
+        fn(stats);
+    }
+
     void ensure_group() {
-        if (!group_ready) {
+        if (!group_ready.load()) {
             transport->ensure_group(options.stream, options.group);
-            group_ready = true;
+            group_ready.store(true);
+        }
+    }
+
+    void set_gauges(const StreamTransport::GroupInfo& info) {
+        if (info.lag >= 0) metrics->set(metric::kConsumerLag, static_cast<double>(info.lag));
+        metrics->set(metric::kConsumerPending, static_cast<double>(info.pending));
+    }
+
+    void count_lost(std::int64_t n) {
+        metrics->add(metric::kEventsLostTotal, static_cast<double>(n));
+        count([&](ConsumerStats& s) { s.lost += n; });
+    }
+
+    // Periodic work whose failure must not stop consuming: logged, and tried again next time.
+    // An unavailable backend and a vanished group still fail the poll (retried, recreated).
+    template <typename Fn>
+    void periodic(const char* what, Fn&& fn) {
+        try {
+            fn();
+        } catch (const ConnectionError&) {
+            throw;
+        } catch (const GroupMissing&) {
+            throw;
+        } catch (const GameDataError& e) {
+            logger()->error("consumer {}: {} failed: {}", options.name, what, e.what());
+        }
+    }
+
+    // Entries trimmed from the stream before the group read them: counted once per group (by
+    // whichever consumer finds them), logged as an error.
+    void take_lost() {
+        const auto found = transport->take_lost(options.stream, options.group);
+        set_gauges(found.info);
+        if (found.lost > 0) {
+            count_lost(found.lost);
+            logger()->error("stream {}: {} entries were trimmed before group {} read them; they "
+                            "are lost (publish without maxlen, or trim only acknowledged "
+                            "entries)", options.stream, found.lost, options.group);
+        }
+        if (!found.exact && !warned_inexact) {
+            warned_inexact = true;
+            logger()->warn("stream {}: entries trimmed before group {} read them cannot be "
+                           "counted now (needs Redis >= 7.0, and no XDEL of unread entries)",
+                           options.stream, options.group);
+        }
+    }
+
+    void remove_idle_consumers() {
+        const auto removed = transport->remove_idle_consumers(
+            options.stream, options.group, options.remove_idle_consumers_ms, options.name);
+        if (removed.empty()) return;
+        count([&](ConsumerStats& s) { s.consumers_removed += std::ssize(removed); });
+        logger()->info("consumer {}: removed {} idle consumers with nothing pending from group "
+                       "{} (first: {})", options.name, removed.size(), options.group,
+                       removed.front());
+    }
+
+    std::int64_t trim_acknowledged() {
+        const std::int64_t n = transport->trim_acknowledged(options.stream);
+        count([&](ConsumerStats& s) { s.trimmed_acknowledged += n; });
+        if (n > 0) {
+            logger()->debug("stream {}: trimmed {} acknowledged entries", options.stream, n);
+        }
+        return n;
+    }
+
+    void periodic_work(std::int64_t now) {
+        periodic("counting lost entries", [&] { take_lost(); });
+        if (options.remove_idle_consumers_ms > 0 && now >= next_sweep_at) {
+            next_sweep_at = now + std::clamp<std::int64_t>(options.remove_idle_consumers_ms / 2, 1,
+                                                           kMaxSweepIntervalMs);
+            periodic("removing idle consumers", [&] { remove_idle_consumers(); });
+        }
+        if (options.trim_interval_ms > 0 && now >= next_trim_at) {
+            next_trim_at = now + options.trim_interval_ms;
+            periodic("trimming acknowledged entries", [&] { trim_acknowledged(); });
         }
     }
 
@@ -46,9 +144,12 @@ struct Consumer::Impl {
         const std::int64_t now = now_ms();
         if (now >= next_claim_at) {
             next_claim_at = now + claim_interval();
+            periodic_work(now);
             batch = transport->autoclaim(options.stream, options.group, options.name,
                                          options.claim_idle_ms, claim_cursor, count);
-            for (const auto& e : batch) stats.claimed += e.deleted ? 0 : 1;
+            std::int64_t claimed = 0;
+            for (const auto& e : batch) claimed += e.deleted ? 0 : 1;
+            this->count([&](ConsumerStats& s) { s.claimed += claimed; });
             if (!batch.empty()) {
                 logger()->info("consumer {} claimed {} idle entries", options.name, batch.size());
                 return batch;
@@ -64,6 +165,7 @@ struct Consumer::Impl {
         std::vector<std::size_t> event_slots;
         std::vector<std::size_t> dead_slots;
         std::vector<std::string> ack_ids;
+        std::int64_t trimmed = 0;
         events.reserve(batch.size());
         ack_ids.reserve(batch.size());
 
@@ -78,9 +180,9 @@ struct Consumer::Impl {
             if (entry.deleted) {
                 r.status = ApplyStatus::Rejected;
                 r.reason = "entry was trimmed before it was applied";
-                ++stats.trimmed;
-                logger()->warn("stream {}: entry {} was trimmed while pending; acknowledged",
-                               options.stream, entry.id);
+                ++trimmed;
+                logger()->error("stream {}: entry {} was trimmed while pending, before it was "
+                                "applied; it is lost", options.stream, entry.id);
                 continue;
             }
             if (entry.deliveries > options.max_deliveries) {
@@ -115,24 +217,48 @@ struct Consumer::Impl {
             dead.reserve(dead_slots.size());
             for (std::size_t slot : dead_slots) {
                 Fields f = batch[slot].fields;
-                f.emplace_back("error", results[slot].reason);
+                for (auto& [k, v] : f) {
+                    if (k == kDeadLetterErrorField) k = kDeadLetterOrigErrorField;
+                }
+                f.emplace_back(kDeadLetterErrorField, results[slot].reason);
                 dead.push_back(std::move(f));
             }
             // Dead letters are written before the ack: a crash in between redelivers, never loses.
             transport->add_many(options.dead_letter_stream, dead);
-            stats.dead_lettered += static_cast<std::int64_t>(dead.size());
+            metrics->add(metric::kDeadLettersTotal, static_cast<double>(dead.size()));
         }
         if (!ack_ids.empty()) transport->ack(options.stream, options.group, ack_ids);
 
-        for (const auto& r : results) {
-            switch (r.status) {
-                case ApplyStatus::Applied: ++stats.applied; break;
-                case ApplyStatus::Duplicate: ++stats.duplicate; break;
-                case ApplyStatus::Rejected: ++stats.rejected; break;
+        if (trimmed > 0) count_lost(trimmed);
+        count([&](ConsumerStats& s) {
+            for (const auto& r : results) {
+                switch (r.status) {
+                    case ApplyStatus::Applied: ++s.applied; break;
+                    case ApplyStatus::Duplicate: ++s.duplicate; break;
+                    case ApplyStatus::Rejected: ++s.rejected; break;
+                }
             }
-        }
-        ++stats.batches;
+            s.trimmed += trimmed;
+            s.dead_lettered += std::ssize(dead_slots);
+            ++s.batches;
+        });
         return results;
+    }
+
+    void report() {
+        StreamTransport::GroupInfo info{-1, -1};
+        try {
+            info = transport->group_info(options.stream, options.group);
+            set_gauges(info);
+        } catch (const GameDataError&) {
+            // Unavailable right now: the summary says unknown (-1).
+        }
+        ConsumerStats s;
+        count([&](const ConsumerStats& current) { s = current; });
+        logger()->info("consumer {} on {}: applied={} duplicate={} rejected={} dead_lettered={} "
+                       "lost={} claimed={} batches={} lag={} pending={}",
+                       options.name, options.stream, s.applied, s.duplicate, s.rejected,
+                       s.dead_lettered, s.lost, s.claimed, s.batches, info.lag, info.pending);
     }
 };
 
@@ -147,10 +273,15 @@ Consumer::Consumer(std::shared_ptr<Store> store, std::shared_ptr<StreamTransport
     if (options.dead_letter_stream == options.stream) {
         throw InvalidArgument("the dead-letter stream must differ from the stream");
     }
-    if (options.claim_idle_ms < 1) throw InvalidArgument("claim_idle_ms must be positive");
+    check_range("claim_idle_ms", options.claim_idle_ms, 1, kMaxClaimIdleMs);
     if (options.max_deliveries < 1) throw InvalidArgument("max_deliveries must be positive");
+    check_range("trim_interval_ms", options.trim_interval_ms, 0, kMaxIntervalMs);
+    check_range("remove_idle_consumers_ms", options.remove_idle_consumers_ms, 0, kMaxIntervalMs);
     impl_->store = std::move(store);
     impl_->metrics = metrics ? std::move(metrics) : std::make_shared<Metrics>();
+    // Counters exist from the start (at 0), so a dashboard sees "none lost", not "unknown".
+    impl_->metrics->add(metric::kEventsLostTotal, 0);
+    impl_->metrics->add(metric::kDeadLettersTotal, 0);
     impl_->transport = std::move(transport);
     impl_->options = std::move(options);
     impl_->clock = clock ? std::move(clock) : std::function<std::int64_t()>(now_ms);
@@ -161,67 +292,62 @@ Consumer& Consumer::operator=(Consumer&&) noexcept = default;
 Consumer::~Consumer() = default;
 
 std::vector<ApplyResult> Consumer::poll(std::int64_t count, std::int64_t block_ms) {
-    if (count < 1 || count > 10'000) throw InvalidArgument("count must be 1..10000");
-    if (block_ms < 0) throw InvalidArgument("block_ms must not be negative");
+    check_range("count", count, 1, kMaxCount);
+    check_range("block_ms", block_ms, 0, kMaxBlockMs);
     try {
         std::vector<StreamEntry> batch;
         try {
             batch = impl_->next_batch(count, block_ms);
-        } catch (const ReplyError& e) {
+        } catch (const GroupMissing&) {
             // The stream or group vanished (FLUSHDB, a restart without persistence, XGROUP
-            // DESTROY): create it again at the start of the stream and read once more.
-            const std::string_view what(e.what());
-            const bool vanished = what.find("NOGROUP") != std::string_view::npos ||
-                                  what.find("UNBLOCKED") != std::string_view::npos;  // deleted mid-read
-            if (!vanished) throw;
+            // DESTROY, the stream deleted under a blocked read): create it again at the start
+            // of the stream and read once more.
             logger()->warn("consumer {}: group {} on {} is gone; creating it again",
                            impl_->options.name, impl_->options.group, impl_->options.stream);
-            impl_->group_ready = false;
+            impl_->group_ready.store(false);
             batch = impl_->next_batch(count, block_ms);
         }
         if (batch.empty()) return {};
         return impl_->process(batch);
-    } catch (...) {
+    } catch (const BackendError& e) {
+        impl_->metrics->add(labelled(metric::kBackendErrorsTotal, {{"kind", backend_error_kind(e)}}));
         // A failed read may already have delivered entries to us, and a failed batch was not
         // acknowledged: re-read our own pending entries first next time, before newer ones.
+        impl_->draining_own = true;
+        throw;
+    } catch (...) {
         impl_->draining_own = true;
         throw;
     }
 }
 
 void Consumer::run(const std::atomic<bool>& stop, std::int64_t count, std::int64_t block_ms) {
-    std::int64_t next_report = now_ms() + 5'000;
-    std::int64_t backoff_ms = 0;
-    while (!stop.load()) {
-        try {
-            poll(count, block_ms);
-            backoff_ms = 0;
-        } catch (const ConnectionError& e) {
-            // Ride out a lost backend: nothing was acknowledged, the entries are read again.
-            backoff_ms = std::clamp<std::int64_t>(backoff_ms * 2, 50, 2'000);
-            logger()->warn("consumer {}: {}; retrying in {} ms", impl_->options.name, e.what(),
-                           backoff_ms);
-            for (std::int64_t waited = 0; waited < backoff_ms && !stop.load(); waited += 50) {
-                std::this_thread::sleep_for(std::chrono::milliseconds(50));  // a retry delay
-            }
-            continue;
-        }
-        if (now_ms() >= next_report) {
-            next_report = now_ms() + 5'000;
-            const auto& s = impl_->stats;
-            auto info = group_info();
-            logger()->info("consumer {}: applied={} duplicate={} rejected={} lag={} pending={}",
-                           impl_->options.name, s.applied, s.duplicate, s.rejected, info.lag,
-                           info.pending);
-        }
-    }
+    run([&stop] { return stop.load(); }, count, block_ms);
 }
 
-const ConsumerStats& Consumer::stats() const noexcept { return impl_->stats; }
+void Consumer::run(const std::function<bool()>& stop_requested, std::int64_t count,
+                   std::int64_t block_ms, RunLoopOptions loop) {
+    // Bad arguments fail now, not on every retry.
+    check_range("count", count, 1, kMaxCount);
+    check_range("block_ms", block_ms, 0, kMaxBlockMs);
+    if (loop.name == RunLoopOptions{}.name) loop.name = "consumer " + impl_->options.name;
+    run_loop(stop_requested, [&] { poll(count, block_ms); }, [&] { impl_->report(); }, loop);
+}
+
+std::int64_t Consumer::trim_acknowledged() { return impl_->trim_acknowledged(); }
+
+ConsumerStats Consumer::stats() const {
+    std::lock_guard lock(impl_->stats_mutex);
+    return impl_->stats;
+}
+
 const ConsumerOptions& Consumer::options() const noexcept { return impl_->options; }
+
 StreamTransport::GroupInfo Consumer::group_info() {
     impl_->ensure_group();  // a consumer that has not polled yet reports an empty group
-    return impl_->transport->group_info(impl_->options.stream, impl_->options.group);
+    auto info = impl_->transport->group_info(impl_->options.stream, impl_->options.group);
+    impl_->set_gauges(info);
+    return info;
 }
 
 }  // namespace game_data

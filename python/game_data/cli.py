@@ -14,13 +14,14 @@ import argparse
 import contextlib
 import logging
 import os
+import re
 import signal
 import socket
 import sys
 import threading
 from typing import Iterator, Optional, Sequence
 
-__all__ = ["main", "build_parser"]
+__all__ = ["build_parser", "default_consumer_name", "main"]
 
 log = logging.getLogger("game_data.cli")
 
@@ -114,12 +115,20 @@ def build_parser() -> argparse.ArgumentParser:
     con.add_argument("--namespace", default="gd", help="key namespace (default gd)")
     con.add_argument("--stream", default=None, help="event stream (default <namespace>:events)")
     con.add_argument("--group", default="matchmaker", help="consumer group (default matchmaker)")
-    con.add_argument("--name", default=None, help="consumer name (default <host>-<pid>)")
+    con.add_argument("--name", default=None,
+                     help="consumer name (default <host>-consume: stable across restarts, so a "
+                          "restarted daemon finishes its own unacknowledged entries first)")
     con.add_argument("--claim-idle-ms", type=_positive, default=30_000,
                      help="claim entries other consumers left unacknowledged this long (default 30000)")
     con.add_argument("--max-deliveries", type=_positive, default=5,
                      help="dead-letter an entry delivered more often than this (default 5)")
     con.add_argument("--dead-letter-stream", default=None, help="default <stream>:dead")
+    con.add_argument("--trim-interval-ms", type=int, default=0,
+                     help="remove the entries every consumer group has acknowledged from the "
+                          "stream at most this often (default 0: never)")
+    con.add_argument("--remove-idle-consumers-ms", type=int, default=3_600_000,
+                     help="remove other consumers of the group that have nothing pending and "
+                          "were idle this long (default 3600000; 0: never)")
     con.add_argument("--count", type=_positive, default=100, help="entries per batch (default 100)")
     con.add_argument("--block-ms", type=_positive, default=100,
                      help="how long one read waits for new entries, at least 1 so an idle "
@@ -141,10 +150,12 @@ def _configure_logging(args: argparse.Namespace) -> None:
         stream=sys.stderr,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    if args.log_level:  # otherwise the core keeps its default (or $GAME_DATA_LOG_LEVEL)
+    # The core logs at the same level, so the consume daemon's summaries (logged by the C++
+    # loop) show at its default INFO; $GAME_DATA_LOG_LEVEL still wins over a default.
+    if args.log_level or "GAME_DATA_LOG_LEVEL" not in os.environ:
         import game_data
 
-        game_data.set_log_level(CORE_LEVELS[args.log_level])
+        game_data.set_log_level(CORE_LEVELS[level])
 
 
 @contextlib.contextmanager
@@ -196,10 +207,19 @@ def _simulate(args: argparse.Namespace, show_progress: bool) -> int:
     return 0
 
 
+def default_consumer_name() -> str:
+    """``<host>-consume``: the same after a restart, so the daemon drains its own pending
+    entries first and does not leave one consumer per process id behind in the group.
+    Characters a consumer name may not hold become ``-``."""
+    host = socket.gethostname().split(".")[0]
+    host = re.sub(r"[^A-Za-z0-9_.-]", "-", host)[:100] or "host"
+    return f"{host}-consume"
+
+
 def _cmd_consume(args: argparse.Namespace) -> int:
     import game_data
 
-    name = args.name or f"{socket.gethostname().split('.')[0]}-{os.getpid()}"
+    name = args.name or default_consumer_name()
     mm = game_data.connect(args.url, namespace=args.namespace)
     consumer = mm.consumer(
         stream=args.stream,
@@ -208,20 +228,24 @@ def _cmd_consume(args: argparse.Namespace) -> int:
         claim_idle_ms=args.claim_idle_ms,
         max_deliveries=args.max_deliveries,
         dead_letter_stream=args.dead_letter_stream,
+        trim_interval_ms=args.trim_interval_ms,
+        remove_idle_consumers_ms=args.remove_idle_consumers_ms,
     )
     stop = threading.Event()
     previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         log.info("consumer %s reading %s as group %s", name, consumer.stream, consumer.group)
-        # Finishes and acknowledges the batch in hand once stop is set (run() installs its own
-        # SIGINT/SIGTERM handlers that set the same flag) and rides out a lost backend.
+        # The core's one loop (Consumer::run): finishes and acknowledges the batch in hand
+        # once stop is set (run() installs its own SIGINT/SIGTERM handlers that set the same
+        # flag), rides out an unavailable backend (lost, loading, out of memory) with backoff,
+        # and logs a summary every few seconds.
         consumer.run(stop=stop, count=args.count, block_ms=args.block_ms)
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     s = consumer.stats
-    log.info("consumer %s stopped: applied=%d duplicate=%d rejected=%d dead_lettered=%d",
-             name, s["applied"], s["duplicate"], s["rejected"], s["dead_lettered"])
+    log.info("consumer %s stopped: applied=%d duplicate=%d rejected=%d dead_lettered=%d lost=%d",
+             name, s["applied"], s["duplicate"], s["rejected"], s["dead_lettered"], s["lost"])
     return 0
 
 

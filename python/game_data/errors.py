@@ -8,12 +8,16 @@ __all__ = [
     "BackendConnectionError",
     "BackendError",
     "BackendTimeoutError",
+    "BusyLoadingError",
     "GameDataError",
     "GameExistsError",
     "GameNotFoundError",
+    "GroupMissingError",
     "InvalidArgumentError",
+    "OutOfMemoryError",
     "OutcomeUnknownError",
     "ReplyError",
+    "ScriptMissingError",
     "SeatUnavailableError",
     "UnsupportedError",
 ]
@@ -55,6 +59,17 @@ class BackendTimeoutError(BackendConnectionError, TimeoutError):
     """The backend did not answer in time."""
 
 
+class BusyLoadingError(BackendConnectionError):
+    """Redis is still loading its data after a restart (LOADING); nothing ran. Retry later."""
+
+
+class OutOfMemoryError(BackendConnectionError):
+    """Redis refused the command because it is out of memory (OOM under ``maxmemory``);
+    nothing was written. A connection error, not a reply error: as with a lost server, the
+    same call can be retried later and nothing is wrong with its input. Not a builtin
+    MemoryError, which means this Python process ran out of memory."""
+
+
 class ReplyError(BackendError):
     """The backend answered with an error (a Redis error reply, a broken script)."""
 
@@ -65,6 +80,14 @@ class SeatUnavailableError(GameDataError):
     def __init__(self, message: str, reason: str = "") -> None:
         super().__init__(message)
         self.reason = reason
+
+
+class GroupMissingError(ReplyError, LookupError):
+    """The consumer group, or the stream it was on, does not exist (NOGROUP)."""
+
+
+class ScriptMissingError(ReplyError, LookupError):
+    """A Lua script is not in Redis' script cache (NOSCRIPT); it did not run."""
 
 
 class UnsupportedError(GameDataError):

@@ -35,13 +35,18 @@ class Matchmaker(_core.Matchmaker):
         claim_idle_ms: int = 30_000,
         max_deliveries: int = 5,
         dead_letter_stream: str | None = None,
+        trim_interval_ms: int = 0,
+        remove_idle_consumers_ms: int = 3_600_000,
     ) -> Consumer:
         """A Consumer of ``stream`` (default ``<ns>:events``) in consumer group ``group``.
 
         The group is created at the start of the stream on first poll. Entries another
         consumer left unacknowledged for ``claim_idle_ms`` are taken over; entries delivered
         more than ``max_deliveries`` times, malformed ones, and rejected ones go to
-        ``dead_letter_stream`` (default ``<stream>:dead``).
+        ``dead_letter_stream`` (default ``<stream>:dead``). With ``trim_interval_ms`` > 0 the
+        entries every group has acknowledged are removed from the stream at most that often
+        (default 0: never). Other consumers of the group with nothing pending that stayed idle
+        ``remove_idle_consumers_ms`` (default one hour; 0: never) are removed from the group.
         """
         return Consumer(
             self,
@@ -51,6 +56,8 @@ class Matchmaker(_core.Matchmaker):
             claim_idle_ms=claim_idle_ms,
             max_deliveries=max_deliveries,
             dead_letter_stream=dead_letter_stream,
+            trim_interval_ms=trim_interval_ms,
+            remove_idle_consumers_ms=remove_idle_consumers_ms,
         )
 
     def reaped_feed(

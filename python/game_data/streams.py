@@ -5,22 +5,15 @@ from __future__ import annotations
 import logging
 import signal
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 from . import _core
-from .errors import BackendConnectionError, BackendError
 
 __all__ = ["Consumer", "EventPublisher"]
 
 log = logging.getLogger("game_data.consumer")
-
-#: Seconds between the one-line summaries that Consumer.run logs.
-SUMMARY_INTERVAL_S = 5.0
-#: Longest wait between retries while the backend is unreachable.
-MAX_RETRY_S = 2.0
 
 EventPublisher = _core.EventPublisher
 EventPublisher.__module__ = __name__
@@ -30,7 +23,8 @@ class Consumer(_core.Consumer):
     """Reads events through a consumer group, applies them, dead-letters bad ones, acks.
 
     Made by :meth:`game_data.Matchmaker.consumer`. One consumer serves one loop; calls are
-    serialised, so sharing it between threads is safe but gains nothing.
+    serialised, so sharing it between threads is safe but gains nothing. :attr:`stats` and
+    :meth:`group_info` answer from any thread, also while :meth:`run` is busy.
     """
 
     def run(
@@ -43,54 +37,18 @@ class Consumer(_core.Consumer):
     ) -> dict[str, int]:
         """Poll until ``stop`` is set, or, from the main thread, until SIGINT/SIGTERM.
 
-        The batch in hand is always finished and acknowledged before returning. Logs a
-        one-line summary every few seconds through the ``game_data.consumer`` logger and
-        returns the final :attr:`stats`. With ``reconnect`` (default) a lost backend is
-        retried with backoff (up to MAX_RETRY_S apart) instead of ending the loop; nothing
-        is lost, because unacknowledged entries are read again.
+        The loop is the C++ core's (``Consumer::run``, the same one every daemon uses): the
+        batch in hand is always finished and acknowledged before returning; a one-line summary
+        is logged every few seconds and at the end (the core's ``game_data`` logger, at info
+        level); with ``reconnect`` (default) an unavailable backend (connection lost, timeout,
+        Redis loading or out of memory) is retried with backoff, up to 2 s apart, instead of
+        ending the loop; nothing is lost, because unacknowledged entries are read again.
+        Returns the final :attr:`stats`.
         """
         flag = threading.Event() if stop is None else stop
         with _stop_on_signals(flag):
-            next_summary = time.monotonic() + SUMMARY_INTERVAL_S
-            retry_s = 0.0
-            while not flag.is_set():
-                try:
-                    self.poll(count=count, block_ms=block_ms)
-                except BackendConnectionError as err:
-                    if not reconnect:
-                        raise
-                    retry_s = min(max(retry_s * 2, 0.05), MAX_RETRY_S)
-                    log.warning("consumer %s: backend unavailable (%s); retrying in %.2fs",
-                                self.name, err, retry_s)
-                    flag.wait(retry_s)  # a stop request ends the wait at once
-                    continue
-                retry_s = 0.0
-                if time.monotonic() >= next_summary:
-                    next_summary = time.monotonic() + SUMMARY_INTERVAL_S
-                    self._log_summary()
-        self._log_summary()
+            self._run(flag, count, block_ms, reconnect)
         return self.stats
-
-    def _log_summary(self) -> None:
-        s = self.stats
-        try:
-            info = self.group_info()
-        except BackendError:
-            info = {"lag": -1, "pending": -1}
-        log.info(
-            "consumer %s on %s: applied=%d duplicate=%d rejected=%d dead_lettered=%d "
-            "claimed=%d batches=%d lag=%d pending=%d",
-            self.name,
-            self.stream,
-            s["applied"],
-            s["duplicate"],
-            s["rejected"],
-            s["dead_lettered"],
-            s["claimed"],
-            s["batches"],
-            info["lag"],
-            info["pending"],
-        )
 
     def __repr__(self) -> str:
         return f"Consumer(stream={self.stream!r}, group={self.group!r}, name={self.name!r})"

@@ -51,6 +51,9 @@ public:
     std::vector<StreamEntry> range(const std::string& s, std::int64_t count) override {
         return inner_->range(s, count);
     }
+    LostEntries take_lost(const std::string& s, const std::string& g) override {
+        return inner_->take_lost(s, g);
+    }
 
 private:
     std::shared_ptr<StreamTransport> inner_;

@@ -19,7 +19,7 @@ namespace game_data {
 namespace {
 
 using testing::RedisServer;
-using Clock = std::chrono::steady_clock;
+using testing::wait_until;
 
 constexpr std::int64_t kT0 = 1'700'000'000'000;
 
@@ -50,8 +50,6 @@ std::shared_ptr<Store> open_fast_failing(const RedisServer& server) {
     o.pool_size = 2;
     return make_redis_store(Url::parse(server.url()), o);
 }
-
-using testing::wait_until;
 
 TEST(RedisRestart, CallsDuringAnOutageRaiseConnectionErrorAndTheHandleRecovers) {
     RedisServer server(true);

@@ -6,6 +6,7 @@
 #include <atomic>
 #include <chrono>
 #include <functional>
+#include <limits>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -517,6 +518,10 @@ TEST_P(StreamTrimming, OwnPendingEntryTrimmedAwayIsReportedAndAcked) {
     poll_until(c, fillers_);
     EXPECT_EQ(c.group_info().pending, 0);
     EXPECT_TRUE(dead_letters().empty());
+    // The pending entry, plus every heartbeat trimmed before the group read it: exactly.
+    const auto lost = static_cast<std::int64_t>(1 + 250 - fillers_);
+    EXPECT_EQ(c.stats().lost, lost);
+    EXPECT_EQ(mm_->metrics()->value(metric::kEventsLostTotal), static_cast<double>(lost));
 }
 
 TEST_P(StreamTrimming, ConsumerKeepsApplyingAfterATrimmedEntry) {
@@ -539,6 +544,223 @@ TEST_P(StreamTrimming, TrimmedEntryPendingOnAnotherConsumerIsClearedWhenClaimed)
     EXPECT_EQ(rescuer.stats().trimmed, 1);
     EXPECT_EQ(rescuer.group_info().pending, 0);
     EXPECT_EQ(rescuer.stats().claimed, 0);
+}
+
+// ---- entries lost to trimming, trimming what was acknowledged --------------------------------
+
+class StreamLoss : public StreamTest {
+protected:
+    // Polls until every one of `published` entries is either applied or counted lost.
+    static void poll_until_accounted(Consumer& c, std::int64_t published) {
+        const auto deadline = SteadyClock::now() + kDeadline;
+        while (SteadyClock::now() < deadline) {
+            const auto s = c.stats();
+            if (s.applied + s.lost >= published) return;
+            c.poll(100, 10);
+        }
+    }
+    static std::int64_t lag_when_settled(Consumer& c) {
+        const auto deadline = SteadyClock::now() + kDeadline;
+        std::int64_t lag = c.group_info().lag;
+        while (lag != 0 && SteadyClock::now() < deadline) {
+            c.poll(100, 10);
+            lag = c.group_info().lag;
+        }
+        return lag;
+    }
+};
+
+TEST_P(StreamLoss, EntriesTrimmedBeforeTheGroupReadThemAreCountedExactlyAndOnce) {
+    create("g1");
+    Consumer c = mm_->consumer(consumer_options("mm-1"));
+    EventPublisher pub = mm_->publisher("gs-1", std::nullopt, /*maxlen=*/100);
+    pub.heartbeat("g1");
+    poll_until_accounted(c, 1);  // a consumer that is running, then falls behind
+    constexpr std::int64_t kPublished = 2'000;
+    for (std::int64_t i = 0; i < kPublished; ++i) pub.heartbeat("g1");
+    const std::int64_t left = transport_->length(stream_);
+    ASSERT_LT(left, kPublished);
+
+    poll_until_accounted(c, 1 + kPublished);
+
+    EXPECT_EQ(c.stats().applied, 1 + left);
+    EXPECT_EQ(c.stats().lost, kPublished - left);
+    EXPECT_EQ(c.stats().trimmed, 0);
+    EXPECT_EQ(mm_->metrics()->value(metric::kEventsLostTotal), static_cast<double>(kPublished - left));
+    EXPECT_EQ(lag_when_settled(c), 0) << "the lag must not stay stuck at the lost entries";
+    EXPECT_EQ(mm_->metrics()->value(metric::kConsumerLag), 0.0);
+    EXPECT_TRUE(dead_letters().empty());
+    // Counted once per group: another consumer of the group does not count them again.
+    Consumer other = mm_->consumer(consumer_options("mm-2"));
+    for (int i = 0; i < 3; ++i) other.poll(100, 0);
+    EXPECT_EQ(other.stats().lost, 0);
+    EXPECT_EQ(c.stats().lost, kPublished - left);
+}
+
+TEST_P(StreamLoss, WhileConsumingAPublisherWithMaxlenLosesEntriesEveryOneIsAccountedFor) {
+    create("g1");
+    Consumer c = mm_->consumer(consumer_options("mm-1"));
+    EXPECT_TRUE(c.poll(100, 0).empty());
+    std::atomic<bool> stop{false};
+    std::thread runner([&] { c.run(stop, 7, 1); });  // small batches: trimming overtakes it
+    EventPublisher pub = mm_->publisher("gs-1", std::nullopt, /*maxlen=*/10);
+    constexpr std::int64_t kPublished = 2'000;
+    for (std::int64_t i = 0; i < kPublished; ++i) pub.heartbeat("g1");
+    const auto deadline = SteadyClock::now() + kDeadline;
+    while (SteadyClock::now() < deadline &&
+           c.stats().applied + c.stats().lost < kPublished) {
+        std::this_thread::yield();
+    }
+    stop.store(true);
+    runner.join();
+    const auto s = c.stats();
+    EXPECT_EQ(s.applied + s.lost, kPublished) << "applied " << s.applied << ", lost " << s.lost;
+    EXPECT_EQ(mm_->metrics()->value(metric::kEventsLostTotal), static_cast<double>(s.lost));
+    EXPECT_EQ(lag_when_settled(c), 0);
+}
+
+TEST_P(StreamLoss, EntriesTrimmedBeforeTheGroupExistedAreCountedAsLost) {
+    create("g1");
+    EventPublisher pub = mm_->publisher("gs-1", std::nullopt, /*maxlen=*/50);
+    for (int i = 0; i < 400; ++i) pub.heartbeat("g1");
+    const std::int64_t left = transport_->length(stream_);
+    Consumer c = mm_->consumer(consumer_options("late"));  // the group starts at id 0
+    poll_until_accounted(c, 400);
+    EXPECT_EQ(c.stats().applied, left);
+    EXPECT_EQ(c.stats().lost, 400 - left);
+}
+
+TEST_P(StreamLoss, APublisherTrimsNothingUnlessGivenAMaxlen) {
+    EventPublisher pub = mm_->publisher("gs-1");
+    for (int i = 0; i < 300; ++i) pub.heartbeat("g1");
+    EXPECT_EQ(transport_->length(stream_), 300);
+}
+
+TEST_P(StreamLoss, TrimAcknowledgedRemovesOnlyWhatEveryGroupHasAcknowledged) {
+    create("g1");
+    EventPublisher pub = mm_->publisher("gs-1");
+    for (int i = 0; i < 5; ++i) pub.heartbeat("g1");
+    EXPECT_EQ(transport_->trim_acknowledged(stream_), 0) << "no group has read anything";
+    Consumer fast = mm_->consumer(consumer_options("fast"));
+    ASSERT_EQ(poll_until(fast, 5).size(), 5u);  // group matchmaker: all read and acknowledged
+    // A second group has read three entries and acknowledged only the first of them.
+    transport_->ensure_group(stream_, "audit");
+    const auto audit = transport_->read_group(stream_, "audit", "a1", ">", 3, 0);
+    ASSERT_EQ(audit.size(), 3u);
+    transport_->ack(stream_, "audit", {audit[0].id});
+    for (int i = 0; i < 2; ++i) pub.heartbeat("g1");
+    ASSERT_EQ(poll_until(fast, 2).size(), 2u);
+
+    EXPECT_EQ(fast.trim_acknowledged(), 1);  // audit still needs its pending entry 1
+    EXPECT_EQ(transport_->range(stream_, 1).at(0).id, audit[1].id);
+    transport_->ack(stream_, "audit", {audit[1].id, audit[2].id});
+    EXPECT_EQ(fast.trim_acknowledged(), 2);  // audit has not read entries 3..6 yet
+    EXPECT_EQ(transport_->length(stream_), 4);
+    EXPECT_EQ(fast.trim_acknowledged(), 0);
+    EXPECT_EQ(fast.stats().trimmed_acknowledged, 3);
+    EXPECT_EQ(transport_->read_group(stream_, "audit", "a1", ">", 10, 0).size(), 4u);
+    EXPECT_EQ(transport_->take_lost(stream_, "audit").lost, 0) << "trimming lost nothing";
+    EXPECT_EQ(transport_->take_lost(stream_, "matchmaker").lost, 0);
+}
+
+TEST_P(StreamLoss, AConsumerWithATrimIntervalTrimsAcknowledgedEntriesAsItGoes) {
+    create("g1");
+    ConsumerOptions o = consumer_options("mm-1", 2);  // periodic work every millisecond
+    o.trim_interval_ms = 1;
+    Consumer c = mm_->consumer(o);
+    EventPublisher pub = mm_->publisher("gs-1");
+    for (int i = 0; i < 20; ++i) pub.heartbeat("g1");
+    const auto deadline = SteadyClock::now() + kDeadline;
+    while (SteadyClock::now() < deadline &&
+           (c.stats().applied < 20 || transport_->length(stream_) > 0)) {
+        c.poll(100, 1);
+    }
+    EXPECT_EQ(c.stats().applied, 20);
+    EXPECT_EQ(transport_->length(stream_), 0);
+    EXPECT_EQ(c.stats().trimmed_acknowledged, 20);
+    EXPECT_EQ(c.stats().lost, 0);
+}
+
+// ---- dead letters, idle consumers, limits ---------------------------------------------------
+
+TEST_P(StreamTest, ADeadLetterKeepsTheEntrysOwnErrorFieldAsOrigError) {
+    EventPublisher pub = mm_->publisher("gs-1");
+    pub.publish_raw({{"type", "heartbeat"}, {"game_id", "ghost"}, {"server_id", "gs-1"},
+                     {"error", "from the server"}});
+    Consumer c = mm_->consumer(consumer_options("mm-1"));
+    const auto results = poll_until(c, 1);
+    ASSERT_EQ(results.size(), 1u);
+    EXPECT_EQ(results[0].status, A::Rejected);
+    const Fields want = {{"type", "heartbeat"}, {"game_id", "ghost"}, {"server_id", "gs-1"},
+                         {"orig_error", "from the server"}, {"error", "unknown game"}};
+    EXPECT_EQ(dead_letters(), std::vector<Fields>{want});
+}
+
+TEST_P(StreamTest, IdleConsumersWithNothingPendingAreRemovedFromTheGroup) {
+    create("g1");
+    mm_->publisher("gs-1").heartbeat("g1");
+    ASSERT_EQ(read_without_ack("busy").size(), 1u);  // busy keeps one entry pending
+    for (const char* stale : {"old-1", "old-2", "old-3"}) {
+        transport_->read_group(stream_, "matchmaker", stale, "0", 10, 0);  // joins, reads nothing
+    }
+    ConsumerOptions o = consumer_options("mm-1");  // claims after a minute: busy keeps its entry
+    o.remove_idle_consumers_ms = 50;
+    Consumer c = mm_->consumer(o);
+    const auto deadline = SteadyClock::now() + kDeadline;
+    while (SteadyClock::now() < deadline && c.stats().consumers_removed < 3) c.poll(10, 10);
+    // busy went idle before the stale ones, so the sweep that removed them weighed busy too:
+    // it stays for its pending entry, and mm-1 never removes itself.
+    EXPECT_EQ(c.stats().consumers_removed, 3);
+    EXPECT_EQ(c.group_info().pending, 1);
+    if (GetParam().name == "redis") {
+        std::vector<std::string> names;
+        const auto flat = testing::shared_redis_server().command(
+            {"XINFO", "CONSUMERS", stream_, "matchmaker"});
+        for (std::size_t i = 0; i + 1 < flat.size(); ++i) {
+            if (flat[i] == "name") names.push_back(flat[i + 1]);
+        }
+        EXPECT_EQ(names, (std::vector<std::string>{"busy", "mm-1"}));
+    }
+}
+
+TEST_P(StreamTest, PollAndRunRefuseArgumentsOutOfRange) {
+    Consumer c = mm_->consumer(consumer_options("mm-1"));
+    constexpr std::int64_t kHuge = std::numeric_limits<std::int64_t>::max();
+    const std::vector<std::pair<std::int64_t, std::int64_t>> bad = {
+        {0, 0}, {Consumer::kMaxCount + 1, 0}, {kHuge, 0},
+        {1, -1}, {1, Consumer::kMaxBlockMs + 1}, {1, kHuge}};
+    for (const auto& [count, block_ms] : bad) {
+        EXPECT_THROW(c.poll(count, block_ms), InvalidArgument) << count << " " << block_ms;
+    }
+    std::atomic<bool> stop{false};
+    EXPECT_THROW(c.run(stop, 1, kHuge), InvalidArgument);
+    EXPECT_TRUE(c.poll(Consumer::kMaxCount, 0).empty());
+}
+
+TEST_P(StreamTest, ConsumerOptionsOutOfRangeAreRefused) {
+    constexpr std::int64_t kHuge = std::numeric_limits<std::int64_t>::max();
+    const std::vector<std::function<void(ConsumerOptions&)>> bad = {
+        [](ConsumerOptions& o) { o.claim_idle_ms = 0; },
+        [](ConsumerOptions& o) { o.claim_idle_ms = kHuge; },
+        [](ConsumerOptions& o) { o.claim_idle_ms = Consumer::kMaxClaimIdleMs + 1; },
+        [](ConsumerOptions& o) { o.trim_interval_ms = -1; },
+        [](ConsumerOptions& o) { o.trim_interval_ms = kHuge; },
+        [](ConsumerOptions& o) { o.remove_idle_consumers_ms = -1; },
+        [](ConsumerOptions& o) { o.remove_idle_consumers_ms = kHuge; },
+    };
+    for (std::size_t i = 0; i < bad.size(); ++i) {
+        ConsumerOptions o = consumer_options("mm-1");
+        bad[i](o);
+        EXPECT_THROW(mm_->consumer(o), InvalidArgument) << i;
+    }
+}
+
+TEST_P(StreamTest, ATransportReadRefusesABlockBeyondItsLimit) {
+    transport_->ensure_group(stream_, "g");
+    constexpr std::int64_t kHuge = std::numeric_limits<std::int64_t>::max();
+    EXPECT_THROW(transport_->read_group(stream_, "g", "c", ">", 1, kHuge), InvalidArgument);
+    EXPECT_THROW(transport_->read_group(stream_, "g", "c", ">", 1, -1), InvalidArgument);
+    EXPECT_TRUE(transport_->read_group(stream_, "g", "c", ">", 1, 1).empty());
 }
 
 // ---- publisher ----------------------------------------------------------------------------
@@ -608,6 +830,7 @@ INSTANTIATE_TEST_SUITE_P(Streams, StreamBadEntries, ::testing::ValuesIn(stream_p
                          param_name);
 INSTANTIATE_TEST_SUITE_P(Streams, StreamTrimming, ::testing::ValuesIn(stream_params()),
                          param_name);
+INSTANTIATE_TEST_SUITE_P(Streams, StreamLoss, ::testing::ValuesIn(stream_params()), param_name);
 
 // memory://NAME: a publisher opened by URL and a matchmaker connected by URL meet in one
 // in-process backend (SPEC section 5: the same calls work over an in-process stream).

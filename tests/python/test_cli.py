@@ -16,9 +16,10 @@ import pytest
 
 import game_data
 from game_data import GameState
-from game_data.cli import main
+from game_data.cli import default_consumer_name, main
 from game_data.simulate import SimulationOptions, run_simulation
 from game_data.testing import wait_for
+from game_data.testing import RedisServer
 
 from conftest import STREAM_BACKENDS
 
@@ -187,10 +188,12 @@ def test_unreachable_backend_is_a_clean_error():
 
 
 @contextlib.contextmanager
-def spawned_consumer(url: str, namespace: str, name: str) -> Iterator[tuple[subprocess.Popen, _LineReader]]:
-    """`game-data consume` as a child process; killed on the way out if still running."""
+def spawned_consumer(url: str, namespace: str, name: str | None) -> Iterator[tuple[subprocess.Popen, _LineReader]]:
+    """`game-data consume` as a child process (default name when `name` is None); killed on
+    the way out if still running."""
+    naming = [] if name is None else ["--name", name]
     proc = subprocess.Popen(
-        [*CLI, "consume", "--url", url, "--namespace", namespace, "--name", name,
+        [*CLI, "consume", "--url", url, "--namespace", namespace, *naming,
          "--block-ms", "50", "--claim-idle-ms", "1000", "--log-level", "INFO"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
@@ -255,6 +258,48 @@ if "redis" in STREAM_BACKENDS:
         assert info == {"pending": 0, "lag": 0}
         assert mm.get_game(game.id).players == ["alice", "bob"]
         assert "applied=5" in reader.text() and "rejected=1" in reader.text()
+
+    def test_consume_rides_out_an_out_of_memory_redis_and_catches_up(gd_namespace):
+        # A private server: the shared one must not run out of memory under other tests.
+        with RedisServer() as server:
+            mm = game_data.connect(server.url, namespace=gd_namespace)
+            game = mm.create_game(creator_id="alice", capacity=2, server_id="gs-1")
+            mm.consumer(name="daemon").poll(block_ms=0)  # an earlier run created the group
+            pub = mm.publisher("gs-1")
+            pub.creator_joined(game.id, "alice")
+            pub.game_started(game.id)
+            server.command("CONFIG", "SET", "maxmemory", "1")  # policy noeviction: writes refused
+            with spawned_consumer(server.url, gd_namespace, "daemon") as (proc, reader):
+                wait_for(lambda: reader.text().count("out of memory") >= 3,
+                         what="the daemon to retry the out-of-memory Redis")
+                assert proc.poll() is None, reader.text()  # alive, retrying with backoff
+                assert mm.get_game(game.id).state is GameState.CREATED
+                server.command("CONFIG", "SET", "maxmemory", "0")
+                wait_for(lambda: mm.get_game(game.id).state is GameState.IN_PROGRESS,
+                         what="the daemon to catch up once Redis has room")
+                proc.send_signal(signal.SIGTERM)
+                assert proc.wait(timeout=10) == 0
+            assert "retrying in" in reader.text()
+            assert mm.consumer(name="inspector").group_info() == {"pending": 0, "lag": 0}
+
+    def test_consume_keeps_one_consumer_name_per_host_across_restarts(redis_url, gd_namespace):
+        import redis
+
+        mm = game_data.connect(redis_url, namespace=gd_namespace)
+        game = mm.create_game(creator_id="alice", capacity=2, server_id="gs-1")
+        client = redis.Redis.from_url(redis_url, decode_responses=True)
+        for run in (1, 2):
+            mm.publisher("gs-1").heartbeat(game.id)  # applied only once the daemon has joined
+            with spawned_consumer(redis_url, gd_namespace, None) as (proc, reader):
+                wait_for(lambda: "reading" in reader.text(), what="the daemon to start")
+                wait_for(lambda: (info := client.xinfo_groups(mm.default_stream)[0])["entries-read"] == run
+                         and info["pending"] == 0, what="the daemon to apply the heartbeat")
+                proc.send_signal(signal.SIGTERM)
+                assert proc.wait(timeout=10) == 0
+        names = [c["name"] for c in client.xinfo_consumers(mm.default_stream, "matchmaker")]
+        client.close()
+        assert names == [default_consumer_name()]
+        assert default_consumer_name().endswith("-consume")
 
     def test_simulate_with_a_private_redis_server():
         result = run_cli("simulate", "--games", "100", "--seed", "7", "--redis-server", timeout=120)

@@ -6,6 +6,7 @@ import pytest
 
 import game_data
 from game_data import errors
+from game_data.testing import RedisServer
 
 EXPECTED_BASES: dict[type[Exception], tuple[type[Exception], ...]] = {
     errors.GameDataError: (Exception,),
@@ -16,7 +17,11 @@ EXPECTED_BASES: dict[type[Exception], tuple[type[Exception], ...]] = {
     errors.BackendConnectionError: (errors.BackendError, ConnectionError),
     errors.OutcomeUnknownError: (errors.BackendConnectionError, ConnectionError),
     errors.BackendTimeoutError: (errors.BackendConnectionError, ConnectionError, TimeoutError),
+    errors.BusyLoadingError: (errors.BackendConnectionError, ConnectionError),
+    errors.OutOfMemoryError: (errors.BackendConnectionError, ConnectionError),
     errors.ReplyError: (errors.BackendError, errors.GameDataError),
+    errors.GroupMissingError: (errors.ReplyError, LookupError),
+    errors.ScriptMissingError: (errors.ReplyError, LookupError),
     errors.UnsupportedError: (errors.GameDataError,),
 }
 
@@ -38,6 +43,22 @@ def test_unrelated_builtins_are_not_bases() -> None:
     assert not issubclass(errors.GameNotFoundError, ValueError)
     assert not issubclass(errors.BackendError, ConnectionError)
     assert not issubclass(errors.ReplyError, ConnectionError)
+    assert not issubclass(errors.OutOfMemoryError, MemoryError)  # that is this process' memory
+    assert not issubclass(errors.GroupMissingError, KeyError)
+
+
+def test_a_full_redis_raises_out_of_memory_error_until_there_is_room() -> None:
+    # A private server: the shared one must not run out of memory under other tests.
+    with RedisServer() as server:
+        mm = game_data.connect(server.url, namespace="oom")
+        mm.create_game(creator_id="a", capacity=2, server_id="s", game_id="before")
+        server.command("CONFIG", "SET", "maxmemory", "1")
+        with pytest.raises(errors.OutOfMemoryError, match="out of memory") as info:
+            mm.create_game(creator_id="a", capacity=2, server_id="s", game_id="during")
+        assert isinstance(info.value, ConnectionError)  # retried like a lost connection
+        assert mm.get_game("before") is not None  # reads still work
+        server.command("CONFIG", "SET", "maxmemory", "0")
+        assert mm.create_game(creator_id="a", capacity=2, server_id="s", game_id="during").id == "during"
 
 
 def test_game_not_found_message_is_not_quoted() -> None:

@@ -74,6 +74,32 @@ def test_reap_refuses_a_negative_time() -> None:
     assert mm.get_game(game.id) is not None
 
 
+@pytest.mark.parametrize("block_ms", [2**63 - 1, 3_600_001, -1])
+@pytest.mark.parametrize("url", ["memory://", "redis"])
+def test_a_poll_blocking_beyond_the_limit_is_a_value_error(block_ms: int, url: str,
+                                                          redis_server: RedisServer) -> None:
+    mm = game_data.connect(redis_server.url if url == "redis" else url, namespace=f"b{time.monotonic_ns()}")
+    consumer = mm.consumer(name="bounded")
+    with pytest.raises(game_data.InvalidArgumentError, match="block_ms"):
+        consumer.poll(count=10, block_ms=block_ms)
+    with pytest.raises(game_data.InvalidArgumentError, match="block_ms"):
+        consumer.run(count=10, block_ms=block_ms)  # refused at once, not retried forever
+    assert consumer.poll(count=10, block_ms=0) == []
+
+
+@pytest.mark.parametrize("options", [{"claim_idle_ms": 2**63 - 1}, {"claim_idle_ms": 0}],
+                         ids=["huge", "zero"])
+def test_claim_idle_out_of_range_is_refused(options: dict[str, int]) -> None:
+    with pytest.raises(ValueError, match="claim_idle_ms"):
+        game_data.connect("memory://").consumer(name="c", **options)
+
+
+@pytest.mark.parametrize("count", [0, 10_001, 2**63 - 1])
+def test_a_poll_count_out_of_range_is_a_value_error(count: int) -> None:
+    with pytest.raises(ValueError, match="count"):
+        game_data.connect("memory://").consumer(name="c").poll(count=count, block_ms=0)
+
+
 @pytest.mark.parametrize("options", [{"tombstone_ttl_ms": 2**63 - 1}, {"tombstone_ttl_ms": 0},
                                      {"max_age_ms": {"lobby": 2**62}}, {"pool_size": 1025}],
                          ids=["huge-ttl", "zero-ttl", "huge-age", "big-pool"])

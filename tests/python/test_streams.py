@@ -259,6 +259,17 @@ def test_dead_letters_go_to_the_configured_stream(mm, pub):
     assert mm.stream_length(f"{mm.default_stream}:dead") == 0
 
 
+def test_an_entry_with_its_own_error_field_is_dead_lettered_with_one_error(mm, pub, consumer):
+    pub.publish_raw(raw("heartbeat", "ghost-game", error="set by the game server"))
+
+    (result,) = drain(consumer)
+
+    (entry,) = mm.stream_entries(f"{mm.default_stream}:dead")
+    assert result.reason == "unknown game"
+    assert entry[1] == {**raw("heartbeat", "ghost-game"), "orig_error": "set by the game server",
+                        "error": "unknown game"}
+
+
 def test_consumers_on_their_own_streams_do_not_see_each_other(mm):
     game = mm.create_game(creator_id="alice", capacity=2, server_id="gs-1")
     mm.publisher("gs-1", stream="region-a").creator_joined(game.id, "alice")

@@ -3,6 +3,8 @@ invariants of SPEC section 2 hold afterwards."""
 
 from __future__ import annotations
 
+import os
+import signal
 import threading
 import time
 from collections import Counter
@@ -177,34 +179,27 @@ def test_consumer_run_stops_on_event_after_applying(stream_mm: game_data.Matchma
     assert mm.get_game(game.id).state is GameState.IN_PROGRESS
 
 
-def test_consumer_run_in_main_thread_restores_signal_handlers(stream_mm: game_data.Matchmaker) -> None:
+def test_consumer_run_in_main_thread_stops_on_sigterm_and_restores_signal_handlers(
+        stream_mm: game_data.Matchmaker) -> None:
     mm = stream_mm
-    import signal
-
     before = (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM))
     consumer = mm.consumer(name="mm-sig")
-    pub = mm.publisher(server_id=SERVER)
     game = mm.create_game(creator_id="alice", capacity=2, server_id=SERVER)
-    pub.creator_joined(game.id, "alice")
-    # The stop flag is raised from inside the loop by SIGTERM sent to ourselves once the
-    # first event is applied: run() must finish the batch and return, not die.
+    mm.publisher(server_id=SERVER).creator_joined(game.id, "alice")
     stop = threading.Event()
+    # run() loops in the core, in the main thread; SIGTERM arrives once the first event is
+    # applied. The loop must run the Python handler, finish the batch and return, not die.
+    def terminate_once_applied() -> None:
+        pause = threading.Event()
+        deadline = time.monotonic() + 10
+        while consumer.stats["applied"] < 1 and time.monotonic() < deadline:
+            pause.wait(0.005)  # polling the condition with a deadline
+        os.kill(os.getpid(), signal.SIGTERM)
 
-    def on_applied() -> None:
-        signal.raise_signal(signal.SIGTERM)
-
-    original_poll = consumer.poll
-    calls = {"n": 0}
-
-    def poll(count: int = 100, block_ms: int = 100) -> list[game_data.ApplyResult]:
-        results = original_poll(count=count, block_ms=block_ms)
-        calls["n"] += 1
-        if results:
-            on_applied()
-        return results
-
-    consumer.poll = poll  # type: ignore[method-assign]
+    killer = threading.Thread(target=terminate_once_applied)
+    killer.start()
     stats = consumer.run(stop, block_ms=10)
+    killer.join(timeout=10)
     assert stop.is_set()
     assert stats["applied"] == 1
     assert (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)) == before
@@ -229,10 +224,26 @@ def test_blocking_poll_releases_the_gil(stream_mm: game_data.Matchmaker) -> None
 
 
 
-def wait_for_state(mm: game_data.Matchmaker, game_id: str, state: GameState) -> None:
+def start_run(consumer: game_data.Consumer, stop: threading.Event) -> tuple[threading.Thread, list[BaseException]]:
+    """consumer.run(stop) on a thread of its own; whatever it raises lands in the list."""
+    failures: list[BaseException] = []
+
+    def loop() -> None:
+        try:
+            consumer.run(stop, block_ms=20)
+        except BaseException as err:  # reported to the test thread
+            failures.append(err)
+
+    runner = threading.Thread(target=loop)
+    runner.start()
+    return runner, failures
+
+
+def wait_for_state(mm: game_data.Matchmaker, game_id: str, state: GameState, timeout: float = 15) -> None:
     """Wait until the game reaches ``state``, riding out a backend that is coming back."""
     wait_for(lambda: (game := mm.get_game(game_id)) is not None and game.state is state,
-             what=f"game {game_id} to reach {state}", ignore=(game_data.BackendConnectionError,))
+             timeout=timeout, what=f"game {game_id} to reach {state}",
+             ignore=(game_data.BackendConnectionError,))
 
 
 if "redis" in STREAM_BACKENDS:  # needs a server it can crash; collected once the backend exists
@@ -243,16 +254,7 @@ if "redis" in STREAM_BACKENDS:  # needs a server it can crash; collected once th
         game = mm.create_game(creator_id="alice", capacity=2, server_id=SERVER)
         consumer = mm.consumer(name="mm-crash")
         stop = threading.Event()
-        failures: list[BaseException] = []
-
-        def loop() -> None:
-            try:
-                consumer.run(stop, block_ms=20)
-            except BaseException as err:  # reported to the test thread below
-                failures.append(err)
-
-        runner = threading.Thread(target=loop)
-        runner.start()
+        runner, failures = start_run(consumer, stop)
         try:
             game_data.EventPublisher(server.url, SERVER, stream=mm.default_stream).creator_joined(game.id, "alice")
             wait_for_state(mm, game.id, GameState.CREATOR_JOINED)
@@ -271,3 +273,32 @@ if "redis" in STREAM_BACKENDS:  # needs a server it can crash; collected once th
         assert stats["applied"] >= 1
         assert stats["rejected"] == 0
         assert consumer.group_info()["pending"] == 0
+
+
+if "redis" in STREAM_BACKENDS:  # a private server it can fill up
+
+    def test_consumer_run_rides_out_an_out_of_memory_redis_and_counts_it(gd_namespace: str) -> None:
+        with RedisServer() as server:
+            mm = game_data.connect(server.url, namespace=gd_namespace)
+            game = mm.create_game(creator_id="alice", capacity=2, server_id=SERVER)
+            consumer = mm.consumer(name="mm-oom")
+            consumer.poll(block_ms=0)  # the group exists
+            mm.publisher(server_id=SERVER).creator_joined(game.id, "alice")
+            server.command("CONFIG", "SET", "maxmemory", "1")
+            stop = threading.Event()
+            runner, failures = start_run(consumer, stop)
+            oom = 'game_data_backend_errors_total{kind="oom"}'
+            try:
+                deadline = time.monotonic() + 15
+                while mm.stats().get(oom, 0) < 2 and runner.is_alive() and time.monotonic() < deadline:
+                    stop.wait(0.01)  # polling the condition with a deadline
+                assert runner.is_alive() and not failures, failures
+                assert mm.stats()[oom] >= 2
+                server.command("CONFIG", "SET", "maxmemory", "0")
+                wait_for_state(mm, game.id, GameState.CREATOR_JOINED)
+            finally:
+                stop.set()
+                runner.join(timeout=15)
+            assert failures == []
+            assert consumer.stats["applied"] == 1
+            assert consumer.group_info() == {"pending": 0, "lag": 0}

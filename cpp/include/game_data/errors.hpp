@@ -55,6 +55,23 @@ public:
     using ConnectionError::ConnectionError;
 };
 
+// Redis is still loading its data after a restart (LOADING) and refused the command unrun.
+// A ConnectionError: the server is not usable yet, and retrying later is safe.
+class BusyLoading : public ConnectionError {
+public:
+    using ConnectionError::ConnectionError;
+};
+
+// Redis is out of memory (OOM under maxmemory with a noeviction policy) and refused the
+// command unrun: nothing was written (a script is refused before its first write). A
+// ConnectionError rather than a ReplyError because what callers must do is the same as for a
+// lost server: wait and retry the same call, which is safe; nothing is wrong with the input.
+// So every loop that rides out a lost backend (Consumer::run, run_loop) rides this out too.
+class OutOfMemory : public ConnectionError {
+public:
+    using ConnectionError::ConnectionError;
+};
+
 // The backend answered with an error (a Redis error reply, a broken script). Python: GameDataError.
 class ReplyError : public BackendError {
 public:
@@ -72,10 +89,38 @@ private:
     std::string reason_;
 };
 
+// The consumer group, or the stream it was on, does not exist (NOGROUP; UNBLOCKED when the
+// stream was deleted under a blocked read). Python: LookupError.
+class GroupMissing : public ReplyError {
+public:
+    using ReplyError::ReplyError;
+};
+
+// A script is not in the server's script cache (NOSCRIPT): it did not run. Python: LookupError.
+class ScriptMissing : public ReplyError {
+public:
+    using ReplyError::ReplyError;
+};
+
 // A feature this build cannot provide (for example rediss:// without hiredis SSL).
 class Unsupported : public GameDataError {
 public:
     using GameDataError::GameDataError;
 };
+
+// The label of a backend failure in game_data_backend_errors_total{kind=...}: "oom",
+// "loading", "timeout", "outcome_unknown", "connection", "group_missing", "script_missing",
+// "reply" or "backend".
+inline const char* backend_error_kind(const BackendError& e) noexcept {
+    if (dynamic_cast<const OutOfMemory*>(&e)) return "oom";
+    if (dynamic_cast<const BusyLoading*>(&e)) return "loading";
+    if (dynamic_cast<const TimeoutError*>(&e)) return "timeout";
+    if (dynamic_cast<const OutcomeUnknown*>(&e)) return "outcome_unknown";
+    if (dynamic_cast<const ConnectionError*>(&e)) return "connection";
+    if (dynamic_cast<const GroupMissing*>(&e)) return "group_missing";
+    if (dynamic_cast<const ScriptMissing*>(&e)) return "script_missing";
+    if (dynamic_cast<const ReplyError*>(&e)) return "reply";
+    return "backend";
+}
 
 }  // namespace game_data

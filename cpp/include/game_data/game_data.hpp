@@ -10,6 +10,7 @@
 #include "game_data/metrics.hpp"
 #include "game_data/publisher.hpp"
 #include "game_data/reaped_feed.hpp"
+#include "game_data/run_loop.hpp"
 #include "game_data/store.hpp"
 #include "game_data/types.hpp"
 #include "game_data/url.hpp"

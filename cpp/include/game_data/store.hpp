@@ -31,9 +31,15 @@ struct StreamEntry {
 };
 
 // Redis-Streams-shaped transport (XADD, consumer groups, XREADGROUP, XAUTOCLAIM, XACK).
-// Thread safe.
+// Thread safe. Errors: GroupMissing when the group or its stream does not exist, a
+// ConnectionError (OutOfMemory, BusyLoading, ...) when the backend refused or did not answer.
 class StreamTransport {
 public:
+    // Longest a read may block (one hour); read_group refuses more with InvalidArgument.
+    static constexpr std::int64_t kMaxBlockMs = 3'600'000;
+    // Throws InvalidArgument unless 0 <= block_ms <= kMaxBlockMs (for implementations).
+    static void check_block_ms(std::int64_t block_ms);
+
     virtual ~StreamTransport() = default;
 
     // Append; maxlen > 0 trims approximately to that length. Returns the entry id.
@@ -44,10 +50,11 @@ public:
                                               const std::vector<Fields>& entries,
                                               std::int64_t maxlen = 0);
     // Create the group at the start of the stream (id 0), creating the stream if needed.
-    // No-op when the group exists.
+    // When the group exists this only reads (no write), so it works while the backend
+    // refuses writes (out of memory).
     virtual void ensure_group(const std::string& stream, const std::string& group) = 0;
     // from_id "0": this consumer's own pending entries (deliveries incremented);
-    // ">": new entries. block_ms 0 = do not block.
+    // ">": new entries. block_ms 0 = do not block; 0..kMaxBlockMs.
     virtual std::vector<StreamEntry> read_group(const std::string& stream, const std::string& group,
                                                 const std::string& consumer,
                                                 const std::string& from_id, std::int64_t count,
@@ -69,6 +76,28 @@ public:
     virtual GroupInfo group_info(const std::string& stream, const std::string& group) = 0;
     // All entries, oldest first (tests, dead-letter inspection). count 0 = all.
     virtual std::vector<StreamEntry> range(const std::string& stream, std::int64_t count = 0) = 0;
+
+    struct LostEntries {
+        std::int64_t lost = 0;  // entries newly found removed before the group read them
+        bool exact = true;      // false: this backend cannot count them now (lost is then 0)
+        GroupInfo info;         // the group afterwards
+    };
+    // Entries removed from the stream (trimmed) before `group` read them, reported once per
+    // group whichever of its consumers asks: afterwards the group's lag no longer counts them.
+    // Default: cannot tell (exact = false). Redis >= 7 and memory:// count exactly.
+    virtual LostEntries take_lost(const std::string& stream, const std::string& group);
+    // Removes the entries that every consumer group of the stream has read and acknowledged
+    // (XTRIM MINID <the oldest id any group still needs>); never an entry some group has not
+    // acknowledged, and nothing from a stream without groups. Returns how many were removed.
+    // Default: Unsupported.
+    virtual std::int64_t trim_acknowledged(const std::string& stream);
+    // Removes the group's consumers, other than `keep`, that have nothing pending and have
+    // been idle for at least min_idle_ms (XGROUP DELCONSUMER); returns their names. A removed
+    // consumer that reads again is created again. Default: removes none.
+    virtual std::vector<std::string> remove_idle_consumers(const std::string& stream,
+                                                           const std::string& group,
+                                                           std::int64_t min_idle_ms,
+                                                           const std::string& keep);
 };
 
 struct ConnectOptions {

@@ -1,5 +1,6 @@
 // In-process StreamTransport with Redis Streams semantics: entry ids "ms-seq", consumer
-// groups with a pending-entries list, delivery counts, idle-based claiming, trimming.
+// groups with a pending-entries list, delivery counts, idle-based claiming, trimming, and an
+// exact count per group of the entries trimmed before the group read them.
 // Thread safe; read_group blocks on a condition variable, never by sleeping.
 #pragma once
 
@@ -34,6 +35,12 @@ public:
     std::int64_t length(const std::string& stream) override;
     GroupInfo group_info(const std::string& stream, const std::string& group) override;
     std::vector<StreamEntry> range(const std::string& stream, std::int64_t count) override;
+    LostEntries take_lost(const std::string& stream, const std::string& group) override;
+    std::int64_t trim_acknowledged(const std::string& stream) override;
+    std::vector<std::string> remove_idle_consumers(const std::string& stream,
+                                                   const std::string& group,
+                                                   std::int64_t min_idle_ms,
+                                                   const std::string& keep) override;
 
 private:
     struct Pending {
@@ -44,14 +51,20 @@ private:
     struct Group {
         StreamId last_delivered;
         std::map<StreamId, Pending> pel;
+        std::map<std::string, std::int64_t> consumers;  // name -> last read or claim (ms)
+        std::int64_t lost = 0;  // entries trimmed before the group read them, not yet taken
     };
     struct Stream {
         std::map<StreamId, Fields> entries;
         StreamId last_id;
+        std::int64_t removed = 0;  // entries ever trimmed
         std::map<std::string, Group> groups;
     };
 
-    Group& group_of(const std::string& stream, const std::string& group);  // throws ReplyError
+    Group& group_of(const std::string& stream, const std::string& group);  // throws GroupMissing
+    // Removes the entries before `end`, counting for each group those it had not read.
+    static void remove_front(Stream& s, std::map<StreamId, Fields>::iterator end);
+    static GroupInfo info_of(const Stream& s, const Group& g);
 
     std::mutex mutex_;
     std::condition_variable added_;

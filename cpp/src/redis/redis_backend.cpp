@@ -409,7 +409,7 @@ private:
             command = evalsha_args(s, keys, args);
         }
         ReplyPtr r = conn.command(command);
-        if (!redis::is_error(*r, "NOSCRIPT")) return r;
+        if (redis::error_kind(*r) != redis::ErrorKind::NoScript) return r;
         logger()->info("redis: script {} not loaded on {}, sending its text", s.name,
                        pool_->endpoint().display);
         command[0] = "EVAL";

@@ -166,15 +166,47 @@ Endpoint Endpoint::from(const Url& url, const ConnectOptions& options) {
     return e;
 }
 
+ErrorKind error_kind(const redisReply& r) {
+    if (r.type != REDIS_REPLY_ERROR) return ErrorKind::None;
+    const std::string_view text = reply_text(r);
+    const std::string_view code = text.substr(0, text.find(' '));
+    if (code == "NOGROUP") return ErrorKind::NoGroup;
+    if (code == "UNBLOCKED") {
+        // Redis 7 also answers CLIENT UNBLOCK ... ERROR with UNBLOCKED; only a deleted
+        // stream means the group is gone.
+        return text.find("no longer exists") != std::string_view::npos ? ErrorKind::StreamDeleted
+                                                                       : ErrorKind::Other;
+    }
+    if (code == "BUSYGROUP") return ErrorKind::BusyGroup;
+    if (code == "NOSCRIPT") return ErrorKind::NoScript;
+    if (code == "OOM") return ErrorKind::OutOfMemory;
+    if (code == "LOADING") return ErrorKind::Loading;
+    if (code == "MASTERDOWN") return ErrorKind::MasterDown;
+    if (code == "EXECABORT") return ErrorKind::ExecAbort;
+    if (text == "ERR no such key") return ErrorKind::NoSuchKey;
+    return ErrorKind::Other;
+}
+
 void throw_error(Stage stage, const redisContext* context, const redisReply* reply,
                  const std::string& where) {
     if (reply && reply->type == REDIS_REPLY_ERROR) {
-        // A server still loading its data (just restarted) refuses every command unrun.
-        if (is_error(*reply, "LOADING") || is_error(*reply, "MASTERDOWN")) {
-            throw ConnectionError(where + " refused, Redis is not ready: " +
-                                  std::string(reply_text(*reply)));
+        const std::string text(reply_text(*reply));
+        switch (error_kind(*reply)) {
+            // Refused unrun: the server is not usable now; retrying later is safe.
+            case ErrorKind::OutOfMemory:
+                throw OutOfMemory(where + " refused, Redis is out of memory: " + text);
+            case ErrorKind::Loading:
+                throw BusyLoading(where + " refused, Redis is loading its data: " + text);
+            case ErrorKind::MasterDown:
+                throw ConnectionError(where + " refused, Redis is not ready: " + text);
+            case ErrorKind::NoGroup:
+            case ErrorKind::StreamDeleted:
+                throw GroupMissing("Redis error from " + where + ": " + text);
+            case ErrorKind::NoScript:
+                throw ScriptMissing("Redis error from " + where + ": " + text);
+            default:
+                throw ReplyError("Redis error from " + where + ": " + text);
         }
-        throw ReplyError("Redis error from " + where + ": " + std::string(reply_text(*reply)));
     }
     if (!context) throw ConnectionError("cannot allocate a hiredis context for " + where);
     const std::string detail = context->errstr[0] ? context->errstr : "unknown hiredis error";
@@ -196,16 +228,16 @@ void throw_error(Stage stage, const redisContext* context, const redisReply* rep
     }
 }
 
+void throw_if_error(const redisReply& r, const std::string& where) {
+    if (r.type == REDIS_REPLY_ERROR) throw_error(Stage::Command, nullptr, &r, where);
+}
+
 std::string_view reply_text(const redisReply& r) {
     if (r.type == REDIS_REPLY_STRING || r.type == REDIS_REPLY_STATUS ||
         r.type == REDIS_REPLY_ERROR) {
         return std::string_view(r.str, r.len);
     }
     return {};
-}
-
-bool is_error(const redisReply& r, std::string_view prefix) {
-    return r.type == REDIS_REPLY_ERROR && reply_text(r).starts_with(prefix);
 }
 
 Connection::Connection(const Endpoint& endpoint) : endpoint_(endpoint) {

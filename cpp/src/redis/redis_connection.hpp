@@ -52,14 +52,34 @@ struct Endpoint {
 // When a failure happened: before anything was sent, or while a command was in flight.
 enum class Stage { Connect, Command };
 
+// What a Redis error reply means, parsed once from its code (the first word). Code that
+// must tell error replies apart switches on this instead of matching message text.
+enum class ErrorKind {
+    None,           // not an error reply
+    Other,          // any other error (ERR, WRONGTYPE, NOPERM, a script's own error, ...)
+    NoGroup,        // NOGROUP: no such consumer group (or no such stream)
+    StreamDeleted,  // UNBLOCKED: the stream was deleted while a read blocked on it
+    BusyGroup,      // BUSYGROUP: XGROUP CREATE of a group that exists
+    NoSuchKey,      // "ERR no such key": XINFO of a stream that does not exist
+    NoScript,       // NOSCRIPT: the script is not in the script cache
+    OutOfMemory,    // OOM: maxmemory reached, the command was refused unrun
+    Loading,        // LOADING: the server is loading its data set
+    MasterDown,     // MASTERDOWN: a replica lost its master and refuses to serve
+    ExecAbort,      // EXECABORT: a MULTI transaction was discarded (a queued command failed)
+};
+ErrorKind error_kind(const redisReply& r);
+
 // The one mapping from hiredis failures to typed exceptions. With a non-null error `reply`:
-// ReplyError (ConnectionError for LOADING/MASTERDOWN: not ready, nothing ran). Otherwise from the context: timeout -> TimeoutError, refused or unreachable at
-// Connect -> ConnectionError, EOF/IO at Command -> OutcomeUnknown (outcome unknown).
+// by error_kind: OutOfMemory, BusyLoading, ConnectionError (MASTERDOWN), GroupMissing
+// (NOGROUP, UNBLOCKED), ScriptMissing (NOSCRIPT), else ReplyError. Otherwise from the
+// context: timeout -> TimeoutError, refused or unreachable at Connect -> ConnectionError,
+// EOF/IO at Command -> OutcomeUnknown (outcome unknown).
 [[noreturn]] void throw_error(Stage stage, const redisContext* context, const redisReply* reply,
                               const std::string& where);
+// Throws as throw_error if `r` is an error reply; otherwise does nothing.
+void throw_if_error(const redisReply& r, const std::string& where);
 
 std::string_view reply_text(const redisReply& r);  // string, status or error payload
-bool is_error(const redisReply& r, std::string_view prefix = {});
 
 // One blocking connection; AUTH and SELECT done on open. Not thread safe: one user at a time
 // (the pool guarantees it). After any I/O failure it is broken and never reused.

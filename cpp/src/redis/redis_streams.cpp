@@ -1,17 +1,17 @@
 #include "redis/redis_streams.hpp"
 
 #include <algorithm>
+#include <limits>
 #include <unordered_map>
 #include <unordered_set>
 
 #include "game_data/errors.hpp"
+#include "game_data/stream_lua_scripts.hpp"
 
 namespace game_data::redis {
 namespace {
 
-void check(const redisReply& r, const std::string& what) {
-    if (r.type == REDIS_REPLY_ERROR) throw_error(Stage::Command, nullptr, &r, what);
-}
+void check(const redisReply& r, const std::string& what) { throw_if_error(r, what); }
 
 std::string text(const redisReply& r) { return std::string(reply_text(r)); }
 
@@ -107,7 +107,50 @@ std::string id_of(const redisReply& r) {
 }
 
 [[noreturn]] void no_group(const std::string& stream, const std::string& group) {
-    throw ReplyError("NOGROUP no consumer group '" + group + "' on stream '" + stream + "'");
+    throw GroupMissing("no consumer group '" + group + "' on stream '" + stream + "'");
+}
+
+// The value of `key` in a flat [key, value, ...] reply, or null.
+const redisReply* field(const redisReply& r, std::string_view key) {
+    if (r.type != REDIS_REPLY_ARRAY) return nullptr;
+    for (size_t k = 0; k + 1 < r.elements; k += 2) {
+        if (reply_text(*r.element[k]) == key) return r.element[k + 1];
+    }
+    return nullptr;
+}
+
+// The entry of `group` in an XINFO GROUPS reply, or null.
+const redisReply* find_group(const redisReply& groups, const std::string& group) {
+    if (groups.type != REDIS_REPLY_ARRAY) throw ReplyError("unexpected reply to XINFO GROUPS");
+    for (size_t i = 0; i < groups.elements; ++i) {
+        const redisReply* name = field(*groups.element[i], "name");
+        if (name && reply_text(*name) == group) return groups.element[i];
+    }
+    return nullptr;
+}
+
+std::int64_t integer_or(const redisReply* r, std::int64_t fallback) {
+    return r && r->type == REDIS_REPLY_INTEGER ? r->integer : fallback;
+}
+
+// How long to wait for a read that may block for block_ms: the command timeout on top, so
+// the server may stay silent for all of block_ms. Saturates instead of overflowing.
+std::chrono::milliseconds blocking_read_timeout(std::chrono::milliseconds command_timeout,
+                                                std::int64_t block_ms) {
+    const std::int64_t room = std::numeric_limits<std::int64_t>::max() - command_timeout.count();
+    return command_timeout + std::chrono::milliseconds(std::clamp<std::int64_t>(block_ms, 0, room));
+}
+
+// Runs one of the stream scripts with EVAL, stream_helpers.lua in front of it: they run about
+// once a second, so caching them (SCRIPT LOAD, EVALSHA, NOSCRIPT) would buy nothing.
+ReplyPtr eval(Connection& conn, std::string_view script, const Args& keys, const Args& args) {
+    std::string text;
+    text.reserve(stream_lua::stream_helpers.size() + 1 + script.size());
+    text.append(stream_lua::stream_helpers).append("\n").append(script);
+    Args command{"EVAL", std::move(text), std::to_string(keys.size())};
+    command.insert(command.end(), keys.begin(), keys.end());
+    command.insert(command.end(), args.begin(), args.end());
+    return conn.command(command);
 }
 
 }  // namespace
@@ -141,8 +184,21 @@ RedisStreams::RedisStreams(std::shared_ptr<ConnectionPool> pool) : pool_(std::mo
 
 void RedisStreams::ensure_group(const std::string& stream, const std::string& group) {
     auto conn = pool_->acquire();
-    ReplyPtr r = conn->command({"XGROUP", "CREATE", stream, group, "0", "MKSTREAM"});
-    if (is_error(*r, "BUSYGROUP")) return;  // exists: keep its position
+    // Look before creating: an existing group needs no write, so a consumer starts (and
+    // restarts) even while Redis refuses writes (OOM).
+    ReplyPtr groups = conn->command({"XINFO", "GROUPS", stream});
+    if (error_kind(*groups) != ErrorKind::NoSuchKey) {
+        check(*groups, "XINFO GROUPS");
+        if (find_group(*groups, group)) return;
+    }
+    // At the start of the stream, with its read counter at 0 (Redis >= 7), so entries trimmed
+    // before the group's first read are counted as lost rather than silently skipped.
+    ReplyPtr r = conn->command(
+        {"XGROUP", "CREATE", stream, group, "0", "MKSTREAM", "ENTRIESREAD", "0"});
+    if (error_kind(*r) == ErrorKind::Other) {  // Redis < 7: no ENTRIESREAD
+        r = conn->command({"XGROUP", "CREATE", stream, group, "0", "MKSTREAM"});
+    }
+    if (error_kind(*r) == ErrorKind::BusyGroup) return;  // created meanwhile: keep its position
     check(*r, "XGROUP CREATE");
 }
 
@@ -151,6 +207,7 @@ std::vector<StreamEntry> RedisStreams::read_group(const std::string& stream, con
                                                   const std::string& from_id, std::int64_t count,
                                                   std::int64_t block_ms) {
     if (count <= 0) count = 1;
+    check_block_ms(block_ms);
     const std::string n = std::to_string(count);
     auto conn = (from_id == ">" && block_ms > 0) ? blocking_pool_->acquire() : pool_->acquire();
     if (from_id != ">") {
@@ -174,7 +231,7 @@ std::vector<StreamEntry> RedisStreams::read_group(const std::string& stream, con
     if (block_ms > 0) {
         args.insert(args.end(), {"BLOCK", std::to_string(block_ms)});
         // The server may legitimately stay silent for block_ms: wait that much longer.
-        conn->set_timeout(pool_->endpoint().command_timeout + std::chrono::milliseconds(block_ms));
+        conn->set_timeout(blocking_read_timeout(pool_->endpoint().command_timeout, block_ms));
     }
     args.insert(args.end(), {"STREAMS", stream, ">"});
     ReplyPtr r = conn->command(args);
@@ -258,25 +315,48 @@ std::int64_t RedisStreams::length(const std::string& stream) {
 StreamTransport::GroupInfo RedisStreams::group_info(const std::string& stream, const std::string& group) {
     auto conn = pool_->acquire();
     ReplyPtr r = conn->command({"XINFO", "GROUPS", stream});
-    if (is_error(*r, "ERR no such key")) no_group(stream, group);
+    if (error_kind(*r) == ErrorKind::NoSuchKey) no_group(stream, group);
     check(*r, "XINFO GROUPS");
-    if (r->type != REDIS_REPLY_ARRAY) throw ReplyError("unexpected reply to XINFO GROUPS");
-    for (size_t i = 0; i < r->elements; ++i) {
-        const redisReply& g = *r->element[i];
-        if (g.type != REDIS_REPLY_ARRAY) continue;
-        std::string name;
-        GroupInfo info;
-        info.lag = -1;  // nil lag: Redis cannot tell (e.g. after deletions)
-        for (size_t k = 0; k + 1 < g.elements; k += 2) {
-            const std::string_view key = reply_text(*g.element[k]);
-            const redisReply& v = *g.element[k + 1];
-            if (key == "name") name = text(v);
-            else if (key == "pending" && v.type == REDIS_REPLY_INTEGER) info.pending = v.integer;
-            else if (key == "lag" && v.type == REDIS_REPLY_INTEGER) info.lag = v.integer;
-        }
-        if (name == group) return info;
+    const redisReply* g = find_group(*r, group);
+    if (!g) no_group(stream, group);
+    // A nil lag: Redis cannot tell (e.g. after deletions).
+    return GroupInfo{integer_or(field(*g, "pending"), 0), integer_or(field(*g, "lag"), -1)};
+}
+
+StreamTransport::LostEntries RedisStreams::take_lost(const std::string& stream,
+                                                     const std::string& group) {
+    auto conn = pool_->acquire();
+    ReplyPtr r = eval(*conn, stream_lua::take_lost_entries, {stream}, {group});
+    check(*r, "take_lost_entries");
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != 4) {
+        throw ReplyError("unexpected reply to take_lost_entries");
     }
-    no_group(stream, group);
+    LostEntries out;
+    out.lost = integer_or(r->element[0], 0);
+    out.exact = integer_or(r->element[1], 0) == 1;
+    out.info = GroupInfo{integer_or(r->element[2], 0), integer_or(r->element[3], -1)};
+    return out;
+}
+
+std::int64_t RedisStreams::trim_acknowledged(const std::string& stream) {
+    auto conn = pool_->acquire();
+    ReplyPtr r = eval(*conn, stream_lua::trim_acknowledged, {stream}, {});
+    return integer(*r, "trim_acknowledged");
+}
+
+std::vector<std::string> RedisStreams::remove_idle_consumers(const std::string& stream,
+                                                             const std::string& group,
+                                                             std::int64_t min_idle_ms,
+                                                             const std::string& keep) {
+    auto conn = pool_->acquire();
+    ReplyPtr r = eval(*conn, stream_lua::remove_idle_consumers, {stream},
+                      {group, std::to_string(std::max<std::int64_t>(min_idle_ms, 0)), keep});
+    check(*r, "remove_idle_consumers");
+    if (r->type != REDIS_REPLY_ARRAY) throw ReplyError("unexpected reply to remove_idle_consumers");
+    std::vector<std::string> names;
+    names.reserve(r->elements);
+    for (size_t i = 0; i < r->elements; ++i) names.push_back(text(*r->element[i]));
+    return names;
 }
 
 std::vector<StreamEntry> RedisStreams::range(const std::string& stream, std::int64_t count) {

@@ -1,4 +1,5 @@
-// Waiting on a condition with a deadline, instead of sleeping for a guessed time.
+// Waiting on a condition in tests: polls it until it holds or the deadline passes (never a
+// fixed sleep standing in for synchronisation). Returns the condition's last value.
 #pragma once
 
 #include <chrono>
@@ -6,7 +7,6 @@
 
 namespace game_data::testing {
 
-// Polls `pred` until it holds or `limit` passes; returns whether it held.
 template <typename Pred>
 bool wait_until(Pred pred, std::chrono::seconds limit = std::chrono::seconds(20)) {
     const auto deadline = std::chrono::steady_clock::now() + limit;
