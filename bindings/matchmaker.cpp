@@ -58,7 +58,8 @@ std::unique_ptr<Matchmaker> make_matchmaker(const StrArg& url, const StrArg& ns,
         if (PyUnicode_Check(filter_keys.ptr()) || !PySequence_Check(filter_keys.ptr())) {
             throw InvalidArgument("filter_keys must be a sequence of metadata keys");
         }
-        for (auto key : filter_keys) options.filter_keys.push_back(to_utf8(key, "filter_keys"));
+        options.filter_keys.emplace();
+        for (auto key : filter_keys) options.filter_keys->push_back(to_utf8(key, "filter_keys"));
     }
     py::gil_scoped_release nogil;
     return std::make_unique<Matchmaker>(connect(url_text, std::move(options)));
@@ -284,7 +285,8 @@ void register_matchmaker(py::module_& m) {
              py::arg("stream"), release_gil())
         .def("now", &Matchmaker::now, "The matchmaker's clock in ms.")
         .def_property_readonly("namespace", [](const Matchmaker& mm) { return mm.options().ns; })
-        .def_property_readonly("filter_keys", [](const Matchmaker& mm) { return mm.options().filter_keys; })
+        .def_property_readonly("filter_keys", [](const Matchmaker& mm) { return mm.store()->filter_keys(); },
+                               "The namespace's filter keys, sorted.")
         .def_property_readonly("default_stream", &Matchmaker::default_stream)
         .def_property_readonly("max_age_ms", [](const Matchmaker& mm) {
             py::dict d;

@@ -114,18 +114,21 @@ void register_streams(py::module_& m) {
              }),
              py::arg("matchmaker"), py::arg("server_id"), py::arg("stream") = py::none(),
              py::arg("maxlen") = 0, py::arg("stamp_seq") = true)
-        .def(py::init([](const StrArg& url, const StrArg& server_id, const StrArg& stream,
-                         const IntArg& maxlen, bool stamp_seq) {
+        .def(py::init([](const StrArg& url, const StrArg& server_id, const std::optional<StrArg>& stream,
+                         const IntArg& maxlen, bool stamp_seq, const StrArg& ns) {
                  const std::string& url_text = url.get("url");
                  auto server = server_id.get("server_id");
-                 auto stream_name = stream.get("stream");
+                 auto stream_name = get(stream, "stream");
+                 if (stream_name && stream_name->empty()) throw InvalidArgument("stream must not be empty");
                  const std::int64_t max = maxlen.get("maxlen");
+                 const std::string& namespace_name = ns.get("namespace");
                  py::gil_scoped_release nogil;
-                 return std::make_unique<EventPublisher>(url_text, std::move(server), std::move(stream_name),
-                                                         max, stamp_seq);
+                 return std::make_unique<EventPublisher>(url_text, std::move(server),
+                                                         stream_name.value_or(""), max, stamp_seq,
+                                                         namespace_name);
              }),
-             py::arg("url"), py::arg("server_id"), py::arg("stream") = "gd:events",
-             py::arg("maxlen") = 0, py::arg("stamp_seq") = true)
+             py::arg("url"), py::arg("server_id"), py::arg("stream") = py::none(),
+             py::arg("maxlen") = 0, py::arg("stamp_seq") = true, py::arg("namespace") = "gd")
         .def("publish", &EventPublisher::publish, py::arg("event"), release_gil())
         .def("creator_joined", player_event(&EventPublisher::creator_joined), py::arg("game_id"),
              py::arg("player_id"), release_gil())

@@ -127,9 +127,7 @@ Step creator_joined(Game& g, const Event& event, const Decision& d, std::int64_t
     const bool advance = d.verdict == Verdict::Advance;
     // Overtaken by later events: the first creator_joined still marks the creator as seen (so
     // their kept seat is released) even when a newer event of the creator supersedes the seat.
-    if (!advance && (g.creator_seen || g.has_player(g.creator_id))) {
-        return unchanged(g, ApplyStatus::Duplicate, d.reason);
-    }
+    if (!advance && g.creator_seen) return unchanged(g, ApplyStatus::Duplicate, d.reason);
     Step step{ApplyStatus::Applied, {}, SetChange{set_of(g.state), set_of(g.state), false}};
     if (!superseded && !g.creator_seen && !g.has_player(g.creator_id)) {
         std::erase_if(g.held, [&](const auto& h) { return h.first == g.creator_id; });

@@ -158,7 +158,9 @@ ReapedFeed Matchmaker::reaped_feed(const ReapedFeedOptions& options) {
 Matchmaker connect(const std::string& url, ConnectOptions options) {
     validate_options(options);
     Url parsed = Url::parse(url);
-    return Matchmaker(open_store(parsed, options), options);
+    auto store = open_store(parsed, options);
+    store->filter_keys();  // settles them with the namespace now: a mismatch fails here
+    return Matchmaker(std::move(store), options);
 }
 
 }  // namespace game_data

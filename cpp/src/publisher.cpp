@@ -21,10 +21,12 @@ void validate_stream_name(const std::string& stream) {
 }  // namespace
 
 EventPublisher::EventPublisher(const std::string& url, std::string server_id, std::string stream,
-                               std::int64_t maxlen, bool stamp_seq)
-    : EventPublisher(std::shared_ptr<StreamTransport>{}, std::move(server_id), std::move(stream),
-                     maxlen, stamp_seq) {
+                               std::int64_t maxlen, bool stamp_seq, const std::string& ns)
+    : EventPublisher(std::shared_ptr<StreamTransport>{}, std::move(server_id),
+                     stream.empty() ? ns + ":events" : std::move(stream), maxlen, stamp_seq) {
+    validate_id("namespace", ns);
     ConnectOptions options;
+    options.ns = ns;
     owned_store_ = open_store(Url::parse(url), options);
     transport_ = owned_store_->streams();
 }

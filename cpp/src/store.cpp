@@ -118,13 +118,38 @@ std::string key_prefix(std::string_view ns, int shard) {
     return std::string(ns) + ":{" + std::to_string(shard) + "}:";
 }
 
+InvalidArgument filter_keys_mismatch(const std::vector<std::string>& requested,
+                                     const std::vector<std::string>& stored) {
+    auto list = [](const std::vector<std::string>& keys) {
+        std::string out = "(";
+        for (const auto& k : keys) out += (out.size() > 1 ? ", " : "") + k;
+        return out + ")";
+    };
+    return InvalidArgument("this namespace indexes open games by filter_keys " + list(stored) +
+                           "; connect with the same keys, or without filter_keys to adopt them (got " +
+                           list(requested) + ")");
+}
+
+const std::vector<std::string>& Store::filter_keys() {
+    std::call_once(filter_keys_settled_, [&] {
+        filter_keys_ = backend_->namespace_filter_keys(requested_filter_keys_);
+    });
+    return filter_keys_;
+}
+
 Store::Store(std::shared_ptr<Backend> backend, const ConnectOptions& options)
     : backend_(std::move(backend)),
       ns_(options.ns),
       tombstone_ttl_ms_(options.tombstone_ttl_ms),
       metrics_(std::make_shared<Metrics>()),
-      filter_keys_(options.filter_keys) {
-    for (const auto& key : filter_keys_) validate_id("filter key", key);
+      requested_filter_keys_(options.filter_keys) {
+    if (requested_filter_keys_) {
+        for (const auto& key : *requested_filter_keys_) validate_id("filter key", key);
+        std::sort(requested_filter_keys_->begin(), requested_filter_keys_->end());
+        requested_filter_keys_->erase(
+            std::unique(requested_filter_keys_->begin(), requested_filter_keys_->end()),
+            requested_filter_keys_->end());
+    }
     if (!backend_) throw InvalidArgument("Store needs a backend");
     for (EventType type : kAllEventTypes) {
         for (ApplyStatus status : {ApplyStatus::Applied, ApplyStatus::Duplicate, ApplyStatus::Rejected}) {
@@ -150,7 +175,7 @@ void Store::create_game(const Game& game, std::int64_t now) {
     slot.game = game;
     slot.game->state = GameState::Created;
     slot.score = now;
-    GameWrite w = plan_write(game.id, none, {}, std::move(slot), tombstone_ttl_ms_, filter_keys_);
+    GameWrite w = plan_write(game.id, none, {}, std::move(slot), tombstone_ttl_ms_, filter_keys());
     w.expect_revision = 0;  // no record and no tombstone: ids are never reused
     if (!backend_->commit(std::span(&w, 1)).at(0)) {
         throw GameExists("game id '" + game.id + "' is already taken");
@@ -178,8 +203,9 @@ std::vector<Game> Store::get_open_games(std::size_t limit) {
 }
 
 std::string Store::open_index_for(const Filters& filters) {
+    const auto& keys = filter_keys();
     for (const auto& [key, value] : filters) {
-        if (std::find(filter_keys_.begin(), filter_keys_.end(), key) == filter_keys_.end()) {
+        if (std::find(keys.begin(), keys.end(), key) == keys.end()) {
             throw InvalidArgument("cannot filter on '" + key +
                                   "': declare it in connect(filter_keys=...) so it is indexed");
         }
@@ -239,8 +265,8 @@ void Store::change_one(const std::string& id, Decide&& decide) {
         std::vector<StoredGame> stored = backend_->read(std::span(&id, 1));
         GameSlot slot = stored[0].slot;
         if (!decide(slot)) return;
-        GameWrite w = plan_write(id, stored[0], entries_of(stored[0].slot, filter_keys_),
-                                 std::move(slot), tombstone_ttl_ms_, filter_keys_);
+        GameWrite w = plan_write(id, stored[0], entries_of(stored[0].slot, filter_keys()),
+                                 std::move(slot), tombstone_ttl_ms_, filter_keys());
         if (backend_->commit(std::span(&w, 1)).at(0)) return;
         conflicts_->add();
     }
@@ -328,16 +354,18 @@ ApplyResult Store::apply(const Event& event, std::int64_t now) {
 
 bool Store::apply_in_place(std::span<const Event> events, std::int64_t now,
                            std::vector<ApplyResult>& results) {
+    // Settled before the backend's lock is taken: settling may need the backend itself.
+    const std::vector<std::string>& keys = filter_keys();
     for (std::size_t i = 0; i < events.size(); ++i) {
         const Event& event = events[i];
         const bool supported = backend_->change_in_place(
             event.game_id, [&](GameSlot& slot) -> std::optional<Backend::InPlaceChange> {
-                const Entries was = entries_of(slot, filter_keys_);
+                const Entries was = entries_of(slot, keys);
                 results[i] = apply_to_slot(slot, event, now);
                 if (results[i].status != ApplyStatus::Applied) return std::nullopt;
                 Backend::InPlaceChange change;
                 change.tomb_ttl_ms = tombstone_ttl_ms_;
-                const Entries now_in = entries_of(slot, filter_keys_);
+                const Entries now_in = entries_of(slot, keys);
                 for (const auto& [name, score] : was) {
                     if (std::none_of(now_in.begin(), now_in.end(), [&](const auto& e) { return e.first == name; })) {
                         change.index_remove.push_back(name);
@@ -396,7 +424,7 @@ std::vector<ApplyResult> Store::apply_many(std::span<const Event> events, std::i
         // Backends that write differences keep the record read; others let the rules work on it.
         const bool keep_before = backend_->writes_differences();
         for (std::size_t g = 0; g < ids.size(); ++g) {
-            const Entries was = entries_of(stored[g].slot, filter_keys_);
+            const Entries was = entries_of(stored[g].slot, filter_keys());
             GameSlot slot = keep_before ? stored[g].slot : std::move(stored[g].slot);
             bool changed = false;
             for (std::size_t i : groups[g]) {
@@ -404,7 +432,7 @@ std::vector<ApplyResult> Store::apply_many(std::span<const Event> events, std::i
                 changed = changed || results[i].status == ApplyStatus::Applied;
             }
             if (changed) {
-                writes.push_back(plan_write(ids[g], stored[g], was, std::move(slot), tombstone_ttl_ms_, filter_keys_));
+                writes.push_back(plan_write(ids[g], stored[g], was, std::move(slot), tombstone_ttl_ms_, filter_keys()));
                 if (!keep_before) writes.back().before = nullptr;  // it was moved into the rules
                 write_group.push_back(g);
             }
@@ -474,7 +502,7 @@ std::vector<Game> Store::reap(std::int64_t now, const MaxAges& ages, std::size_t
                     }
                     GameSlot gone;
                     gone.tomb = Tomb::Reaped;
-                    GameWrite w = plan_write(e.id, e.stored, entries_of(e.stored.slot, filter_keys_),
+                    GameWrite w = plan_write(e.id, e.stored, entries_of(e.stored.slot, filter_keys()),
                                              std::move(gone), tombstone_ttl_ms_);
                     w.reaped_entry = reaped_fields(*game, set, e.score, now);
                     writes.push_back(std::move(w));

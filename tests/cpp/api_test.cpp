@@ -161,3 +161,28 @@ TEST(Logging, UnknownLevelIsRefused) {
 
 }  // namespace
 }  // namespace game_data
+
+namespace game_data {
+namespace {
+
+TEST(Publisher, AUrlPublisherWritesToItsNamespacesStreamWhichThatMatchmakerReads) {
+    const std::string url = "memory://" + unique_name("pubns");
+    ConnectOptions options;
+    options.ns = "prod";
+    Matchmaker mm = connect(url, options);
+    const Game game = mm.create_game("alice", 2, "gs-1");
+    EventPublisher pub(url, "gs-1", "", 0, true, "prod");
+    EXPECT_EQ(pub.stream(), "prod:events");
+    EXPECT_EQ(EventPublisher(url, "gs-1").stream(), "gd:events") << "the default namespace";
+    EXPECT_EQ(EventPublisher(url, "gs-1", "custom", 0, true, "prod").stream(), "custom");
+    EXPECT_THROW(EventPublisher(url, "gs-1", "", 0, true, "bad ns"), InvalidArgument);
+    pub.creator_joined(game.id, "alice");
+    ConsumerOptions c;
+    c.name = "t";
+    Consumer consumer = mm.consumer(c);
+    ASSERT_EQ(consumer.poll(10, 0).size(), 1u);
+    EXPECT_EQ(mm.get_game(game.id)->state, GameState::CreatorJoined);
+}
+
+}  // namespace
+}  // namespace game_data

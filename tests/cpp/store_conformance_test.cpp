@@ -1406,6 +1406,52 @@ TEST_P(Seats, FiltersAndMinFreeSeatsSelectOpenGames) {
     EXPECT_THROW(mm_->get_open_games(50, {}, 0), InvalidArgument);
 }
 
+TEST_P(Seats, TheNamespaceKeepsItsFilterKeysWhoeverWrites) {
+    ConnectOptions with_keys = options_;
+    with_keys.ns = unique_namespace();
+    with_keys.filter_keys = std::vector<std::string>{"mode"};
+    ConnectOptions without = with_keys;
+    without.filter_keys.reset();
+    const std::string shared = "fk-" + with_keys.ns;
+    auto a = GetParam().open(with_keys, shared);
+    auto b = GetParam().open(without, shared);  // e.g. `game-data consume`, given no keys
+    EXPECT_EQ(a->filter_keys(), std::vector<std::string>{"mode"});
+    EXPECT_EQ(b->filter_keys(), std::vector<std::string>{"mode"}) << "adopted";
+    Game g;
+    g.id = "g1";
+    g.creator_id = "alice";
+    g.capacity = 2;
+    g.server_id = "gs-1";
+    g.metadata = {{"mode", "duel"}};
+    a->create_game(g, kT0);
+    ASSERT_EQ(b->apply(ev(E::CreatorJoined, "g1", "alice"), kT0 + 1).status, A::Applied);
+    auto page = a->open_games_page(50, {{"mode", "duel"}}, 1, std::nullopt, kT0 + 2);
+    ASSERT_EQ(page.games.size(), 1u);
+    ASSERT_EQ(b->apply(ev(E::GameStarted, "g1"), kT0 + 3).status, A::Applied);
+    EXPECT_TRUE(a->open_games_page(50, {{"mode", "duel"}}, 1, std::nullopt, kT0 + 4).games.empty());
+    EXPECT_EQ(a->backend()->sizes(std::vector<std::string>{filter_index("mode", "\"duel\"")}).at(0), 0)
+        << "the writer without keys still left the filter index";
+    ConnectOptions other = with_keys;
+    other.filter_keys = std::vector<std::string>{"region"};
+    EXPECT_THROW(GetParam().open(other, shared)->filter_keys(), InvalidArgument);
+}
+
+TEST_P(Seats, PagesOfGamesWithTheSameScoreFollowTheirIdsBytes) {
+    // Ids that sort differently under a locale's collation than by their bytes.
+    const std::vector<std::string> ids = {"a", "B", "_c", "-d", ".e", "Z9", "g-2", "g1", "g_3", "G1"};
+    for (const auto& id : ids) lobby_game(id, 2, {});
+    std::vector<std::string> seen;
+    std::optional<std::string> cursor;
+    do {
+        const OpenGamesPage page = mm_->open_games_page(1, {}, 1, cursor);
+        for (const auto& g : page.games) seen.push_back(g.id);
+        cursor = page.next_cursor;
+    } while (cursor && seen.size() <= ids.size());
+    std::vector<std::string> bytes = ids;
+    std::sort(bytes.begin(), bytes.end());
+    EXPECT_EQ(seen, bytes);
+}
+
 TEST_P(Seats, PagingWalksEveryOpenGameOnceWhileGamesAreAdded) {
     for (int i = 0; i < 25; ++i) {
         set_now(kT0 + i);

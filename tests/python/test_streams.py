@@ -321,3 +321,19 @@ if "redis" in STREAM_BACKENDS:
         assert letters[0][1][b"game_id"] == b"\xff\xfe\x00\x80"
         assert all(fields[b"error"] for _, fields in letters)
         client.close()
+
+
+def test_a_url_publisher_with_a_namespace_writes_where_that_matchmaker_reads(redis_url: str) -> None:
+    ns = f"pubns-{uuid.uuid4().hex[:8]}"
+    mm = game_data.connect(redis_url, namespace=ns)
+    game = mm.create_game(creator_id="alice", capacity=2, server_id="gs-1")
+    pub = game_data.EventPublisher(redis_url, "gs-1", namespace=ns)
+    assert pub.stream == f"{ns}:events" == mm.default_stream
+    assert game_data.EventPublisher(redis_url, "gs-1").stream == "gd:events"
+    assert game_data.EventPublisher(redis_url, "gs-1", stream="mine", namespace=ns).stream == "mine"
+    with pytest.raises(game_data.InvalidArgumentError):
+        game_data.EventPublisher(redis_url, "gs-1", namespace="bad ns")
+    pub.creator_joined(game.id, player_id="alice")
+    assert len(mm.consumer(name="t").poll(count=10, block_ms=0)) == 1
+    stored = mm.get_game(game.id)
+    assert stored is not None and stored.state is GameState.CREATOR_JOINED

@@ -62,6 +62,11 @@ struct IndexCursor {
     std::string id;
 };
 
+class InvalidArgument;
+// The error a namespace_filter_keys() mismatch throws (one wording for every backend).
+InvalidArgument filter_keys_mismatch(const std::vector<std::string>& requested,
+                                     const std::vector<std::string>& stored);
+
 class Backend {
 public:
     virtual ~Backend() = default;
@@ -98,6 +103,10 @@ public:
     // True if commit() reads GameWrite::before (to write only what changed); otherwise Store
     // may hand the rules the record it read instead of a copy, and `before` is null.
     virtual bool writes_differences() const { return false; }
+    // The namespace's filter keys (sorted): stores `requested` when the namespace has none
+    // yet; throws InvalidArgument when it holds other keys; with nullopt returns what it holds.
+    virtual std::vector<std::string> namespace_filter_keys(
+        const std::optional<std::vector<std::string>>& requested) = 0;
     // The backend's eviction policy when, found at connect, it can evict game records (SPEC
     // section 10; reported as game_data_eviction_risk and logged). Default: none.
     virtual std::optional<std::string> eviction_risk() const { return std::nullopt; }

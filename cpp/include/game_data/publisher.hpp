@@ -18,9 +18,10 @@ namespace game_data {
 class EventPublisher {
 public:
     // Opens its own connection to the backend at `url` (memory://name shares a named
-    // in-process backend).
-    EventPublisher(const std::string& url, std::string server_id, std::string stream = "gd:events",
-                   std::int64_t maxlen = 0, bool stamp_seq = true);
+    // in-process backend). Publishes to `stream`, or when it is empty to "<ns>:events", the
+    // stream a matchmaker connected with namespace `ns` reads by default.
+    EventPublisher(const std::string& url, std::string server_id, std::string stream = {},
+                   std::int64_t maxlen = 0, bool stamp_seq = true, const std::string& ns = "gd");
     EventPublisher(std::shared_ptr<StreamTransport> transport, std::string server_id,
                    std::string stream, std::int64_t maxlen = 0, bool stamp_seq = true);
 

@@ -6,6 +6,7 @@
 #include <array>
 #include <chrono>
 #include <cstdint>
+#include <mutex>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -109,8 +110,9 @@ struct ConnectOptions {
     std::int64_t tombstone_ttl_ms = 3'600'000;  // how long ended games are remembered
     std::size_t reap_batch = 500;
     // Metadata keys open games are indexed by, so get_open_games / quick_join can filter on
-    // them (SPEC section 7). Every client of a namespace must declare the same keys.
-    std::vector<std::string> filter_keys;
+    // them (SPEC section 7). Stored in the namespace by the first client that gives them; a
+    // client giving other keys gets InvalidArgument, one giving none (nullopt) adopts them.
+    std::optional<std::vector<std::string>> filter_keys;
 };
 
 // Every game operation, on any backend: validation, the rulebook (lifecycle.hpp), set and
@@ -160,6 +162,9 @@ public:
     std::string reaped_stream() const;
     const std::shared_ptr<Backend>& backend() const noexcept { return backend_; }
     std::optional<std::string> eviction_risk() const { return backend_->eviction_risk(); }
+    // The namespace's filter keys, sorted (settled with the backend on first use; connect()
+    // settles them at once so a mismatch fails there).
+    const std::vector<std::string>& filter_keys();
     // Counters of everything done through this store (SPEC section 8 names).
     const std::shared_ptr<Metrics>& metrics() const noexcept { return metrics_; }
 
@@ -180,6 +185,8 @@ private:
     std::string ns_;
     std::int64_t tombstone_ttl_ms_;
     std::shared_ptr<Metrics> metrics_;
+    std::optional<std::vector<std::string>> requested_filter_keys_;
+    std::once_flag filter_keys_settled_;
     std::vector<std::string> filter_keys_;
     std::array<Metrics::Series*, 21> event_series_{};  // [type * 3 + status]
     Metrics::Histogram* apply_seconds_ = nullptr;

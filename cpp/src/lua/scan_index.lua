@@ -9,6 +9,17 @@ local limit = tonumber(ARGV[2])
 local has_cursor = ARGV[4] ~= ''
 local min = has_cursor and ARGV[4] or '-inf'
 local cursor_score = has_cursor and tonumber(ARGV[4]) or 0
+-- Redis orders members of equal score by their bytes; Lua's `>` on strings follows the
+-- server's locale, so the cursor's id is compared byte by byte.
+local function after_cursor_id(id, cursor_id)
+  local n = math.min(#id, #cursor_id)
+  for i = 1, n do
+    local a, b = string.byte(id, i), string.byte(cursor_id, i)
+    if a ~= b then return a > b end
+  end
+  return #id > #cursor_id
+end
+
 local out = {}
 local n, offset = 0, 0
 while n < limit do
@@ -18,7 +29,7 @@ while n < limit do
   for i = 1, #page, 2 do
     local id, score = page[i], page[i + 1]
     -- Members of equal score are ordered by id, so the skipped ones are a prefix.
-    if not has_cursor or tonumber(score) > cursor_score or id > ARGV[5] then
+    if not has_cursor or tonumber(score) > cursor_score or after_cursor_id(id, ARGV[5]) then
       n = n + 1
       out[#out + 1] = id
       out[#out + 1] = score

@@ -143,6 +143,17 @@ public:
 
     std::shared_ptr<StreamTransport> streams() override { return streams_; }
 
+    std::vector<std::string> namespace_filter_keys(
+        const std::optional<std::vector<std::string>>& requested) override {
+        std::lock_guard lock(mutex_);
+        if (!filter_keys_) {
+            if (!requested) return {};
+            filter_keys_ = *requested;
+        }
+        if (requested && *requested != *filter_keys_) throw filter_keys_mismatch(*requested, *filter_keys_);
+        return *filter_keys_;
+    }
+
 private:
     struct Record {
         GameSlot slot;  // always holds a game
@@ -190,6 +201,7 @@ private:
     std::map<std::string, SortedSet, std::less<>> sets_;
     std::unordered_map<std::string, Tombstone> tombs_;
     std::deque<std::pair<std::int64_t, std::string>> tomb_expiry_;
+    std::optional<std::vector<std::string>> filter_keys_;  // the namespace's, once given
     std::shared_ptr<memory::MemoryStreams> streams_;
 };
 

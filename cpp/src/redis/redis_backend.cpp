@@ -373,6 +373,24 @@ public:
 
     std::shared_ptr<StreamTransport> streams() override { return streams_; }
     bool writes_differences() const override { return true; }
+
+    // <ns>:{0}:config field filter_keys: the sorted keys, comma-joined ("" for none).
+    std::vector<std::string> namespace_filter_keys(
+        const std::optional<std::vector<std::string>>& requested) override {
+        const std::string config = prefix_ + "config";
+        std::vector<Args> commands;
+        if (requested) commands.push_back({"HSETNX", config, "filter_keys", join_players(*requested)});
+        commands.push_back({"HGET", config, "filter_keys"});
+        auto conn = pool_->acquire();
+        std::vector<ReplyPtr> replies = conn->pipeline(commands);
+        for (const auto& r : replies) check(*r, "filter keys");
+        std::vector<std::string> stored;
+        if (replies.back()->type == REDIS_REPLY_STRING) {
+            split(str(*replies.back()), ',', [&](std::string_view k) { stored.emplace_back(k); });
+        }
+        if (requested && *requested != stored) throw filter_keys_mismatch(*requested, stored);
+        return stored;
+    }
     std::optional<std::string> eviction_risk() const override { return eviction_risk_; }
 
 private:

@@ -185,9 +185,10 @@ class EventPublisher:
         self,
         url: str,
         server_id: str,
-        stream: str = "gd:events",
+        stream: str | None = None,
         maxlen: int = 0,
         stamp_seq: bool = True,
+        namespace: str = "gd",
     ) -> None: ...
     @overload
     def __init__(
