@@ -2,6 +2,7 @@
 
     game-data simulate [--games N] [--seed S] ...   simulate servers and players, check invariants
     game-data consume --url redis://... ...         run a matchmaker consumer until SIGINT/SIGTERM
+    game-data reap --url redis://... --interval-ms N  reap stale games every N ms until SIGINT/SIGTERM
     game-data --version
 
 Exit status: 0 on success, 1 when a simulation invariant fails or the backend fails,
@@ -136,6 +137,7 @@ def build_parser() -> argparse.ArgumentParser:
     con.add_argument("--log-level", choices=LOG_LEVELS, default=None, type=str.upper,
                      help="default INFO; also sets the C++ core's level")
     con.set_defaults(handler=_cmd_consume, default_log_level="INFO")
+    _add_reap_parser(sub)
     return parser
 
 
@@ -246,6 +248,115 @@ def _cmd_consume(args: argparse.Namespace) -> int:
     s = consumer.stats
     log.info("consumer %s stopped: applied=%d duplicate=%d rejected=%d dead_lettered=%d lost=%d",
              name, s["applied"], s["duplicate"], s["rejected"], s["dead_lettered"], s["lost"])
+    return 0
+
+
+# ---- game-data reap --------------------------------------------------------------------------
+
+SETS = ("pending", "lobby", "active")
+
+
+def _max_ages(text: str) -> dict[str, int]:
+    """``pending=60000,lobby=600000,active=3600000``, any of the three, each at least 1."""
+    ages: dict[str, int] = {}
+    for part in text.split(","):
+        name, sep, value = part.strip().partition("=")
+        if not sep or name not in SETS or name in ages:
+            raise argparse.ArgumentTypeError(f"expected SET=MS,... with SET one of {', '.join(SETS)}, each once")
+        try:
+            ages[name] = int(value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{name}: {value!r} is not a whole number of ms") from None
+        if ages[name] < 1:
+            raise argparse.ArgumentTypeError(f"{name}: must be at least 1 ms")
+    return ages
+
+
+def _key_list(text: str) -> list[str]:
+    return [key.strip() for key in text.split(",") if key.strip()]
+
+
+def _add_reap_parser(sub: argparse._SubParsersAction) -> None:
+    rp = sub.add_parser(
+        "reap",
+        help="run the janitor: reap stale games every --interval-ms until SIGINT/SIGTERM",
+        description="Call reap() every --interval-ms: remove every game that stayed in its set "
+        "longer than the set's maximum age, appending each to the reaped stream (read it with "
+        "mm.reaped_feed()). Any number of reapers may run at once: each game is reaped once. "
+        "Stops cleanly on SIGINT/SIGTERM after finishing the current reap.",
+    )
+    rp.add_argument("--url", default=os.environ.get("GAME_DATA_URL", "redis://127.0.0.1:6379/0"),
+                    help="backend URL (default $GAME_DATA_URL or redis://127.0.0.1:6379/0)")
+    rp.add_argument("--namespace", default="gd", help="key namespace (default gd)")
+    rp.add_argument("--interval-ms", type=_positive, default=1_000,
+                    help="time from the start of one reap to the start of the next (default 1000)")
+    rp.add_argument("--max-age-ms", type=_max_ages, default=None, metavar="SET=MS,...",
+                    help="maximum ages, e.g. pending=60000,lobby=600000,active=3600000 "
+                         "(default: the library's, see README 'Reaping')")
+    rp.add_argument("--filter-keys", type=_key_list, default=None, metavar="KEY,...",
+                    help="the metadata keys the matchmaker declares in connect(filter_keys=...), so "
+                         "a reaped open game also leaves their open:<key>=<value> indexes")
+    rp.add_argument("--summary-interval-ms", type=_positive, default=5_000,
+                    help="how often the one-line summary is logged (default 5000)")
+    rp.add_argument("--log-level", choices=LOG_LEVELS, default=None, type=str.upper,
+                    help="default INFO; also sets the C++ core's level")
+    rp.set_defaults(handler=_cmd_reap, default_log_level="INFO")
+
+
+class _ReapTally:
+    """Games reaped per set, passes and failed passes since the daemon started."""
+
+    def __init__(self) -> None:
+        self.reaped = dict.fromkeys(SETS, 0)
+        self.passes = 0
+        self.failed = 0
+
+    def add(self, games: list) -> None:
+        import game_data
+
+        self.passes += 1
+        for game in games:
+            self.reaped[game_data.set_of(game.state)] += 1
+
+    def line(self) -> str:
+        per_set = " ".join(f"{name}={n}" for name, n in self.reaped.items())
+        return f"reaped {per_set} total={sum(self.reaped.values())} passes={self.passes} failed={self.failed}"
+
+
+def _cmd_reap(args: argparse.Namespace) -> int:
+    import time
+
+    import game_data
+
+    mm = game_data.connect(args.url, namespace=args.namespace, max_age_ms=args.max_age_ms,
+                           filter_keys=args.filter_keys)
+    interval_s = args.interval_ms / 1000
+    summary_s = args.summary_interval_ms / 1000
+    tally = _ReapTally()
+    stop = threading.Event()
+    # A signal only sets the flag: a reap in progress (the library call, which holds no Python
+    # lock) is finished before the loop looks at it.
+    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        log.info("reaper on namespace %s started: every %d ms, max ages %s", mm.namespace,
+                 args.interval_ms, mm.max_age_ms)
+        next_summary = time.monotonic() + summary_s
+        while not stop.is_set():
+            started = time.monotonic()
+            try:
+                tally.add(mm.reap())
+            except game_data.BackendConnectionError as err:  # keep going: the next pass retries
+                tally.failed += 1
+                log.warning("reaper on namespace %s: backend unavailable (%s); next try in %d ms",
+                            mm.namespace, err, args.interval_ms)
+            if time.monotonic() >= next_summary:
+                next_summary = time.monotonic() + summary_s
+                log.info("reaper on namespace %s: %s", mm.namespace, tally.line())
+            stop.wait(max(0.0, interval_s - (time.monotonic() - started)))
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    log.info("reaper on namespace %s stopped: %s", mm.namespace, tally.line())
     return 0
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from types import MappingProxyType
 
 from . import _core
@@ -99,5 +99,13 @@ def connect(
         timeout_ms=timeout_ms,
         pool_size=pool_size,
         tombstone_ttl_ms=tombstone_ttl_ms,
-        filter_keys=None if filter_keys is None else list(filter_keys),
+        filter_keys=_as_key_list(filter_keys),
     )
+
+
+def _as_key_list(keys: object) -> object:
+    """A list of the keys of any iterable; anything else (a lone str, bytes, None, a number)
+    as given, so the core refuses it rather than reading "mode" as ["m", "o", "d", "e"]."""
+    if keys is None or isinstance(keys, (str, bytes)) or not isinstance(keys, Iterable):
+        return keys
+    return list(keys)
