@@ -294,8 +294,8 @@ def _add_reap_parser(sub: argparse._SubParsersAction) -> None:
                     help="maximum ages, e.g. pending=60000,lobby=600000,active=3600000 "
                          "(default: the library's, see README 'Reaping')")
     rp.add_argument("--filter-keys", type=_key_list, default=None, metavar="KEY,...",
-                    help="the metadata keys the matchmaker declares in connect(filter_keys=...), so "
-                         "a reaped open game also leaves their open:<key>=<value> indexes")
+                    help="optional: the namespace's filter keys (it adopts them when omitted; "
+                         "other keys than the namespace's are refused)")
     rp.add_argument("--summary-interval-ms", type=_positive, default=5_000,
                     help="how often the one-line summary is logged (default 5000)")
     rp.add_argument("--log-level", choices=LOG_LEVELS, default=None, type=str.upper,

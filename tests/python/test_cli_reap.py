@@ -122,14 +122,14 @@ def test_reap_daemon_leaves_young_games_alone(redis_url, gd_namespace):
     assert reaped_ids(mm) == {}
 
 
-def test_reap_daemon_with_filter_keys_removes_a_reaped_games_filter_indexes(redis_url, gd_namespace):
+def test_reap_daemon_without_filter_keys_adopts_the_namespaces_and_removes_a_reaped_games_filter_indexes(
+        redis_url, gd_namespace):
     import redis
 
     mm = game_data.connect(redis_url, namespace=gd_namespace, filter_keys=("mode",))
     client = redis.Redis.from_url(redis_url, decode_responses=True)
     try:
-        with reaper(redis_url, gd_namespace, "--interval-ms", "20", "--max-age-ms", TINY_MAX_AGES,
-                    "--filter-keys", "mode,region") as (proc, _):
+        with reaper(redis_url, gd_namespace, "--interval-ms", "20", "--max-age-ms", TINY_MAX_AGES) as (proc, _):
             games = stale_games(mm)
             assert client.exists(f'{gd_namespace}:{{0}}:open:mode="duel"') == 1
             wait_for(lambda: reaped_ids(mm) == games, what="the daemon to reap every stale game")

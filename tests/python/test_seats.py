@@ -422,7 +422,7 @@ def test_quick_join_ignores_expired_reservations(mm):
 
 
 def test_filter_keys_are_kept_on_the_handle(mm):
-    assert list(mm.filter_keys) == list(FILTER_KEYS)
+    assert list(mm.filter_keys) == sorted(FILTER_KEYS)  # the namespace keeps them sorted
     assert list(game_data.connect("memory://").filter_keys) == []
 
 
@@ -727,12 +727,9 @@ def test_on_redis_open_games_are_indexed_per_filter_value(redis_url, gd_namespac
     assert list(redis_client.scan_iter(f"{prefix}open*")) == [], "full: out of every index"
 
 
-# ---- engine bugs, pinned ------------------------------------------------------------------
+# ---- engine bugs found by this suite, fixed ------------------------------------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: an index entry is added and removed only for the filter "
-                   "keys declared by the client making the write; a consumer (game-data consume has "
-                   "no filter keys) opens games that no filtered query or quick_join ever finds")
 def test_a_game_opened_by_a_writer_without_filter_keys_is_found_by_filtered_queries(backend_url, gd_namespace):
     url = f"memory://{gd_namespace}" if backend_url == "memory://" else backend_url
     matchmaker = game_data.connect(url, namespace=gd_namespace, filter_keys=FILTER_KEYS)
@@ -744,8 +741,6 @@ def test_a_game_opened_by_a_writer_without_filter_keys_is_found_by_filtered_quer
     assert open_ids(matchmaker, filters={"mode": "duel"}) == [game.id]
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: reaping (or ending, or filling) a game through a client "
-                   "that declared no filter keys leaves its open:<key>=<value> entries behind for ever")
 def test_a_game_reaped_by_a_writer_without_filter_keys_leaves_no_index_entry(redis_url, gd_namespace,
                                                                              redis_client):
     matchmaker = game_data.connect(redis_url, namespace=gd_namespace, filter_keys=FILTER_KEYS)
@@ -777,11 +772,6 @@ def collating_locale(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]
     return {"LOCPATH": str(out), "LC_ALL": "rev_XX"}
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError,
-                   reason="BUG: scan_index.lua breaks score ties with Lua's `id > cursor`, which "
-                   "uses strcoll; redis-server sets LC_COLLATE from its environment, so under a "
-                   "locale such as en_US.UTF-8 paging (and reap and quick_join batches) skips or "
-                   "repeats games of equal score")
 def test_paging_does_not_depend_on_the_redis_servers_locale(collating_locale, gd_namespace, monkeypatch):
     for name, value in collating_locale.items():
         monkeypatch.setenv(name, value)

@@ -4,6 +4,7 @@ stop the good ones around them."""
 
 from __future__ import annotations
 
+import uuid
 
 import pytest
 
