@@ -49,12 +49,14 @@ import redis  # noqa: E402
 
 import game_data  # noqa: E402
 from benchlib import handwritten as hw  # noqa: E402
+from benchlib.table import Row, f_rate, f_us, pct, ratio, render_table  # noqa: E402
+from benchlib.table import at_least as _at_least  # noqa: E402
+from benchlib.table import at_most as _at_most  # noqa: E402
+from benchlib.table import loadavg as _loadavg  # noqa: E402
 from game_data import ApplyStatus, Event  # noqa: E402
 from game_data.testing import RedisServer  # noqa: E402
 
 TABLE_TITLE = "game_data on Redis: issue 8 benchmark"
-TABLE_HEADER = ("measurement", "project", "compared with", "its figure", "ratio", "target",
-                "result")
 
 # Row names (the first column); tests/python/test_bench_smoke.py checks each is printed.
 ROW_STREAM_BASE = "stream e2e events/s vs baseline"
@@ -352,11 +354,6 @@ def best(runs: list[Run]) -> Run:
     if top.cpu:
         top.cpu = {k: min(r.cpu[k] for r in runs) for k in top.cpu}
     return top
-
-
-def pct(values: list[float], p: float) -> float:
-    s = sorted(values)
-    return s[int(p * (len(s) - 1))] if s else float("nan")
 
 
 # -- the project's variants (public API only) ------------------------------------------------------
@@ -836,49 +833,8 @@ def section_chart(b: Bench, res: Results) -> None:
 
 # -- output ----------------------------------------------------------------------------------------
 
-def f_rate(x: float | None) -> str:
-    return "n/a" if x is None else f"{x:,.0f}"
-
-
-def f_us(x: float | None) -> str:
-    return "n/a" if x is None else f"{x:,.1f}"
-
-
-def ratio(a: float | None, b: float | None) -> float | None:
-    return None if a is None or b is None or b == 0 else a / b
-
-
-@dataclass
-class Row:
-    name: str
-    project: str
-    against: str
-    figure: str
-    ratio: float | None
-    target: str = "-"
-    passed: bool | None = None  # None: no target (info) or not measured
-
-    def cells(self) -> list[str]:
-        r = "n/a" if self.ratio is None else f"{self.ratio:.2f}x"
-        if self.target == "-":
-            result = "info"
-        elif self.passed is None:
-            result = "n/a"
-        else:
-            result = "PASS" if self.passed else "FAIL"
-        return [self.name, self.project, self.against, self.figure, r, self.target, result]
-
-
 def _rate(run: Run | None) -> float | None:
     return run.rate if run else None
-
-
-def _at_least(value: float | None, limit: float) -> bool | None:
-    return None if value is None else value >= limit
-
-
-def _at_most(value: float | None, limit: float) -> bool | None:
-    return None if value is None else value <= limit
 
 
 def build_rows(res: Results) -> list[Row]:
@@ -949,20 +905,6 @@ def build_rows(res: Results) -> list[Row]:
             ">= 1.0x loop", _at_least(r_many, 1.0)),
     ]
     return rows
-
-
-def render_table(rows: list[Row]) -> list[str]:
-    cells = [list(TABLE_HEADER)] + [r.cells() for r in rows]
-    widths = [max(len(c[i]) for c in cells) for i in range(len(TABLE_HEADER))]
-    numeric = {1, 3, 4}
-
-    def line(c: list[str]) -> str:
-        return "| " + " | ".join(x.rjust(w) if i in numeric else x.ljust(w)
-                                 for i, (x, w) in enumerate(zip(c, widths))) + " |"
-
-    sep = "|" + "|".join(("-" * (w + 1) + ":") if i in numeric else "-" * (w + 2)
-                         for i, w in enumerate(widths)) + "|"
-    return [line(cells[0]), sep] + [line(c) for c in cells[1:]]
 
 
 def write_chart(b: Bench, res: Results, path: Path) -> str:
@@ -1048,13 +990,6 @@ def report(b: Bench, res: Results, started: float, load0: str) -> None:
     for failure in b.failures:
         b.say(f"- VERIFY FAILED: {failure}")
     b.say(f"- total {time.monotonic() - started:.0f}s")
-
-
-def _loadavg() -> str:
-    try:
-        return " ".join(f"{x:.2f}" for x in os.getloadavg())
-    except OSError:
-        return "n/a"
 
 
 def _redis_version(b: Bench) -> str:

@@ -92,7 +92,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="share of games abandoned: creator never connects, or the server dies "
                      "in the lobby or mid-game (default 0.09)")
     sim.add_argument("--bad-rate", type=_rate, default=0.02,
-                     help="per game, chance of a garbage entry and of a wrong-server event (default 0.02)")
+                     help="per game, chance of a garbage entry, of a wrong-server event and of a "
+                     "join without a reservation (default 0.02)")
     sim.add_argument("--duplicate-rate", type=_rate, default=0.05,
                      help="per event, chance it is delivered twice (default 0.05)")
     progress = sim.add_mutually_exclusive_group()

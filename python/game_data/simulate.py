@@ -1,27 +1,51 @@
 """`game-data simulate`: a fleet of game servers and players against one matchmaker.
 
 The run is a sequence of waves of `batch` games. In a wave the matchmaker creates the games on
-the fleet's servers; each game's server (a SimulatedGameServer) publishes its lifecycle
-events; one consumer applies them; players arriving each tick pick games from
-get_open_games and the chosen server admits them. Some creators never connect and some
-servers die silently in the lobby or mid-game: once the wave has settled, a simulated clock is
-advanced past each set's maximum age and reap(now=...) removes exactly those games.
+the fleet's servers, each with a `mode` and a `region` in its metadata (the matchmaker indexes
+both: `connect(filter_keys=("mode", "region"))`); each game's server (a SimulatedGameServer)
+publishes its lifecycle events; one consumer applies them. Players arrive each tick wanting a
+mode, a region or both, take a seat with `quick_join(filters=...)` (or, some of them, pick one
+from `get_open_games(filters=...)` and `reserve_seat`), then connect to the game's server,
+which admits them and publishes their player_joined, consuming the reservation. Some players
+never show up, some cancel, some land on a server that died and cannot connect. Some creators
+never connect and some servers die silently in the lobby or mid-game: once the wave has
+settled, a simulated clock is advanced past each set's maximum age and reap(now=...) removes
+exactly those games; a deleter reads them from `reaped_feed`, deletes them on their servers
+and acknowledges them, crashing once per wave before acknowledging part of a batch.
 Misbehaviour is injected on purpose: duplicate deliveries, out-of-order events, events from
-the wrong server and garbage entries.
+the wrong server, garbage entries, and joins of players who hold no reservation.
+
+Two clocks. Reaping runs on a simulated clock (`reap(now=...)`), so a wave never waits ten
+minutes for a lobby to go stale. Reservations cannot: they expire on the matchmaker's own
+clock, which the Python Matchmaker does not let a caller set. So reservations use real TTLs:
+players who connect hold theirs for `reservation_ttl_ms` (a minute by default, far longer
+than a join takes to be applied, so a join never finds its reservation gone), and players who
+never show up hold theirs for `no_show_ttl_ms` (25 ms). The run does not sleep for them: the
+ticks go on, and a no-show's reservation is checked at the first tick that starts after it
+expired (the game no longer lists it, and counts its seat free again). A game whose last seat
+a no-show held can only fill after that, so every wave exercises the expiry.
 
 Expected outcomes follow the seq rule: a redelivered entry is a duplicate (same seq for the
 same player, or a state already reached) except a heartbeat, which is applied again (it only
 refreshes the score); a lifecycle event overtaken by a later state is a duplicate whatever its
-seq; a join overtaken by another player's newer join still applies (seq is per player), and a
-join that overtakes the leave freeing its seat is applied too: held until that leave arrives.
-Whatever the delivery order, a game's roster is its server's, in the order the server seated
-the players.
+seq; a join overtaken by another player's newer join still applies (seq is per player), and so
+does a join that overtakes an earlier leave. Every player the servers admit holds a
+reservation, so no join is ever held for want of a seat, and a join of a player without one,
+sent while the game's only free seats are reserved, is rejected `game is full`. Whatever the
+delivery order, a game's roster is its server's, in the order the server seated the players.
 
 Every game's fate and misbehaviour come from its own seeded generator, so a seed gives the
-same summary counts whatever the timing. At the end the run checks its own invariants (every
-game accounted for, consumer counts equal to what was published, dead letters only for the
-deliberate bad entries, no game ever holding more players than its capacity, every roster its
-server's, nothing left pending) and reports failures.
+same game, event and reaped-feed counts whatever the timing. Which game a player's quick_join
+lands in depends on the games' ages on the matchmaker's clock, so the seat counts are printed
+apart as timing dependent. At the end the run checks its own invariants and reports failures:
+every game accounted for; consumer counts equal to what was published; dead letters only for
+the deliberate bad entries; every roster its server's, no join held, nothing left pending; at
+every check no game holding more players plus live reservations than its capacity, and each
+game's live reservations exactly those the players hold (a join consumed its player's, a
+cancel or an expiry freed the seat, a refresh took no second seat); quick_join and
+reserve_seat refusing only when there was no seat; and every reaped game delivered by the
+reaped feed once, redelivered only when its acknowledgement was lost, and deleted on its
+server.
 """
 
 from __future__ import annotations
@@ -37,10 +61,11 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Optional, TextIO
 
 import game_data
-from game_data import ApplyStatus, EventType, GameState
+from game_data import ApplyStatus, EventType, GameNotFoundError, GameState, SeatUnavailableError
 from game_data.testing.simulator import GARBAGE_KINDS, SimulatedGameServer
 
-__all__ = ["SimulationOptions", "SimulationResult", "run_simulation", "format_summary"]
+__all__ = ["SEATS_HEADING", "ReapedLedger", "SeatLedger", "SimulationOptions", "SimulationResult",
+           "format_summary", "run_simulation"]
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +74,14 @@ FATES = ("normal", "no_creator", "die_lobby", "die_active")
 FATE_SET = {"no_creator": "pending", "die_lobby": "lobby", "die_active": "active"}
 MAX_TICKS_PER_WAVE = 1_000
 HELD = "held until a seat frees"  # the reason of a join applied while its game is full
+FILTER_KEYS = ("mode", "region")  # the metadata keys the matchmaker indexes
+MODES = ("duel", "team", "ffa", "ranked")
+REGIONS = ("eu", "na", "asia")
+BROWSE_LIMIT = 20  # games a browsing player's get_open_games lists
+FEED_BATCH = 100  # reaped-feed items per poll
+DRAIN_EVERY = 20  # seat requests between two consumer drains within a matchmaking round
+DELETER = "sim-deleter"
+ACK_LOST_RATE = 0.3  # per reaped game: the deleter crashes before acknowledging it  # the reaped-feed reader's name (in group "deleter")
 
 
 @dataclass
@@ -61,16 +94,26 @@ class SimulationOptions:
     namespace: Optional[str] = None  # default: a fresh "sim-<random>" namespace
     poll_count: int = 1000  # consumer batch size
     abandon_rate: float = 0.09  # split evenly: no creator, dies in lobby, dies in game
-    bad_rate: float = 0.02  # per game: one garbage entry; and as often one wrong-server event
+    # Per game: one garbage entry; as often one wrong-server event, and one join of a player
+    # without a reservation while the game's free seats are reserved.
+    bad_rate: float = 0.02
     duplicate_rate: float = 0.05  # per event: delivered twice
     # Per started game: game_started overtakes all_players_joined. And as often, per game: a
     # player's join is delayed and overtaken by the next player's join; and a leave (see
-    # leave_rate) is delayed past the join of the player who takes the freed seat.
+    # leave_rate) is delayed past the next player's join (or sent a tick late).
     out_of_order_rate: float = 0.05
     leave_rate: float = 0.1  # per game: the first joiner leaves at once and is replaced
     min_capacity: int = 2
     max_capacity: int = 8
     max_heartbeats: int = 3
+    # Players (per arrival): who browse get_open_games and reserve_seat instead of quick_join;
+    # who reserve and never show up (their short hold must expire and free the seat); who
+    # cancel at once. Reservations use the matchmaker's real clock (see the module notes).
+    browse_rate: float = 0.25
+    no_show_rate: float = 0.05
+    cancel_rate: float = 0.03
+    reservation_ttl_ms: int = 60_000  # players who connect
+    no_show_ttl_ms: int = 25  # players who never show up
 
     def validate(self) -> None:
         if self.games < 1:
@@ -81,11 +124,16 @@ class SimulationOptions:
             raise ValueError("--batch must be 1..10000")
         if not 1 <= self.poll_count <= 10_000:
             raise ValueError("poll count must be 1..10000")
-        for name in ("abandon_rate", "bad_rate", "duplicate_rate", "out_of_order_rate", "leave_rate"):
+        for name in ("abandon_rate", "bad_rate", "duplicate_rate", "out_of_order_rate", "leave_rate",
+                     "browse_rate", "no_show_rate", "cancel_rate"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name.replace('_', '-')} must be between 0 and 1")
+        if self.no_show_rate + self.cancel_rate > 1.0:
+            raise ValueError("no-show-rate + cancel-rate must be at most 1")
         if not 2 <= self.min_capacity <= self.max_capacity <= 1024:
             raise ValueError("capacities must satisfy 2 <= min <= max <= 1024")
+        if not 1 <= self.no_show_ttl_ms <= self.reservation_ttl_ms <= 600_000:
+            raise ValueError("reservation TTLs must satisfy 1 <= no-show <= reservation <= 600000 ms")
 
 
 @dataclass
@@ -97,17 +145,24 @@ class SimulationResult:
     events_per_s: float
     invariants_checked: int
     failures: list[str] = field(default_factory=list)
-    # Joins applied while their game was full and seated when the leave they overtook arrived.
-    # How many depends on how players meet games in each wave, so it is not in the summary.
+    # What the reaped feed delivered and the deleter did (a seed fixes these).
+    reaped_feed: dict[str, int] = field(default_factory=dict)
+    # What players did with seats; which game a quick_join picks depends on the games' ages
+    # on the matchmaker's clock, so these counts depend on timing.
+    seats: dict[str, int] = field(default_factory=dict)
+    # Joins applied as "held until a seat frees": every admitted player holds a reservation,
+    # so this must stay 0 (an invariant).
     held_joins: int = 0
+    # Leaves sent after the join of the player who took the seat (timing dependent).
+    overtaken_leaves: int = 0
 
     @property
     def ok(self) -> bool:
         return not self.failures
 
     def deterministic(self) -> dict[str, Any]:
-        """The part of the summary a seed fixes (no timings)."""
-        return {"games": self.games, "events": self.events}
+        """The part of the summary a seed fixes (no timings, no seat counts)."""
+        return {"games": self.games, "events": self.events, "reaped_feed": self.reaped_feed}
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self) | {"ok": self.ok}
@@ -121,6 +176,153 @@ class _Expected:
         self.duplicate = 0
         self.published = 0
         self.bad: dict[str, str] = {}  # entry id -> reason the dead letter must give
+        self.joins_sent: list[tuple[str, str]] = []  # (game, player) joins on the wire, not yet drained
+        self.overtaken_leaves = 0
+
+
+class SeatLedger:
+    """The reservations the players hold, as the simulation made them, per game, to compare
+    with what the matchmaker stores.
+
+    A reservation enters at reserve_seat / quick_join (a refresh overwrites it: one seat per
+    player) and leaves when its player's join has been applied (`consumed`), when it is
+    cancelled, or once it was seen expired. `audit` compares one game as read between the
+    matchmaker times t0 and t1 with the ledger and returns the problems found, each as
+    (kind, text): "capacity" for more players plus live reservations than seats, or a
+    free_seats that does not follow from them; "reservations" for a stored reservation the
+    players do not hold (never made, consumed, cancelled, expired) or a held one that is
+    missing while it is still live.
+    """
+
+    def __init__(self) -> None:
+        self.held: dict[str, dict[str, tuple[int, str]]] = {}  # game -> player -> (expires_at, kind)
+
+    def reserve(self, game_id: str, player: str, expires_at: int, kind: str) -> None:
+        self.held.setdefault(game_id, {})[player] = (expires_at, kind)
+
+    def get(self, game_id: str, player: str) -> Optional[tuple[int, str]]:
+        return self.held.get(game_id, {}).get(player)
+
+    def drop(self, game_id: str, player: str) -> Optional[tuple[int, str]]:
+        mine = self.held.get(game_id)
+        entry = mine.pop(player, None) if mine else None
+        if mine is not None and not mine:
+            del self.held[game_id]
+        return entry
+
+    def forget(self, game_id: str) -> None:
+        self.held.pop(game_id, None)
+
+    def live(self, game_id: str, now: int, kind: Optional[str] = None) -> int:
+        return sum(1 for exp, k in self.held.get(game_id, {}).values()
+                   if exp > now and (kind is None or k == kind))
+
+    def expired_between(self, game_id: str, t0: int, t1: int) -> bool:
+        """Whether a reservation of the game expired in (t0, t1]: a seat that may have freed."""
+        return any(t0 < exp <= t1 for exp, _ in self.held.get(game_id, {}).values())
+
+    def due(self, kind: str, now: int) -> dict[str, list[str]]:
+        """Reservations of `kind` expired at `now` (a reservation is live until its expires_at,
+        exclusive), by game."""
+        out: dict[str, list[str]] = {}
+        for gid, mine in self.held.items():
+            for player, (exp, k) in mine.items():
+                if k == kind and exp <= now:
+                    out.setdefault(gid, []).append(player)
+        return out
+
+    def pending(self, kind: str, now: int) -> bool:
+        """Whether a reservation of `kind` is still live at `now`."""
+        return any(k == kind and exp > now for mine in self.held.values() for exp, k in mine.values())
+
+    def audit(self, game: Any, t0: int, t1: int) -> list[tuple[str, str]]:
+        problems: list[tuple[str, str]] = []
+        stored = dict(game.reservations)
+        players = list(game.players)
+        if len(players) + len(stored) > game.capacity:
+            problems.append(("capacity", f"{game.id}: {len(players)} players + {len(stored)} live "
+                                         f"reservations, capacity {game.capacity}"))
+        kept = 0 if game.creator_seen or game.creator_id in players else 1  # the creator's seat
+        free = max(0, game.capacity - len(players) - kept - len(stored))
+        if game.free_seats != free:
+            problems.append(("capacity", f"{game.id}: free_seats {game.free_seats}, expected {free} "
+                                         f"from {len(players)} players and {len(stored)} reservations"))
+        mine = self.held.get(game.id, {})
+        for player, expires_at in stored.items():
+            entry = mine.get(player)
+            if entry is None:
+                problems.append(("reservations", f"{game.id}: holds a reservation of {player} that no "
+                                                 "player holds (never made, consumed or cancelled)"))
+            elif entry[0] != expires_at:
+                problems.append(("reservations", f"{game.id}: reservation of {player} expires at "
+                                                 f"{expires_at}, the player's at {entry[0]}"))
+            elif expires_at <= t0:
+                problems.append(("reservations", f"{game.id}: lists the reservation of {player} "
+                                                 f"expired at {expires_at} as live at {t0}"))
+        for player, (expires_at, kind) in mine.items():
+            if player in players:
+                problems.append(("reservations", f"{game.id}: {player} is seated and still holds a "
+                                                 f"{kind} reservation"))
+            elif player not in stored and expires_at > t1:
+                problems.append(("reservations", f"{game.id}: lost the live {kind} reservation of "
+                                                 f"{player} (expires at {expires_at}, read by {t1})"))
+        return problems
+
+
+class ReapedLedger:
+    """What one wave's reaps removed, against what the reaped feed delivered.
+
+    `reaped` records each game reap returned (with its set and the reap's time); `delivered`
+    checks one feed item and tells whether it is the first delivery of its entry; `lost` holds
+    the entries whose acknowledgement a deleter crash lost (only those may come again).
+    `problems` lists every way the feed differs from "each reaped game delivered once,
+    identical to what reap returned, redelivered only after a lost acknowledgement".
+    """
+
+    def __init__(self) -> None:
+        self.expected: dict[str, tuple[Any, str, int]] = {}  # game id -> (game, set, reaped_at)
+        self.first: dict[str, str] = {}  # entry id -> game id, first deliveries
+        self.redelivered: list[str] = []  # entry ids delivered again
+        self.lost: set[str] = set()  # entry ids whose acknowledgement was lost
+        self.errors: list[str] = []
+
+    def reaped(self, games: list[Any], set_name: str, reaped_at: int) -> None:
+        for g in games:
+            if g.id in self.expected:
+                self.errors.append(f"{g.id}: returned by two reaps")
+            self.expected[g.id] = (g, set_name, reaped_at)
+
+    def delivered(self, item: Any) -> bool:
+        gid = item.game.id
+        if item.entry_id in self.first:
+            self.redelivered.append(item.entry_id)
+            if item.entry_id not in self.lost:
+                self.errors.append(f"{gid}: entry {item.entry_id} delivered again after it was acknowledged")
+            return False
+        if gid in self.first.values():
+            self.errors.append(f"{gid}: delivered twice, under two entries")
+        self.first[item.entry_id] = gid
+        want = self.expected.get(gid)
+        if want is None:
+            self.errors.append(f"{gid}: delivered by the reaped feed but no reap of this run returned it")
+            return True
+        game, set_name, reaped_at = want
+        if item.game != game:
+            self.errors.append(f"{gid}: the feed's record differs from the one reap returned")
+        if (item.set, item.reaped_at) != (set_name, reaped_at):
+            self.errors.append(f"{gid}: delivered as reaped from {item.set} at {item.reaped_at}, reap "
+                               f"took it from {set_name} at {reaped_at}")
+        return True
+
+    def problems(self) -> list[str]:
+        out = list(self.errors)
+        missing = set(self.expected) - set(self.first.values())
+        if missing:
+            out.append(f"{len(missing)} reaped games never delivered by the feed, e.g. {sorted(missing)[:3]}")
+        if set(self.redelivered) != self.lost or len(self.redelivered) != len(set(self.redelivered)):
+            out.append(f"redelivered {sorted(self.redelivered)[:5]}, but the lost acknowledgements were "
+                       f"{sorted(self.lost)[:5]}")
+        return out
 
 
 class _GameActor:
@@ -158,12 +360,19 @@ class _GameActor:
         # Drawn last so the draws above stay what they were before these misbehaviours existed.
         self.reorder_join = rng.random() < opts.out_of_order_rate
         self.late_leave = rng.random() < opts.out_of_order_rate
+        # A join of a player who holds no reservation, sent just before the join that fills
+        # the game: the only free seat is reserved, so it must be rejected "game is full".
+        self.gatecrash = rng.random() < opts.bad_rate
+        # If reaped: the deleter crashes after deleting it, before its acknowledgement.
+        self.ack_lost = rng.random() < ACK_LOST_RATE
         self.delayed_join: Optional[dict[str, str]] = None  # stamped, not yet sent
         self.delayed_leave: Optional[dict[str, str]] = None  # stamped, not yet sent
         self.phase = "created"  # created -> lobby -> full -> active -> done
         self.players: list[str] = [game.creator_id]  # in the order the server seated them
         self.finished = False
-        self.touched = False  # published a roster event since the simulation last looked
+        self.touched = False  # a roster event or a reservation since the simulation last looked
+        self.mode = game.metadata["mode"]
+        self.region = game.metadata["region"]
 
     # Publishing, with the expected outcome counted as it goes.
     def _good(self, entry_id: Optional[str], effective: bool = True, replay_applies: bool = False) -> None:
@@ -195,6 +404,8 @@ class _GameActor:
             if fields is not None:
                 setattr(self, name, None)
                 self._good(self.server.send(fields))
+                if name == "delayed_join":
+                    self.expected.joins_sent.append((self.game.id, fields["player_id"]))
 
     def _bad(self, entry_id: Optional[str], reason: str) -> None:
         if entry_id is not None:
@@ -253,18 +464,27 @@ class _GameActor:
             self.finished = True
 
     def admit(self, player: str) -> Optional[str]:
-        """A player the matchmaker sent: "seated", "left" (joined and left at once, so the
-        seat is free again), or None if this server did not take them."""
+        """A player holding a reservation connects: "seated", "left" (joined and left at once,
+        so the seat is free again), or None if this server did not take them."""
         if not self.accepting:
             return None
         game, server = self.game, self.server
         self.touched = True
+        fills = not self.leave_pending and len(self.players) + 1 == game.capacity
+        if self.gatecrash and fills:
+            # Every other seat is taken and this player's reservation holds the last one.
+            self.gatecrash = False
+            crasher = server.prepare(game, EventType.PLAYER_JOINED, f"{game.id}-crasher")
+            self._bad(server.send(crasher, kind="gatecrash"), "game is full")
         if self.reorder_join and not self.leave_pending and len(self.players) + 1 < game.capacity:
             # This join is stamped now but sent after the next player's (newer) join.
             self.reorder_join = False
             self.delayed_join = server.prepare(game, EventType.PLAYER_JOINED, player)
         else:
             self._good(server.player_joins(game, player))
+            self.expected.joins_sent.append((game.id, player))
+            if self.delayed_leave is not None:
+                self.expected.overtaken_leaves += 1
             self._flush_delayed()
         if self.leave_pending:
             self.leave_pending = False
@@ -323,11 +543,13 @@ class _Simulation:
         self.opts = opts
         self.progress = progress
         self.namespace = opts.namespace or f"sim-{secrets.token_hex(4)}"
-        self.mm = game_data.connect(opts.url, namespace=self.namespace)  # the default max ages
+        # The default max ages; mode and region indexed for filtered queries.
+        self.mm = game_data.connect(opts.url, namespace=self.namespace, filter_keys=FILTER_KEYS)
         self.stream = f"{self.namespace}:events"
         self.dead_stream = f"{self.stream}:dead"
         self.consumer = self.mm.consumer(stream=self.stream, group="matchmaker", name="sim-mm-1",
                                          claim_idle_ms=600_000)
+        self.feed = self.mm.reaped_feed(group="deleter", name=DELETER)
         self.server_ids = [f"gs-{i}" for i in range(opts.servers)]
         self.publishers = {sid: self.mm.publisher(sid, stream=self.stream) for sid in self.server_ids}
         self.expected = _Expected()
@@ -347,11 +569,29 @@ class _Simulation:
         self.unexpected_rejects: list[str] = []
         self.roster_mismatches: list[str] = []
         self.rosters_checked = 0
-        self.overfilled: list[str] = []  # games seen holding more players than their capacity
-        self.still_held: list[str] = []  # joins left held once every event sent was applied
-        self.seat_checks = 0
-        self.held_joins = 0  # joins applied as "held until a seat frees" (timing dependent)
         self.bad_seen: set[str] = set()
+        # Seats: the players' reservations, and what every check of a game found wrong.
+        self.ledger = SeatLedger()
+        self.seat_checks = 0
+        self.over_capacity: list[str] = []  # players (+ live reservations) above capacity
+        self.reservation_mismatches: list[str] = []  # stored reservations other than the players'
+        self.held: list[str] = []  # games seen holding a join
+        self.held_joins = 0  # joins applied as "held until a seat frees"
+        self.unreserved_joins: list[str] = []  # joins a server sent for a player with no reservation
+        self.broken_promises: list[str] = []  # reserved players a live server had no seat for
+        self.refusals: list[str] = []  # quick_join / reserve_seat / cancel answers that were wrong
+        self.listing_errors: list[str] = []  # get_open_games results that break its contract
+        self.no_show_errors: list[str] = []  # expired reservations that could not be checked
+        self.seats = dict.fromkeys((
+            "reserved by quick_join", "reserved from get_open_games", "consumed by player_joined",
+            "cancelled by the player", "no-shows", "no-shows expired, seat freed",
+            "no-shows reaped with the game", "bounced off dead servers",
+            "stale listing: full", "stale listing: not open",
+            "quick_join found no game", "refusals probed"), 0)
+        # The reaped feed, checked per wave.
+        self.feed_errors: list[str] = []
+        self.reaped_feed = dict.fromkeys(("delivered", "redelivered after a crash",
+                                          "deleted on their servers"), 0)
 
     def check(self, ok: bool, what: str) -> None:
         self.checks += 1
@@ -366,11 +606,12 @@ class _Simulation:
         return f"p{self.next_player}"
 
     def drain(self) -> None:
-        """Polls until the consumer finds nothing new, tallying every result."""
+        """Polls until the consumer finds nothing new, tallying every result; then every join
+        sent so far has been applied, so the reservations of their players are consumed."""
         while True:
             results = self.consumer.poll(count=self.opts.poll_count, block_ms=0)
             if not results:
-                return
+                break
             for r in results:
                 status = r.status
                 if status == ApplyStatus.APPLIED:
@@ -391,64 +632,232 @@ class _Simulation:
                         self.bad_seen.add(entry_id)
                         if want not in (r.reason or ""):
                             self.wrong_reasons.append(f"{entry_id}: {r.reason!r}, expected {want!r}")
+        for gid, player in self.expected.joins_sent:
+            entry = self.ledger.drop(gid, player)
+            if entry is None or entry[1] != "join":
+                self.unreserved_joins.append(f"{gid}: {player} ({entry[1] if entry else 'none'})")
+            else:
+                self.seats["consumed by player_joined"] += 1
+        self.expected.joins_sent.clear()
+
+    # -- checks of one game ----------------------------------------------------------------
+
+    def inspect(self, game: Any, t0: int, t1: int) -> None:
+        """One game as read between matchmaker times t0 and t1: within capacity counting live
+        reservations, no join held, and its reservations exactly the players'."""
+        self.seat_checks += 1
+        if len(game.players) > game.capacity:
+            self.over_capacity.append(f"{game.id}: {len(game.players)} players, capacity {game.capacity}")
+        if game.held:
+            self.held.append(f"{game.id}: {game.held}")
+        for kind, text in self.ledger.audit(game, t0, t1):
+            (self.over_capacity if kind == "capacity" else self.reservation_mismatches).append(text)
+
+    def read(self, game_id: str) -> tuple[Any, int, int]:
+        t0 = self.mm.now()
+        game = self.mm.get_game(game_id)
+        return game, t0, self.mm.now()
 
     def check_roster(self, actor: _GameActor) -> None:
         """A full game, every event so far applied: the stored roster is the server's, in the
         order the server seated them, with no join held."""
         self.rosters_checked += 1
-        stored = self.mm.get_game(actor.game.id)
+        stored, t0, t1 = self.read(actor.game.id)
         got = (stored.players, stored.held) if stored is not None else None
         if got != (actor.players, []):
             self.roster_mismatches.append(f"{actor.game.id}: stored {got}, server has {actor.players}")
         if stored is not None:
-            self.check_seats(stored)
-
-    def check_seats(self, game: Any, settled: bool = False) -> None:
-        """No game ever holds more players than its capacity; once every event its server sent
-        is applied (`settled`), no join is left held: the servers never admit past capacity."""
-        self.seat_checks += 1
-        if len(game.players) > game.capacity:
-            self.overfilled.append(f"{game.id}: {len(game.players)} players, capacity {game.capacity}")
-        if settled and game.held:
-            self.still_held.append(f"{game.id}: {game.held}")
+            self.inspect(stored, t0, t1)
 
     def check_touched(self, actors: dict[str, _GameActor]) -> None:
-        """After a tick's drain: the seats of every game whose roster changed this tick."""
+        """After a tick's drain: every game whose roster or reservations changed this tick."""
         for actor in actors.values():
             if actor.touched:
                 actor.touched = False
-                stored = self.mm.get_game(actor.game.id)
+                stored, t0, t1 = self.read(actor.game.id)
                 if stored is not None:
-                    self.check_seats(stored, settled=actor.delayed_join is None and actor.delayed_leave is None)
+                    self.inspect(stored, t0, t1)
+
+    def verify_expired(self) -> None:
+        """Every no-show's reservation that has expired: the game no longer lists it and
+        counts its seat free (inspect), and cancelling it finds nothing to cancel."""
+        t0 = self.mm.now()
+        for gid, players in self.ledger.due("no_show", t0).items():
+            game, _, t1 = self.read(gid)
+            if game is None:
+                self.no_show_errors.append(f"{gid}: gone before the expired reservations of {players} "
+                                           "were checked")
+            else:
+                self.inspect(game, t0, t1)
+            for player in players:
+                if self.mm.cancel_reservation(gid, player):
+                    self.refusals.append(f"{gid}: cancelling {player}'s expired reservation returned True")
+                self.ledger.drop(gid, player)
+                self.seats["no-shows expired, seat freed"] += 1
+
+    # -- players -----------------------------------------------------------------------------
+
+    @staticmethod
+    def wish(rng: random.Random, mode: str, region: str) -> dict[str, str]:
+        roll = rng.random()
+        if roll < 0.6:
+            return {"mode": mode}
+        if roll < 0.9:
+            return {"mode": mode, "region": region}
+        return {"region": region}
 
     def match_players(self, actors: dict[str, _GameActor]) -> None:
-        """One matchmaking round: arriving players pick open games; their servers admit them."""
-        open_games = self.mm.get_open_games(limit=min(10_000, 2 * self.opts.batch + 50))
-        for g in open_games:
-            self.check_seats(g)
-        seats = {g.id: g.free_seats for g in open_games if g.id in actors}
-        candidates = [gid for gid, n in seats.items() if n > 0]
-        arrivals = sum(seats.values())
-        for _ in range(arrivals):
-            if not candidates:
-                break
-            player = self.new_player()
-            while candidates:
-                i = self.match_rng.randrange(len(candidates))
-                gid = candidates[i]
-                admitted = actors[gid].admit(player)
-                if admitted:
-                    if admitted == "seated":
-                        seats[gid] -= 1
-                    if seats[gid] == 0:
-                        candidates[i] = candidates[-1]
-                        candidates.pop()
-                    break
-                # The server did not take the player (it is dead): skip it this round.
-                candidates[i] = candidates[-1]
-                candidates.pop()
+        """One matchmaking round: a player arrives for each seat the accepting servers still
+        have (not held by a no-show), wanting that game's mode, region or both, and a few more
+        with wishes of their own; each takes a seat and, unless a no-show, connects."""
+        now = self.mm.now()
+        wanted: list[_GameActor] = []
+        for actor in actors.values():
+            if actor.accepting:
+                need = (actor.join_target - (len(actor.players) - 1)
+                        - self.ledger.live(actor.game.id, now, "no_show"))
+                wanted.extend([actor] * max(0, need))
+        rng = self.match_rng
+        wishes = [self.wish(rng, a.mode, a.region) for a in wanted]
+        wishes += [self.wish(rng, rng.choice(MODES), rng.choice(REGIONS))
+                   for _ in range(1 + len(wanted) // 50)]
+        listings: dict[Any, list[Any]] = {}  # get_open_games per wish, shared until it is stale
+        for i, filters in enumerate(wishes):
+            if i and i % DRAIN_EVERY == 0:
+                # The consumer keeps up while players arrive: applied joins turn reservations
+                # into seats, and full games leave the open indexes. Browsers list again.
+                self.drain()
+                listings.clear()
+            self.seat_player(self.new_player(), filters, actors, listings)
+
+    def seat_player(self, player: str, filters: dict[str, str], actors: dict[str, _GameActor],
+                    listings: dict[Any, list[Any]]) -> None:
+        rng, opts = self.match_rng, self.opts
+        roll = rng.random()
+        kind = ("no_show" if roll < opts.no_show_rate
+                else "cancel" if roll < opts.no_show_rate + opts.cancel_rate else "join")
+        ttl = opts.no_show_ttl_ms if kind == "no_show" else opts.reservation_ttl_ms
+        reservation = None
+        if rng.random() < opts.browse_rate:
+            min_free = 2 if rng.random() < 0.3 else 1  # some want room for a friend
+            reservation = self.reserve_from_listing(player, filters, ttl, min_free, listings, actors)
+        if reservation is None:
+            reservation = self.quick_join(player, filters, ttl, actors)
+        if reservation is None:
+            self.idle_players.append(player)  # nothing for them now: they come back
+            return
+        gid = reservation.game_id
+        actor = actors[gid]
+        self.ledger.reserve(gid, player, reservation.expires_at, kind)
+        actor.touched = True
+        if kind == "cancel":
+            first = self.mm.cancel_reservation(gid, player)
+            again = self.mm.cancel_reservation(gid, player)
+            self.ledger.drop(gid, player)
+            self.seats["cancelled by the player"] += 1
+            if (first, again) != (True, False):
+                self.refusals.append(f"{gid}: cancelling {player}'s live reservation twice returned "
+                                     f"{first}, {again}; expected True, False")
+            return
+        if kind == "no_show":
+            self.seats["no-shows"] += 1
+            return
+        if actor.admit(player) is None:
+            if actor.server.alive:
+                self.broken_promises.append(f"{gid}: the server had no seat for {player}, who holds "
+                                            "a reservation")
+            self.ledger.reserve(gid, player, reservation.expires_at, "bounced")
+            self.seats["bounced off dead servers"] += 1
+            self.idle_players.append(player)  # they try again; their hold stays until it expires
+
+    def check_granted(self, r: Any, player: str, filters: dict[str, str], ttl: int, t0: int, t1: int,
+                      actors: dict[str, _GameActor], how: str) -> bool:
+        actor = actors.get(r.game_id)
+        if actor is None:
+            self.refusals.append(f"{how} gave {player} a seat in {r.game_id}, not a game of this wave")
+            return False
+        problems = []
+        if r.player_id != player:
+            problems.append(f"for player {r.player_id}")
+        if any(actor.game.metadata.get(k) != v for k, v in filters.items()):
+            problems.append(f"in a game with metadata {actor.game.metadata}")
+        if not t0 + ttl <= r.expires_at <= t1 + ttl:
+            problems.append(f"expiring at {r.expires_at}, not {ttl} ms after the call ({t0}..{t1})")
+        if problems:
+            self.refusals.append(f"{how}({player}, {filters}) reserved {r.game_id} " + ", ".join(problems))
+        return True
+
+    def reserve_from_listing(self, player: str, filters: dict[str, str], ttl: int, min_free: int,
+                             listings: dict[Any, list[Any]], actors: dict[str, _GameActor]) -> Any:
+        """get_open_games (this round's listing for these wishes) then reserve_seat on one of
+        its games. The listing is stale by then: the seat may be gone ("full"), or the game
+        full and announced so ("not open")."""
+        mm = self.mm
+        key = (tuple(sorted(filters.items())), min_free)
+        listing = listings.get(key)
+        if listing is None:
+            t0 = mm.now()
+            listing = mm.get_open_games(BROWSE_LIMIT, filters=filters, min_free_seats=min_free)
+            t1 = mm.now()
+            for g in listing:
+                if (g.state is not GameState.CREATOR_JOINED or g.free_seats < min_free
+                        or any(g.metadata.get(k) != v for k, v in filters.items())):
+                    self.listing_errors.append(
+                        f"get_open_games({filters}, min_free_seats={min_free}) listed {g.id}: "
+                        f"{g.state.value}, {g.free_seats} free, metadata {g.metadata}")
+                self.inspect(g, t0, t1)
+            listings[key] = listing
+        if not listing:
+            return None
+        game = self.match_rng.choice(listing)
+        t0 = mm.now()
+        try:
+            r = mm.reserve_seat(game.id, player, ttl_ms=ttl)
+        except SeatUnavailableError as err:
+            again, _, t1 = self.read(game.id)
+            self.seats[f"stale listing: {err.reason}"] = self.seats.get(f"stale listing: {err.reason}", 0) + 1
+            if again is None:
+                right = False
+            elif err.reason == "full":
+                right = again.free_seats == 0 or self.ledger.expired_between(game.id, t0, t1)
             else:
-                self.idle_players.append(player)
+                right = err.reason == "not open" and again.state is not GameState.CREATOR_JOINED
+            if not right:
+                self.refusals.append(f"reserve_seat({game.id}, {player}) refused {err.reason!r}; then "
+                                     f"the game was {again.state.value if again else None} with "
+                                     f"{again.free_seats if again else 0} free seats")
+            return None
+        t1 = mm.now()
+        if not self.check_granted(r, player, filters, ttl, t0, t1, actors, "reserve_seat"):
+            return None
+        if r.game_id != game.id:
+            self.refusals.append(f"reserve_seat({game.id}) reserved in {r.game_id}")
+        self.seats["reserved from get_open_games"] += 1
+        return r
+
+    def quick_join(self, player: str, filters: dict[str, str], ttl: int,
+                   actors: dict[str, _GameActor]) -> Any:
+        """quick_join must take the oldest open matching game with a free seat: the one
+        get_open_games(1) names just before (or one whose seat an expiry freed meanwhile)."""
+        mm = self.mm
+        t0 = mm.now()
+        oldest = mm.get_open_games(1, filters=filters)
+        r = mm.quick_join(player, filters=filters, ttl_ms=ttl)
+        t1 = mm.now()
+        want = oldest[0].id if oldest else None
+        got = r.game_id if r is not None else None
+        if got != want and not (got is not None and self.ledger.expired_between(got, t0, t1)):
+            self.refusals.append(f"quick_join({player}, {filters}) took {got}; the oldest open game "
+                                 f"matching was {want}")
+        if r is None:
+            self.seats["quick_join found no game"] += 1
+            return None
+        if not self.check_granted(r, player, filters, ttl, t0, t1, actors, "quick_join"):
+            return None
+        self.seats["reserved by quick_join"] += 1
+        return r
+
+    # -- waves -------------------------------------------------------------------------------
 
     def run_wave(self, first: int, size: int) -> None:
         opts, mm = self.opts, self.mm
@@ -460,7 +869,8 @@ class _Simulation:
                 creator_id=f"c{index}",
                 capacity=rng.randint(opts.min_capacity, opts.max_capacity),
                 server_id=server_id,
-                metadata={"mode": rng.choice(["duel", "team", "ffa"]), "wave": first // opts.batch},
+                metadata={"mode": rng.choice(MODES), "region": rng.choice(REGIONS),
+                          "wave": first // opts.batch},
                 game_id=f"{self.run_id}-{index}",
             )
             others = [s for s in self.server_ids if s != server_id]
@@ -470,17 +880,22 @@ class _Simulation:
         for actor in actors.values():
             self.fates[actor.fate] += 1
 
-        ticks = 0
+        # A tick spent while a no-show still holds a seat may be only waiting for its expiry
+        # (on the matchmaker's real clock): those do not count towards the limit.
+        ticks = busy = 0
         while any(not a.finished for a in actors.values()):
             ticks += 1
-            if ticks > MAX_TICKS_PER_WAVE:
-                self.check(False, f"wave at game {first} did not settle in {MAX_TICKS_PER_WAVE} ticks")
+            if not self.ledger.pending("no_show", mm.now()):
+                busy += 1
+            if busy > MAX_TICKS_PER_WAVE or ticks > 100 * MAX_TICKS_PER_WAVE:
+                self.check(False, f"wave at game {first} did not settle in {ticks} ticks")
                 break
             for actor in actors.values():
                 if actor.phase == "full":
                     self.check_roster(actor)
                 actor.step()
             self.drain()
+            self.verify_expired()
             self.match_players(actors)
             self.drain()
             self.check_touched(actors)
@@ -490,21 +905,55 @@ class _Simulation:
                 self.idle_players.extend(actor.players)
         self.settle_wave(actors)
 
+    def probe(self, game_id: str, player: str, want: str) -> None:
+        """reserve_seat where the documented answer is a refusal (`want`: a SeatUnavailableError
+        reason, or "gone" for GameNotFoundError)."""
+        self.seats["refusals probed"] += 1
+        try:
+            r = self.mm.reserve_seat(game_id, player, ttl_ms=1_000)
+        except SeatUnavailableError as err:
+            got = err.reason
+        except GameNotFoundError:
+            got = "gone"
+        else:
+            got = f"a reservation until {r.expires_at}"
+            self.ledger.reserve(game_id, player, r.expires_at, "probe")
+        if got != want:
+            self.refusals.append(f"reserve_seat({game_id}, {player}): {got}, expected {want}")
+
     def settle_wave(self, actors: dict[str, _GameActor]) -> None:
-        """Checks the sets hold exactly the abandoned games, then reaps them set by set."""
+        """Checks the sets hold exactly the abandoned games, reaps them set by set, and has the
+        deleter take them from the reaped feed."""
         mm = self.mm
+        self.verify_expired()
+        for gid, mine in self.ledger.held.items():
+            for player, (_, kind) in mine.items():
+                if kind == "no_show" and gid in actors:
+                    self.seats["no-shows reaped with the game"] += 1
+                    if actors[gid].fate != "die_lobby":  # a game that filled outlived every no-show
+                        self.no_show_errors.append(f"{gid} ({actors[gid].fate}) still holds "
+                                                   f"{player}'s no-show reservation")
         abandoned = {s: {gid for gid, a in actors.items() if FATE_SET.get(a.fate) == s}
                      for s in ("pending", "lobby", "active")}
         counts = mm.counts()
         for set_name, ids in abandoned.items():
             self.check(counts[set_name] == len(ids),
                        f"{set_name} holds {counts[set_name]} games before reaping, expected {len(ids)}")
+        # Documented refusals, on games left in each set: a game not yet open, one started, a
+        # player already seated.
+        for fate, want in (("no_creator", "not open"), ("die_active", "not open"),
+                           ("die_lobby", "already joined")):
+            actor = next((a for a in actors.values() if a.fate == fate), None)
+            if actor is not None:  # the creator is seated in the lobby game; "prober" nowhere
+                self.probe(actor.game.id, actor.game.creator_id if fate == "die_lobby" else "prober", want)
         # The simulated clock: jump from now past one set's max age at a time (ages grow
         # pending < lobby < active), so each reap may only take the games abandoned there.
+        reaps = ReapedLedger()
         base = mm_now_ms()
         for set_name in ("pending", "lobby", "active"):
             self.sim_now = base + mm.max_age_ms[set_name] + 1
             reaped = mm.reap(now=self.sim_now)
+            reaps.reaped(reaped, set_name, self.sim_now)
             got = {g.id for g in reaped}
             self.games[f"reaped from {set_name}"] += len(reaped)
             self.check(got == abandoned[set_name],
@@ -512,12 +961,67 @@ class _Simulation:
                        f"{len(abandoned[set_name])} abandoned there")
             wrong_set = [g.id for g in reaped if game_data.set_of(g.state) != set_name]
             self.check(not wrong_set, f"reaped from {set_name} in another state: {wrong_set[:3]}")
-            for g in reaped:
-                self.check_seats(g, settled=True)
+            now = mm.now()
+            for g in reaped:  # the record as it was: its reservations live until their expiry
+                self.seat_checks += 1
+                live = [p for p, exp in g.reservations.items() if exp > now and p not in g.players]
+                if len(g.players) + len(live) > g.capacity or g.held:
+                    self.over_capacity.append(f"{g.id} reaped with {len(g.players)} players, "
+                                              f"{len(live)} live reservations, held {g.held}")
+        if reaps.expected:
+            self.probe(next(iter(reaps.expected)), "prober", "gone")
         counts = mm.counts()
         self.check(all(v == 0 for v in counts.values()), f"sets not empty after the wave: {counts}")
         stragglers = [gid for gid in actors if mm.get_game(gid) is not None]
         self.check(not stragglers, f"{len(stragglers)} games still stored after the wave")
+        self.delete_reaped(reaps, actors)
+        for gid in actors:
+            self.ledger.forget(gid)
+
+    def delete_reaped(self, reaps: ReapedLedger, actors: dict[str, _GameActor]) -> None:
+        """The deleter: reads the reaped feed, deletes each game on its server and acknowledges.
+        When a batch holds games whose acknowledgement is to be lost, it acknowledges the others
+        and crashes; restarted under the same name it is given those items again first (their
+        servers have deleted them already). In the end the feed has nothing left to deliver."""
+        for _ in range(10 + 4 * len(reaps.expected)):  # bounded, should the feed never run dry
+            items = self.feed.poll(count=FEED_BATCH, block_ms=0)
+            if not items:
+                break
+            lost = []
+            for item in items:
+                first = self.delete_on_server(item, reaps, actors)
+                actor = actors.get(item.game.id)
+                if first and actor is not None and actor.ack_lost:
+                    lost.append(item.entry_id)
+            done = [item for item in items if item.entry_id not in lost]
+            acked = self.feed.ack(done)
+            if acked != len(done):
+                self.feed_errors.append(f"ack of {len(done)} reaped items acknowledged {acked}")
+            if lost:
+                reaps.lost.update(lost)
+                self.feed = self.mm.reaped_feed(group="deleter", name=DELETER)  # the restart
+        else:
+            self.feed_errors.append("the reaped feed kept delivering after every item was acknowledged")
+        self.feed_errors.extend(reaps.problems())
+        self.reaped_feed["delivered"] += len(reaps.first)
+        self.reaped_feed["redelivered after a crash"] += len(reaps.redelivered)
+
+    def delete_on_server(self, item: Any, reaps: ReapedLedger, actors: dict[str, _GameActor]) -> bool:
+        """Deletes the item's game on its server; returns whether this is its first delivery."""
+        first_time = reaps.delivered(item)
+        actor = actors.get(item.game.id)
+        if actor is None:
+            return first_time  # not a game of this wave: reaps.problems() reports it
+        if item.game.server_id != actor.server.server_id:
+            self.feed_errors.append(f"{item.game.id}: the feed names server {item.game.server_id}, "
+                                    f"it ran on {actor.server.server_id}")
+        deleted = actor.server.delete(item.game)
+        if deleted != first_time:
+            self.feed_errors.append(f"{item.game.id}: delivery {'1' if first_time else 'again'}, and "
+                                    f"its server {'had' if not deleted else 'had not'} deleted it")
+        if deleted:
+            self.reaped_feed["deleted on their servers"] += 1
+        return first_time
 
     def run(self) -> SimulationResult:
         opts = self.opts
@@ -562,12 +1066,37 @@ class _Simulation:
         self.check(not self.roster_mismatches,
                    f"{len(self.roster_mismatches)} full games with a roster other than their "
                    f"server's, e.g. {self.roster_mismatches[:3]}")
-        self.check(self.seat_checks > 0 and not self.overfilled,
-                   f"{len(self.overfilled)} times a game held more players than its capacity, "
-                   f"e.g. {self.overfilled[:3]}")
-        self.check(not self.still_held,
-                   f"{len(self.still_held)} games kept joins held after every event was applied, "
-                   f"e.g. {self.still_held[:3]}")
+        self.check(self.seat_checks > 0 and not self.over_capacity,
+                   f"{len(self.over_capacity)} times a game held more players plus live reservations "
+                   f"than its capacity, e.g. {self.over_capacity[:3]}")
+        self.check(not self.reservation_mismatches,
+                   f"{len(self.reservation_mismatches)} times a game's live reservations were not the "
+                   f"players', e.g. {self.reservation_mismatches[:3]}")
+        self.check(self.held_joins == 0 and not self.held,
+                   f"{self.held_joins} joins held although every admitted player held a reservation, "
+                   f"e.g. {self.held[:3]}")
+        self.check(not self.unreserved_joins,
+                   f"{len(self.unreserved_joins)} joins applied for players without a reservation, "
+                   f"e.g. {self.unreserved_joins[:3]}")
+        self.check(not self.broken_promises,
+                   f"{len(self.broken_promises)} reserved players found no seat on a live server, "
+                   f"e.g. {self.broken_promises[:3]}")
+        self.check(not self.refusals, f"{len(self.refusals)} wrong answers from quick_join, reserve_seat "
+                                      f"or cancel_reservation, e.g. {self.refusals[:3]}")
+        self.check(not self.listing_errors,
+                   f"get_open_games listed games outside its filters: {self.listing_errors[:3]}")
+        self.check(not self.no_show_errors and self.seats["no-shows"] == (
+                       self.seats["no-shows expired, seat freed"]
+                       + self.seats["no-shows reaped with the game"]),
+                   f"no-shows' expiry not verified: {self.seats['no-shows']} no-shows, "
+                   f"{self.seats['no-shows expired, seat freed']} seen expired, "
+                   f"{self.seats['no-shows reaped with the game']} on reaped games; "
+                   f"{self.no_show_errors[:3]}")
+        self.check(not self.feed_errors, f"reaped feed: {self.feed_errors[:3]}")
+        reaped = sum(self.games[f"reaped from {s}"] for s in ("pending", "lobby", "active"))
+        self.check(self.reaped_feed["delivered"] == self.reaped_feed["deleted on their servers"] == reaped,
+                   f"{reaped} games reaped, {self.reaped_feed['delivered']} delivered by the reaped feed, "
+                   f"{self.reaped_feed['deleted on their servers']} deleted on their servers")
         self.check(not self.wrong_reasons, f"dead letters with the wrong reason: {self.wrong_reasons[:3]}")
         self.check(self.bad_seen == set(exp.bad),
                    f"{len(set(exp.bad) - self.bad_seen)} bad entries never rejected")
@@ -600,7 +1129,10 @@ class _Simulation:
             events_per_s=consumed / wall if wall > 0 else 0.0,
             invariants_checked=self.checks,
             failures=list(self.failures),
+            reaped_feed=dict(self.reaped_feed),
+            seats=dict(self.seats),
             held_joins=self.held_joins,
+            overtaken_leaves=exp.overtaken_leaves,
         )
 
 
@@ -615,8 +1147,12 @@ def run_simulation(opts: SimulationOptions, progress_stream: Optional[TextIO] = 
     return _Simulation(opts, progress).run()
 
 
+SEATS_HEADING = "seats (these counts depend on timing)"
+
+
 def format_summary(result: SimulationResult) -> str:
-    """The human summary table printed by `game-data simulate`."""
+    """The human summary table printed by `game-data simulate`. Every count but the seats
+    block is fixed by the seed."""
     o = result.options
     lines = [
         f"game-data simulate: {o['games']} games, seed {o['seed']}, {o['servers']} servers, "
@@ -633,6 +1169,12 @@ def format_summary(result: SimulationResult) -> str:
     lines.append(f"  {'total':<30}{total:>10}")
     lines += ["", f"{'events':<32}{'count':>10}"]
     for name, value in result.events.items():
+        lines.append(f"  {name:<30}{value:>10}")
+    lines += ["", f"{'reaped feed':<32}{'count':>10}"]
+    for name, value in result.reaped_feed.items():
+        lines.append(f"  {name:<30}{value:>10}")
+    lines += ["", SEATS_HEADING]
+    for name, value in result.seats.items():
         lines.append(f"  {name:<30}{value:>10}")
     lines += [
         "",

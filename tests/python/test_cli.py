@@ -1,4 +1,5 @@
-"""The `game-data` command line: simulate (deterministic, self-checking) and consume."""
+"""The `game-data` command line: simulate (deterministic, self-checking) and consume. The
+simulation's own invariants are shown to fail when the run meets a broken result."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ import pytest
 import game_data
 from game_data import GameState
 from game_data.cli import default_consumer_name, main
-from game_data.simulate import SimulationOptions, run_simulation
+from game_data.simulate import SEATS_HEADING, SimulationOptions, run_simulation
 from game_data.testing import wait_for
 from game_data.testing import RedisServer
 
@@ -31,9 +32,18 @@ def run_cli(*args: str, timeout: float = 60) -> subprocess.CompletedProcess:
 
 
 def deterministic_lines(summary: str) -> list[str]:
-    """The summary without the timing lines, which differ from run to run."""
+    """The summary without what depends on timing: the timing lines, and the seats block
+    (which game a quick_join picks depends on the games' ages on the matchmaker's clock)."""
     timing = ("events per second", "wall time")
-    return [line for line in summary.splitlines() if not line.strip().startswith(timing)]
+    out, in_seats = [], False
+    for line in summary.splitlines():
+        if line == SEATS_HEADING:
+            in_seats = True
+        elif not line:
+            in_seats = False
+        if not in_seats and not line.strip().startswith(timing):
+            out.append(line)
+    return out
 
 
 class _LineReader:
@@ -71,8 +81,13 @@ def test_simulate_prints_the_summary_table():
     out = result.stdout
     for row in ("ended normally", "reaped from pending", "reaped from lobby", "reaped from active",
                 "still live in pending", "applied", "duplicate", "rejected", "dead-lettered",
+                "delivered", "redelivered after a crash", "deleted on their servers",
+                "reserved by quick_join", "reserved from get_open_games", "consumed by player_joined",
+                "cancelled by the player", "no-shows expired, seat freed", "bounced off dead servers",
+                "stale listing: full", "quick_join found no game", "refusals probed",
                 "events per second", "wall time (s)"):
         assert f"  {row}" in out, row
+    assert SEATS_HEADING in out.splitlines()
     assert "all hold" in out.splitlines()[-1]
     total = next(line for line in out.splitlines() if line.strip().startswith("total"))
     assert total.split()[-1] == "200"
@@ -105,16 +120,55 @@ def test_simulation_accounts_for_every_game_and_every_event():
     assert events["duplicate"] > 0
 
 
-def test_joins_overtaking_the_leave_that_frees_their_seat_end_in_the_servers_rosters():
-    # Every joiner leaves at once, and the leave is sent after the next player's join: when
-    # that join finds the game full it is held until the leave arrives. The run's invariants
-    # check each full game's roster against its server's, in seat order, that no game ever
-    # holds more players than its capacity, and that no join stays held.
+def test_joins_overtaking_a_leave_end_in_the_servers_rosters_and_are_never_held():
+    # Every joiner leaves at once, and the leave is sent after the next player's join. That
+    # join took a seat the matchmaker had reserved for it while the leaver still held theirs,
+    # so it is never held. The run's invariants check each full game's roster against its
+    # server's, in seat order, and that no game ever holds more players plus live reservations
+    # than its capacity.
     result = run_simulation(SimulationOptions(games=400, seed=4, leave_rate=1.0, out_of_order_rate=1.0))
 
     assert result.ok, result.failures
-    assert result.held_joins > 0
+    assert result.overtaken_leaves > 0
+    assert result.held_joins == 0
     assert result.events["rejected"] == result.events["deliberate bad entries"]
+
+
+def test_a_run_takes_every_road_to_a_seat_and_checks_each():
+    # Most players browsing: listings shared by several of them go stale, so some reserve_seat
+    # calls find the seat taken.
+    result = run_simulation(SimulationOptions(games=500, seed=12, browse_rate=0.6))
+
+    assert result.ok, result.failures
+    seats = result.seats
+    for road in ("reserved by quick_join", "reserved from get_open_games", "cancelled by the player",
+                 "no-shows expired, seat freed", "bounced off dead servers",
+                 "stale listing: full", "quick_join found no game", "refusals probed"):
+        assert seats[road] > 0, road
+    # Each no-show's seat was seen free again, unless their game was reaped first.
+    assert seats["no-shows"] == seats["no-shows expired, seat freed"] + seats["no-shows reaped with the game"]
+    # Every join the servers sent consumed its player's reservation.
+    assert seats["consumed by player_joined"] > seats["reserved by quick_join"] // 2
+
+
+def test_every_reaped_game_is_delivered_by_the_reaped_feed_and_deleted_on_its_server():
+    result = run_simulation(SimulationOptions(games=400, seed=9, abandon_rate=0.3))
+
+    assert result.ok, result.failures
+    reaped = sum(n for name, n in result.games.items() if name.startswith("reaped from"))
+    feed = result.reaped_feed
+    assert feed["delivered"] == feed["deleted on their servers"] == reaped > 0
+    assert 0 < feed["redelivered after a crash"] < reaped  # lost acknowledgements, delivered again
+
+
+def test_gatecrashers_are_refused_while_the_free_seats_are_reserved():
+    # bad_rate 1: every game that fills also gets a join from a player without a reservation,
+    # sent while the only free seat is reserved for the player who fills it.
+    result = run_simulation(SimulationOptions(games=100, seed=2, bad_rate=1.0, abandon_rate=0.0))
+
+    assert result.ok, result.failures
+    # Per game: a garbage entry, a wrong-server event, and the gatecrasher.
+    assert result.events["rejected"] == result.events["deliberate bad entries"] == 300
 
 
 def test_simulate_json_output_is_machine_readable():
@@ -140,6 +194,100 @@ def test_simulate_exits_non_zero_when_an_invariant_fails(capsys):
     assert code == 1
     assert "FAILED" in out
     assert "invariant failed" in err
+
+
+def test_simulate_fails_when_the_reaped_feed_delivers_a_game_the_run_never_reaped(capsys):
+    # A game reaped in the namespace before the run: its item waits in the reaped stream, and
+    # the run's deleter is handed it with the run's own.
+    url, namespace = "memory://cli-feed-invariant", "stray-reaped"
+    mm = game_data.connect(url, namespace=namespace)
+    stray = mm.create_game(creator_id="alice", capacity=2, server_id="gs-0", game_id="stray-1")
+    assert [g.id for g in mm.reap(now=mm.now() + 10**9)] == [stray.id]
+
+    code = main(["simulate", "--games", "50", "--url", url, "--namespace", namespace])
+
+    out, err = capsys.readouterr()
+    assert code == 1
+    assert "stray-1: delivered by the reaped feed but no reap of this run returned it" in out
+    assert "invariant failed" in err
+
+
+class _Broken:
+    """A matchmaker whose answers a test breaks one way; everything else is the real one."""
+
+    def __init__(self, mm: game_data.Matchmaker, **overrides) -> None:
+        self._mm = mm
+        self.__dict__.update(overrides)
+
+    def __getattr__(self, name: str):
+        return getattr(self._mm, name)
+
+
+def run_broken(monkeypatch, games: int = 200, **overrides_of):
+    """run_simulation against a matchmaker broken by overrides_of[name](real_mm) -> function."""
+    real_connect = game_data.connect
+
+    def connect(*args, **kwargs):
+        mm = real_connect(*args, **kwargs)
+        return _Broken(mm, **{name: make(mm) for name, make in overrides_of.items()})
+
+    monkeypatch.setattr(game_data, "connect", connect)
+    return run_simulation(SimulationOptions(games=games, seed=3, reservation_ttl_ms=2_000))
+
+
+def failed(result, text: str) -> bool:
+    return any(text in f for f in result.failures)
+
+
+def test_simulate_fails_when_a_cancel_does_not_free_the_seat(monkeypatch):
+    result = run_broken(monkeypatch, cancel_reservation=lambda mm: lambda game_id, player_id: True)
+
+    assert failed(result, "times a game's live reservations were not the players'")
+
+
+def test_simulate_fails_when_a_game_reads_over_capacity(monkeypatch):
+    def get_game(mm):
+        def read(game_id):
+            g = mm.get_game(game_id)
+            if g is None:
+                return None
+            return game_data.Game.from_dict(g.to_dict() | {"reservations": {"ghost": 2**50}})
+        return read
+
+    result = run_broken(monkeypatch, get_game=get_game)
+
+    assert failed(result, "times a game held more players plus live reservations than its capacity")
+    assert failed(result, "times a game's live reservations were not the players'")
+
+
+def test_simulate_fails_when_quick_join_ignores_the_filters(monkeypatch):
+    def quick_join(mm):
+        return lambda player_id, filters=None, ttl_ms=15_000: mm.quick_join(player_id, ttl_ms=ttl_ms)
+
+    result = run_broken(monkeypatch, quick_join=quick_join)
+
+    assert failed(result, "wrong answers from quick_join, reserve_seat or cancel_reservation")
+
+
+def test_simulate_fails_when_the_reaped_feed_forgets_acknowledgements(monkeypatch):
+    class ForgetfulFeed:
+        def __init__(self, feed) -> None:
+            self._feed = feed
+
+        def poll(self, count=100, block_ms=0):
+            return self._feed.poll(count=count, block_ms=block_ms)
+
+        def ack(self, items):
+            return len(items)  # claims success, acknowledges nothing
+
+    def reaped_feed(mm):
+        return lambda group="deleter", name="mm-1", claim_idle_ms=30_000: ForgetfulFeed(
+            mm.reaped_feed(group=group, name=name, claim_idle_ms=claim_idle_ms))
+
+    result = run_broken(monkeypatch, games=100, reaped_feed=reaped_feed)
+
+    assert failed(result, "delivered again after it was acknowledged")
+    assert failed(result, "the reaped feed kept delivering")
 
 
 def test_progress_bar_only_on_request():

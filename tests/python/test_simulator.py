@@ -1,17 +1,21 @@
 """SimulatedGameServer: each way a game server behaves (or misbehaves) leads to the documented
-outcome once a consumer has applied its events (SPEC sections 2 and 3)."""
+outcome once a consumer has applied its events (SPEC sections 2 and 3). And the simulation's
+own seat and reaped-feed bookkeeping (game_data.simulate.SeatLedger, ReapedLedger): each
+invariant it checks reports the broken result it exists to catch."""
 
 from __future__ import annotations
 
 import time
 import uuid
+from types import SimpleNamespace
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import game_data
-from game_data import ApplyStatus, EventType, GameState
+from game_data import ApplyStatus, EventType, Game, GameState
+from game_data.simulate import ReapedLedger, SeatLedger
 from game_data.testing import SimulatedGameServer, drain
 from game_data.testing.simulator import GARBAGE_KINDS, garbage_fields
 
@@ -358,6 +362,23 @@ def test_seq_increases_per_game_and_ts_is_the_server_clock(server):
     assert abs(int(first["ts"]) - time.time() * 1000) < 60_000
 
 
+def test_a_deleted_game_is_deleted_once_and_its_server_sends_nothing_more_for_it(mm, consumer, server):
+    game = mm.create_game(creator_id="alice", capacity=2, server_id="gs-1")
+    other = mm.create_game(creator_id="bob", capacity=2, server_id="gs-1")
+    server.creator_joins(game)
+    server.die()
+
+    assert server.delete(game) is True  # a dead server's host still takes the order
+    assert server.delete(game.id) is False  # the same order delivered again: nothing to do
+    assert server.deleted == {game.id}
+
+    live = SimulatedGameServer(matchmaker=mm, server_id="gs-1")
+    live.delete(game)
+    assert live.heartbeat(game) is None and live.dropped == 1
+    assert live.creator_joins(other) is not None  # other games are untouched
+    assert [r.game_id for r in drain(consumer)] == [game.id, other.id]
+
+
 def test_server_needs_a_publisher_matchmaker_or_url():
     with pytest.raises(ValueError):
         SimulatedGameServer()
@@ -435,3 +456,153 @@ def test_any_sequence_of_server_behaviour_keeps_the_game_consistent(stream_backe
     assert stats["applied"] + stats["duplicate"] + stats["rejected"] == len(server.sent)
     assert stats["dead_lettered"] == stats["rejected"] == mm.stream_length(f"{mm.default_stream}:dead")
     assert consumer.group_info() == {"pending": 0, "lag": 0}
+
+
+# -- the simulation's own invariants, fed broken results -----------------------------------------
+
+FAR = 2**50  # an expiry far in the future (ms)
+
+
+def lobby_game(players=("alice",), capacity=3, reservations=None, creator_seen=True) -> Game:
+    return Game(id="g1", state=GameState.CREATOR_JOINED, creator_id="alice", capacity=capacity,
+                server_id="gs-1", players=list(players), reservations=reservations or {},
+                creator_seen=creator_seen)
+
+
+def kinds(problems) -> list[str]:
+    return [kind for kind, _ in problems]
+
+
+def test_ledger_accepts_a_game_whose_reservations_are_the_players():
+    ledger = SeatLedger()
+    ledger.reserve("g1", "bob", FAR, "join")
+    ledger.reserve("g1", "gone", 1_000, "no_show")  # expired before the read
+
+    assert ledger.audit(lobby_game(reservations={"bob": FAR}), t0=2_000, t1=2_001) == []
+
+
+def test_ledger_reports_more_players_plus_reservations_than_capacity():
+    ledger = SeatLedger()
+    ledger.reserve("g1", "carol", FAR, "join")
+
+    game = lobby_game(players=("alice", "bob"), capacity=2, reservations={"carol": FAR})
+    problems = ledger.audit(game, t0=0, t1=1)
+
+    assert kinds(problems) == ["capacity"]
+    assert "2 players + 1 live reservations, capacity 2" in problems[0][1]
+
+
+def test_ledger_reports_a_reservation_no_player_holds():
+    # A join that did not consume its reservation, or a cancel that did not free the seat.
+    problems = SeatLedger().audit(lobby_game(reservations={"bob": FAR}), t0=0, t1=1)
+
+    assert kinds(problems) == ["reservations"]
+    assert "no player holds" in problems[0][1]
+
+
+def test_ledger_reports_an_expired_reservation_still_listed():
+    ledger = SeatLedger()
+    ledger.reserve("g1", "bob", 1_000, "no_show")
+
+    problems = ledger.audit(lobby_game(reservations={"bob": 1_000}), t0=1_000, t1=1_002)
+
+    assert kinds(problems) == ["reservations"]
+    assert "expired at 1000 as live" in problems[0][1]
+
+
+def test_ledger_reports_a_live_reservation_the_game_lost():
+    ledger = SeatLedger()
+    ledger.reserve("g1", "bob", 5_000, "join")
+
+    problems = ledger.audit(lobby_game(), t0=1_000, t1=1_002)
+
+    assert kinds(problems) == ["reservations"]
+    assert "lost the live join reservation of bob" in problems[0][1]
+    # Expiring during the read, it may be gone or not: no problem either way.
+    assert ledger.audit(lobby_game(), t0=4_999, t1=5_000) == []
+
+
+def test_ledger_reports_a_refresh_that_did_not_move_the_expiry():
+    ledger = SeatLedger()
+    ledger.reserve("g1", "bob", 5_000, "join")
+    ledger.reserve("g1", "bob", 9_000, "join")  # reserved again: one seat, the new expiry
+
+    problems = ledger.audit(lobby_game(reservations={"bob": 5_000}), t0=1_000, t1=1_001)
+
+    assert kinds(problems) == ["reservations"] and "the player's at 9000" in problems[0][1]
+
+
+def test_ledger_reports_a_seated_player_whose_reservation_was_not_consumed():
+    ledger = SeatLedger()
+    ledger.reserve("g1", "bob", FAR, "join")
+
+    problems = ledger.audit(lobby_game(players=("alice", "bob")), t0=0, t1=1)
+
+    assert kinds(problems) == ["reservations"] and "bob is seated" in problems[0][1]
+
+
+def reaped_item(entry_id: str, game: Game, set_name: str = "lobby", reaped_at: int = 7):
+    return SimpleNamespace(entry_id=entry_id, game=game, set=set_name, reaped_at=reaped_at)
+
+
+def test_reaped_ledger_accepts_each_game_once_and_a_redelivery_after_a_lost_ack():
+    g1, g2 = lobby_game(), Game.from_dict(lobby_game().to_dict() | {"id": "g2"})
+    reaps = ReapedLedger()
+    reaps.reaped([g1, g2], "lobby", 7)
+    assert reaps.delivered(reaped_item("1-0", g1)) is True
+    assert reaps.delivered(reaped_item("1-1", g2)) is True
+    reaps.lost.add("1-1")
+
+    assert reaps.delivered(reaped_item("1-1", g2)) is False
+
+    assert reaps.problems() == []
+    assert reaps.redelivered == ["1-1"]
+
+
+def test_reaped_ledger_reports_a_game_the_feed_never_delivered():
+    reaps = ReapedLedger()
+    reaps.reaped([lobby_game()], "lobby", 7)
+
+    assert reaps.problems() == ["1 reaped games never delivered by the feed, e.g. ['g1']"]
+
+
+def test_reaped_ledger_reports_an_acknowledged_item_delivered_again():
+    reaps = ReapedLedger()
+    reaps.reaped([lobby_game()], "lobby", 7)
+    reaps.delivered(reaped_item("1-0", lobby_game()))
+
+    reaps.delivered(reaped_item("1-0", lobby_game()))
+
+    problems = reaps.problems()
+    assert any("delivered again after it was acknowledged" in p for p in problems)
+    assert any("redelivered ['1-0']" in p for p in problems)
+
+
+def test_reaped_ledger_reports_a_game_delivered_under_two_entries():
+    reaps = ReapedLedger()
+    reaps.reaped([lobby_game()], "lobby", 7)
+    reaps.delivered(reaped_item("1-0", lobby_game()))
+
+    assert reaps.delivered(reaped_item("2-0", lobby_game())) is True
+
+    assert reaps.problems() == ["g1: delivered twice, under two entries"]
+
+
+def test_reaped_ledger_reports_a_game_no_reap_returned():
+    reaps = ReapedLedger()
+
+    reaps.delivered(reaped_item("1-0", lobby_game()))
+
+    assert reaps.problems() == ["g1: delivered by the reaped feed but no reap of this run returned it"]
+
+
+def test_reaped_ledger_reports_a_delivered_record_that_is_not_the_reaped_one():
+    reaps = ReapedLedger()
+    reaps.reaped([lobby_game()], "lobby", 7)
+
+    reaps.delivered(reaped_item("1-0", lobby_game(players=("alice", "bob")), set_name="active", reaped_at=8))
+
+    assert reaps.problems() == [
+        "g1: the feed's record differs from the one reap returned",
+        "g1: delivered as reaped from active at 8, reap took it from lobby at 7",
+    ]

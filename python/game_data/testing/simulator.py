@@ -4,7 +4,8 @@
 a game step by step (or all at once with `play`) through an EventPublisher, and misbehaves on
 request: duplicate and out-of-order delivery, events claiming another server, garbage
 entries, silent death, a creator who never connects. Every entry it writes is recorded in
-`sent`, so tests can republish or inspect exactly what went on the wire.
+`sent`, so tests can republish or inspect exactly what went on the wire. `delete` is the
+matchmaker's order to drop a game it reaped (what a reaped-feed reader sends).
 
 Thread safety: one instance is used by one thread at a time.
 """
@@ -140,7 +141,8 @@ class SimulatedGameServer:
         self._last_seq: dict[str, int] = {}
         self._alive = True
         self.sent: list[SentEntry] = []
-        self.dropped = 0  # events a dead server did not send
+        self.dropped = 0  # events a dead server, or one that deleted their game, did not send
+        self.deleted: set[str] = set()  # games the matchmaker told this server to drop
 
     # -- properties --------------------------------------------------------------------------
 
@@ -195,11 +197,12 @@ class SimulatedGameServer:
         return fields
 
     def send(self, fields: Mapping[str, str], kind: str = "event") -> Optional[str]:
-        """Publishes `fields` exactly as given; returns the entry id (None when dead)."""
-        if not self._alive:
+        """Publishes `fields` exactly as given; returns the entry id (None when dead, or when
+        the fields name a game this server deleted)."""
+        fields = dict(fields)
+        if not self._alive or fields.get("game_id") in self.deleted:
             self.dropped += 1
             return None
-        fields = dict(fields)
         entry_id = self._publisher.publish_raw(fields)
         self.sent.append(SentEntry(entry_id, fields, kind))
         return entry_id
@@ -284,6 +287,17 @@ class SimulatedGameServer:
         """Publishes one malformed entry of `kind` (see GARBAGE_KINDS)."""
         gid = _game_id(game) if game is not None else "no-such-game"
         return self.send(garbage_fields(kind, self.server_id, gid), kind=kind)
+
+    def delete(self, game: GameLike) -> bool:
+        """The matchmaker's order to drop `game` (it was reaped). True the first time; False for
+        a game already deleted, so an order delivered twice is harmless. Nothing is published
+        for a deleted game afterwards. A dead server still takes the order: its host is what
+        frees the game's resources."""
+        gid = _game_id(game)
+        if gid in self.deleted:
+            return False
+        self.deleted.add(gid)
+        return True
 
     def die(self) -> None:
         """Silent death: from now on this server publishes nothing, not even game_ended."""

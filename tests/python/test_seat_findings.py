@@ -1,0 +1,127 @@
+"""What the seat simulation, the matchmaking benchmark and their test runs (issue 9) found in
+the core, pinned as strict xfails until cpp/ changes: each test states the documented or
+expected behaviour, and turns into an unexpected pass (a failure) the day the core delivers it.
+
+The scan costs are counted in Redis commands on a private server (INFO commandstats), so they
+do not depend on the machine's speed.
+"""
+
+from __future__ import annotations
+
+import pytest
+import redis
+
+import game_data
+from game_data import Event
+
+
+def command_calls(server, fn) -> dict[str, int]:
+    """Redis commands (name -> calls) that fn() sent, on a server nobody else uses."""
+    r = redis.Redis(host=server.host, port=server.port)
+    r.config_resetstat()
+    fn()
+    stats = r.info("commandstats")
+    r.close()
+    return {name.removeprefix("cmdstat_"): s["calls"] for name, s in stats.items()
+            if name not in ("cmdstat_info", "cmdstat_config|resetstat")}
+
+
+def lobby(mm: game_data.Matchmaker, n: int, capacity: int = 2) -> list[str]:
+    """n lobby games of mode duel, entered in one batch: they share one lobby score (the
+    matchmaker's ms clock), as games do that one consumer batch opens."""
+    ids = [f"g{i:04d}" for i in range(n)]
+    for i, gid in enumerate(ids):
+        mm.create_game(creator_id=f"c{i}", capacity=capacity, server_id="gs-1",
+                       metadata={"mode": "duel"}, game_id=gid)
+    mm.apply_many([Event(type="creator_joined", game_id=gid, server_id="gs-1", player_id=f"c{i}")
+                   for i, gid in enumerate(ids)])
+    return ids
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "open_games_page asks the backend for limit - found + 1 entries per scan, so every game it "
+    "skips (free seats all reserved, another filter, min_free_seats) costs a round trip per "
+    "limit + 1 entries: get_open_games(1) past 200 reserved games makes 101 scan_index calls "
+    "(quick_join scans 50 per call)"))
+def test_get_open_games_skips_reserved_games_in_few_round_trips(fresh_redis_server):
+    mm = game_data.connect(fresh_redis_server.url, namespace="scan", filter_keys=("mode",))
+    ids = lobby(mm, 201)
+    for i, gid in enumerate(ids[:200]):
+        mm.reserve_seat(gid, f"p{i}", ttl_ms=600_000)
+
+    found: list[str] = []
+    calls = command_calls(fresh_redis_server,
+                          lambda: found.extend(g.id for g in mm.get_open_games(1, filters={"mode": "duel"})))
+
+    assert found == [ids[200]]
+    assert calls["evalsha"] <= 5
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "scan_index.lua resumes a cursor with ZRANGE BYSCORE from the cursor's score and skips the "
+    "members of that score up to the cursor id in LIMIT pages of the page size: among games of "
+    "one score every page re-walks all earlier ones (paging 200 such games by 10: 201 ZRANGE, "
+    "each O(offset))"))
+def test_paging_games_of_one_score_does_not_rewalk_earlier_pages(fresh_redis_server):
+    mm = game_data.connect(fresh_redis_server.url, namespace="page")
+    ids = lobby(mm, 200)
+    assert len({mm.set_entry(gid)[1] for gid in ids}) < 10  # the batch shares its score(s)
+    seen: list[str] = []
+
+    def walk() -> None:
+        cursor = None
+        while True:
+            page = mm.open_games_page(limit=10, cursor=cursor)
+            seen.extend(g.id for g in page.games)
+            if (cursor := page.next_cursor) is None:
+                return
+
+    calls = command_calls(fresh_redis_server, walk)
+
+    assert seen == ids
+    assert calls["zrange"] <= 2 * 20  # at most two range reads per page of the 20
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "reap returns (and the reaped stream records) the stored record as it was, expired "
+    "reservations included, so the Game's reservations and free_seats count seats nobody holds; "
+    "every other read prunes them (Game.reservations: the live ones, SPEC section 7)"))
+def test_a_reaped_game_lists_only_live_reservations(backend_url, gd_namespace):
+    mm = game_data.connect(backend_url, namespace=gd_namespace, max_age_ms={"lobby": 1})
+    (gid,) = lobby(mm, 1, capacity=3)
+    held = mm.reserve_seat(gid, "gone", ttl_ms=1)
+    while mm.now() <= held.expires_at:  # the matchmaker's clock passes the expiry
+        pass
+    assert mm.get_game(gid).reservations == {}
+
+    (reaped,) = mm.reap()
+
+    assert reaped.id == gid
+    assert (reaped.reservations, reaped.free_seats) == ({}, 2)
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "a creator_joined overtaken by the creator's own later rejoin is a duplicate and leaves "
+    "creator_seen false, so once the creator leaves again their seat is kept free: the next "
+    "join is held instead of seated (test_consumers' four-consumer test fails on this now and "
+    "then: creator_seen differs from the publish order)"))
+def test_a_late_creator_join_after_the_creator_rejoined_leaves_the_roster_as_published(backend_url,
+                                                                                      gd_namespace):
+    published = [("creator_joined", "c"), ("player_joined", "p"), ("game_started", None),
+                 ("player_left", "c"), ("player_joined", "c"), ("player_left", "c"),
+                 ("player_joined", "q")]
+    events = [Event(type=t, game_id="g1", server_id="gs-1", player_id=who, seq=seq)
+              for seq, (t, who) in enumerate(published, start=1)]
+
+    def outcome(order: list[int]) -> tuple:
+        mm = game_data.connect(backend_url, namespace=f"{gd_namespace}-{order[0]}")
+        mm.create_game(creator_id="c", capacity=2, server_id="gs-1", game_id="g1")
+        for i in order:
+            mm.apply(events[i])
+        g = mm.get_game("g1")
+        return g.players, g.held, g.creator_seen
+
+    # The creator's first join delivered after their leave and rejoin: any order must end as
+    # the publish order does.
+    assert outcome([0, 1, 2, 3, 4, 5, 6]) == (["p", "q"], [], True)
+    assert outcome([1, 2, 3, 4, 0, 5, 6]) == (["p", "q"], [], True)
