@@ -504,7 +504,8 @@ std::vector<Game> Store::reap(std::int64_t now, const MaxAges& ages, std::size_t
                     gone.tomb = Tomb::Reaped;
                     GameWrite w = plan_write(e.id, e.stored, entries_of(e.stored.slot, filter_keys()),
                                              std::move(gone), tombstone_ttl_ms_);
-                    w.reaped_entry = reaped_fields(*game, set, e.score, now);
+                    // Reported as every read reports a game: with the reservations live at now.
+                    w.reaped_entry = reaped_fields(as_of(*game, now), set, e.score, now);
                     writes.push_back(std::move(w));
                 }
                 const std::vector<bool> committed = backend_->commit(writes);
@@ -512,7 +513,7 @@ std::vector<Game> Store::reap(std::int64_t now, const MaxAges& ages, std::size_t
                     // A failed guard: the game changed since the scan (an event, another
                     // janitor); it is reaped by whoever saw it last, or later if still stale.
                     if (!committed.at(k) || !writes[k].before) continue;
-                    out.push_back(*writes[k].before);
+                    out.push_back(as_of(*writes[k].before, now));
                     metrics_->add(reaped_series);
                 }
                 if (entries.size() < batch) break;

@@ -1,6 +1,7 @@
 """What the seat simulation, the matchmaking benchmark and their test runs (issue 9) found in
-the core, pinned as strict xfails until cpp/ changes: each test states the documented or
-expected behaviour, and turns into an unexpected pass (a failure) the day the core delivers it.
+the core. The fixed ones are plain tests; the open ones (scan costs) stay pinned as strict
+xfails: each states the expected behaviour and turns into an unexpected pass (a failure) the
+day the core delivers it.
 
 The scan costs are counted in Redis commands on a private server (INFO commandstats), so they
 do not depend on the machine's speed.
@@ -82,10 +83,6 @@ def test_paging_games_of_one_score_does_not_rewalk_earlier_pages(fresh_redis_ser
     assert calls["zrange"] <= 2 * 20  # at most two range reads per page of the 20
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "reap returns (and the reaped stream records) the stored record as it was, expired "
-    "reservations included, so the Game's reservations and free_seats count seats nobody holds; "
-    "every other read prunes them (Game.reservations: the live ones, SPEC section 7)"))
 def test_a_reaped_game_lists_only_live_reservations(backend_url, gd_namespace):
     mm = game_data.connect(backend_url, namespace=gd_namespace, max_age_ms={"lobby": 1})
     (gid,) = lobby(mm, 1, capacity=3)
@@ -100,11 +97,6 @@ def test_a_reaped_game_lists_only_live_reservations(backend_url, gd_namespace):
     assert (reaped.reservations, reaped.free_seats) == ({}, 2)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "a creator_joined overtaken by the creator's own later rejoin is a duplicate and leaves "
-    "creator_seen false, so once the creator leaves again their seat is kept free: the next "
-    "join is held instead of seated (test_consumers' four-consumer test fails on this now and "
-    "then: creator_seen differs from the publish order)"))
 def test_a_late_creator_join_after_the_creator_rejoined_leaves_the_roster_as_published(backend_url,
                                                                                       gd_namespace):
     published = [("creator_joined", "c"), ("player_joined", "p"), ("game_started", None),
