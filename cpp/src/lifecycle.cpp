@@ -16,6 +16,7 @@ constexpr std::string_view kNotAfter = "state already reached";
 constexpr std::string_view kEnded = "game has ended";
 constexpr std::string_view kReaped = "game was reaped";
 constexpr std::string_view kHeld = "held until a seat frees";
+constexpr std::string_view kFull = "game is full";
 
 // Rows: live states in order (Created .. InProgress), then Ended.
 // Columns: creator_joined, player_joined, player_left, all_players_joined, game_started,
@@ -182,10 +183,10 @@ Step roster_event(Game& g, const Event& event, std::int64_t now_ms) {
         // Seats held by other players' reservations are not free: an unreserved join that only
         // they keep out is refused (SPEC section 7), not held.
         if (!has_reservation && joined <= seats && joined + reserved_seats > seats) {
-            return unchanged(g, ApplyStatus::Rejected, "game is full");
+            return unchanged(g, ApplyStatus::Rejected, kFull);
         }
         if (joined > seats + kMaxHeldJoins) {
-            return unchanged(g, ApplyStatus::Rejected, "game is full");
+            return unchanged(g, ApplyStatus::Rejected, kFull);
         }
     }
     if (reserved != g.reservations.end()) g.reservations.erase(reserved);  // consumed (or expired)

@@ -11,7 +11,6 @@
 namespace game_data {
 namespace {
 
-constexpr std::size_t kMaxOpenGamesLimit = 10'000;
 constexpr std::int64_t kMaxTombstoneTtlMs = 10LL * 366 * 24 * 3'600'000;
 
 std::string random_game_id() {
@@ -90,14 +89,12 @@ std::vector<Game> Matchmaker::get_open_games(std::size_t limit) {
 
 std::vector<Game> Matchmaker::get_open_games(std::size_t limit, const Filters& filters,
                                              std::int32_t min_free_seats) {
-    if (limit > kMaxOpenGamesLimit) throw InvalidArgument("limit must be at most 10000");
     return store_->open_games_page(limit, filters, min_free_seats, std::nullopt, now()).games;
 }
 
 OpenGamesPage Matchmaker::open_games_page(std::size_t limit, const Filters& filters,
                                           std::int32_t min_free_seats,
                                           const std::optional<std::string>& cursor) {
-    if (limit > kMaxOpenGamesLimit) throw InvalidArgument("limit must be at most 10000");
     return store_->open_games_page(limit, filters, min_free_seats, cursor, now());
 }
 

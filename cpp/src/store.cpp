@@ -24,6 +24,18 @@ constexpr int kMaxAttempts = 64;
 
 using Entries = std::vector<std::pair<std::string, std::int64_t>>;
 
+// The index moves from entries `was` to entries `now`: sets left, and sets entered or rescored.
+void diff_entries(const Entries& was, Entries now, std::vector<std::string>& remove, Entries& add) {
+    for (const auto& [name, score] : was) {
+        if (std::none_of(now.begin(), now.end(), [&](const auto& e) { return e.first == name; })) {
+            remove.push_back(name);
+        }
+    }
+    for (auto& entry : now) {
+        if (std::find(was.begin(), was.end(), entry) == was.end()) add.push_back(std::move(entry));
+    }
+}
+
 // The guarded write that turns what was read (`before`, whose index entries are `was`) into
 // `after`.
 GameWrite plan_write(const std::string& id, const StoredGame& before, const Entries& was,
@@ -43,14 +55,7 @@ GameWrite plan_write(const std::string& id, const StoredGame& before, const Entr
         w.tomb = after.tomb;
         w.tomb_ttl_ms = tomb_ttl_ms;
     }
-    for (const auto& [name, score] : was) {
-        if (std::none_of(now.begin(), now.end(), [&](const auto& e) { return e.first == name; })) {
-            w.index_remove.push_back(name);
-        }
-    }
-    for (auto& entry : now) {
-        if (std::find(was.begin(), was.end(), entry) == was.end()) w.index_add.push_back(std::move(entry));
-    }
+    diff_entries(was, std::move(now), w.index_remove, w.index_add);
     return w;
 }
 
@@ -60,6 +65,12 @@ Entries entries_of(const GameSlot& slot, std::span<const std::string> filter_key
 
 constexpr std::int64_t kMaxReservationTtlMs = 10 * 60 * 1000;
 constexpr std::size_t kMaxOpenLimit = 10'000;
+
+void validate_ttl(std::int64_t ttl_ms) {
+    if (ttl_ms < 1 || ttl_ms > kMaxReservationTtlMs) {
+        throw InvalidArgument("ttl_ms must be 1.." + std::to_string(kMaxReservationTtlMs));
+    }
+}
 constexpr std::string_view kCursorPrefix = "c1-";
 
 std::string encode_cursor(const IndexCursor& c) {
@@ -278,9 +289,7 @@ Reservation Store::reserve_seat(const std::string& game_id, const std::string& p
                                 std::int64_t ttl_ms, std::int64_t now) {
     validate_id("game_id", game_id);
     validate_id("player_id", player_id);
-    if (ttl_ms < 1 || ttl_ms > kMaxReservationTtlMs) {
-        throw InvalidArgument("ttl_ms must be 1.." + std::to_string(kMaxReservationTtlMs));
-    }
+    validate_ttl(ttl_ms);
     const std::int64_t expires_at = now + ttl_ms;
     change_one(game_id, [&](GameSlot& slot) {
         if (!slot.game) throw GameNotFound("no live game '" + game_id + "'");
@@ -313,9 +322,7 @@ bool Store::cancel_reservation(const std::string& game_id, const std::string& pl
 std::optional<Reservation> Store::quick_join(const std::string& player_id, const Filters& filters,
                                              std::int64_t ttl_ms, std::int64_t now) {
     validate_id("player_id", player_id);
-    if (ttl_ms < 1 || ttl_ms > kMaxReservationTtlMs) {
-        throw InvalidArgument("ttl_ms must be 1.." + std::to_string(kMaxReservationTtlMs));
-    }
+    validate_ttl(ttl_ms);
     const std::string index = open_index_for(filters);
     constexpr std::size_t kPage = 50;
     std::optional<IndexCursor> after;
@@ -365,15 +372,7 @@ bool Store::apply_in_place(std::span<const Event> events, std::int64_t now,
                 if (results[i].status != ApplyStatus::Applied) return std::nullopt;
                 Backend::InPlaceChange change;
                 change.tomb_ttl_ms = tombstone_ttl_ms_;
-                const Entries now_in = entries_of(slot, keys);
-                for (const auto& [name, score] : was) {
-                    if (std::none_of(now_in.begin(), now_in.end(), [&](const auto& e) { return e.first == name; })) {
-                        change.index_remove.push_back(name);
-                    }
-                }
-                for (const auto& entry : now_in) {
-                    if (std::find(was.begin(), was.end(), entry) == was.end()) change.index_add.push_back(entry);
-                }
+                diff_entries(was, entries_of(slot, keys), change.index_remove, change.index_add);
                 return change;
             });
         if (!supported) return false;
