@@ -37,14 +37,16 @@ void register_reaped(py::module_& m) {
                              "A consumer group over the reaped stream; unacknowledged items are "
                              "delivered again.")
         .def(py::init([](Matchmaker& mm, const StrArg& group, const StrArg& name,
-                         const IntArg& claim_idle_ms) {
+                         const IntArg& claim_idle_ms, const IntArg& trim_interval_ms) {
                  ReapedFeedOptions o{group.get("group"), name.get("name"),
-                                     claim_idle_ms.get("claim_idle_ms")};
+                                     claim_idle_ms.get("claim_idle_ms"),
+                                     trim_interval_ms.get("trim_interval_ms")};
                  py::gil_scoped_release nogil;
                  return std::make_unique<PyReapedFeed>(mm.reaped_feed(o));
              }),
              py::arg("matchmaker"), py::kw_only(), py::arg("group") = "deleter",
-             py::arg("name") = "mm-1", py::arg("claim_idle_ms") = 30'000)
+             py::arg("name") = "mm-1", py::arg("claim_idle_ms") = 30'000,
+             py::arg("trim_interval_ms") = ReapedFeedOptions{}.trim_interval_ms)
         .def("poll",
              [](PyReapedFeed& f, const IntArg& count_arg, const IntArg& block_ms_arg) {
                  const std::int64_t count = count_arg.get("count");
@@ -63,6 +65,12 @@ void register_reaped(py::module_& m) {
                  return f.feed.ack(ids);
              },
              py::arg("items"))
+        .def("trim_acknowledged",
+             [](PyReapedFeed& f) {
+                 py::gil_scoped_release nogil;
+                 std::lock_guard lock(f.mutex);
+                 return f.feed.trim_acknowledged();
+             })
         .def_property_readonly("stream", [](const PyReapedFeed& f) { return f.feed.stream(); })
         .def_property_readonly("group", [](const PyReapedFeed& f) { return f.feed.options().group; })
         .def_property_readonly("name", [](const PyReapedFeed& f) { return f.feed.options().name; });

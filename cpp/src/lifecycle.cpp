@@ -306,8 +306,29 @@ std::string filter_index(std::string_view key, std::string_view encoded_value) {
     return out;
 }
 
+std::string reserved_twin(std::string_view open_index) {
+    std::string out(kReservedIndex);
+    out += open_index.substr(std::min(open_index.size(), kOpenIndex.size()));
+    return out;
+}
+
 bool lists_as_open(const Game& game) {
     return game.state == GameState::CreatorJoined && game.roster_free_seats() > 0;
+}
+
+std::optional<std::int64_t> reopens_at(const Game& game) {
+    if (!lists_as_open(game)) return std::nullopt;
+    const auto free = static_cast<std::size_t>(game.roster_free_seats());
+    if (game.reservations.size() < free) return std::nullopt;  // cheap common case
+    std::vector<std::int64_t> expiries;
+    for (const auto& [player, expires_at] : game.reservations) {
+        if (!game.has_player(player)) expiries.push_back(expires_at);
+    }
+    if (expiries.size() < free) return std::nullopt;
+    // Fewer than `free` reservations are live from the (n - free)-th expiry on (0-based).
+    auto nth = expiries.begin() + static_cast<std::ptrdiff_t>(expiries.size() - free);
+    std::nth_element(expiries.begin(), nth, expiries.end());
+    return *nth;
 }
 
 std::vector<std::pair<std::string, std::int64_t>> index_entries(
@@ -315,11 +336,16 @@ std::vector<std::pair<std::string, std::int64_t>> index_entries(
     std::vector<std::pair<std::string, std::int64_t>> out;
     if (auto set = set_of(game.state)) out.emplace_back(std::string(to_string(*set)), score);
     if (lists_as_open(game)) {
-        out.emplace_back(std::string(kOpenIndex), score);
+        const std::optional<std::int64_t> reopens = reopens_at(game);
+        auto list = [&](std::string open_index) {
+            if (reopens) out.emplace_back(reserved_twin(open_index), *reopens);
+            else out.emplace_back(std::move(open_index), score);
+        };
+        list(std::string(kOpenIndex));
         for (const auto& key : filter_keys) {
             auto it = game.metadata.find(key);
             if (it == game.metadata.end()) continue;
-            if (auto value = filter_value(*it)) out.emplace_back(filter_index(key, *value), score);
+            if (auto value = filter_value(*it)) list(filter_index(key, *value));
         }
     }
     return out;

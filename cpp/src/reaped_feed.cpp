@@ -46,6 +46,16 @@ ReapedFeed::ReapedFeed(std::shared_ptr<StreamTransport> transport, std::string s
     if (options_.claim_idle_ms < 1 || options_.claim_idle_ms > kMaxBlockMs) {
         throw InvalidArgument("claim_idle_ms must be 1.." + std::to_string(kMaxBlockMs));
     }
+    if (options_.trim_interval_ms < 0 || options_.trim_interval_ms > kMaxBlockMs) {
+        throw InvalidArgument("trim_interval_ms must be 0.." + std::to_string(kMaxBlockMs));
+    }
+    // The group exists from now on, so other groups' trimming keeps what it has not read.
+    try {
+        transport_->ensure_group(stream_, options_.group);
+        group_ready_ = true;
+    } catch (const ConnectionError& e) {  // unavailable: created by the first poll or ack
+        logger()->debug("reaped feed {}: group {} not created yet: {}", stream_, options_.group, e.what());
+    }
 }
 
 std::vector<Reaped> ReapedFeed::poll(std::int64_t count, std::int64_t block_ms) {
@@ -93,7 +103,23 @@ std::int64_t ReapedFeed::ack(const std::vector<std::string>& entry_ids) {
         transport_->ensure_group(stream_, options_.group);
         group_ready_ = true;
     }
-    return transport_->ack(stream_, options_.group, entry_ids);
+    const std::int64_t acked = transport_->ack(stream_, options_.group, entry_ids);
+    const auto now = std::chrono::steady_clock::now();
+    if (options_.trim_interval_ms > 0 && now >= next_trim_) {
+        next_trim_ = now + std::chrono::milliseconds(options_.trim_interval_ms);
+        try {  // the items are acknowledged either way; the next ack trims what is left
+            trim_acknowledged();
+        } catch (const GameDataError& e) {
+            logger()->warn("reaped feed {}: trimming acknowledged entries failed: {}", stream_, e.what());
+        }
+    }
+    return acked;
+}
+
+std::int64_t ReapedFeed::trim_acknowledged() {
+    const std::int64_t n = transport_->trim_acknowledged(stream_);
+    if (n > 0) logger()->debug("reaped feed {}: trimmed {} acknowledged entries", stream_, n);
+    return n;
 }
 
 }  // namespace game_data

@@ -232,6 +232,14 @@ std::string Store::open_index_for(const Filters& filters) {
     return names[std::min_element(sizes.begin(), sizes.end()) - sizes.begin()];
 }
 
+std::vector<IndexedGame> Store::scan_open(const std::string& index, std::int64_t now,
+                                          const std::optional<IndexCursor>& after,
+                                          std::size_t limit) {
+    // Games whose free seats were all reserved sit in the index's reserved twin until their
+    // reservations lapse; those that lapsed by now are open again, at their old place.
+    return backend_->scan_merged(index, reserved_twin(index), now, after, limit);
+}
+
 OpenGamesPage Store::open_games_page(std::size_t limit, const Filters& filters,
                                      std::int32_t min_free_seats,
                                      const std::optional<std::string>& cursor, std::int64_t now) {
@@ -244,15 +252,20 @@ OpenGamesPage Store::open_games_page(std::size_t limit, const Filters& filters,
     const std::string index = open_index_for(filters);
     OpenGamesPage page;
     if (limit == 0) return page;
-    // One more match than asked tells whether another page exists.
+    // One more match than asked tells whether another page exists. Games the index lists but
+    // the query skips (another filter, min_free_seats, reservations not yet written back) make
+    // the next read twice as long, so skipping costs O(log skipped) round trips.
     bool more = false;
+    std::size_t skipped = 0;
     while (!more) {
-        const std::size_t want = limit - page.games.size() + 1;
-        auto entries = backend_->scan(index, std::numeric_limits<std::int64_t>::max(), after, want);
+        const std::size_t want =
+            std::max(limit - page.games.size() + 1, std::min(2 * skipped, kMaxOpenLimit));
+        auto entries = scan_open(index, now, after, want);
         for (auto& e : entries) {
             const auto& game = e.stored.slot.game;
             if (!game || !lists_as_open(*game) || !matches(*game, filters) ||
                 game->free_seats_at(now) < min_free_seats) {
+                ++skipped;
                 continue;
             }
             if (page.games.size() == limit) {
@@ -324,32 +337,44 @@ std::optional<Reservation> Store::quick_join(const std::string& player_id, const
     validate_id("player_id", player_id);
     validate_ttl(ttl_ms);
     const std::string index = open_index_for(filters);
-    constexpr std::size_t kPage = 50;
-    std::optional<IndexCursor> after;
+    // Most calls take the first game read: a small first window, doubled while every game in
+    // it is refused. The game read is the one the guarded write starts from, so a seat costs
+    // two round trips (read, commit); a failed guard reads again from the same place.
+    constexpr std::size_t kFirstWindow = 4, kMaxWindow = 256;
+    std::size_t window = kFirstWindow;
+    std::optional<IndexCursor> after;  // every game up to here was refused
+    int conflicts = 0;
     while (true) {
-        auto entries = backend_->scan(index, std::numeric_limits<std::int64_t>::max(), after, kPage);
-        for (const auto& e : entries) {
-            const auto& game = e.stored.slot.game;
-            if (!game || !lists_as_open(*game) || !matches(*game, filters) ||
-                game->free_seats_at(now) < 1 || game->has_player(player_id)) {
+        auto entries = scan_open(index, now, after, window);
+        bool conflict = false;
+        for (auto& e : entries) {
+            const GameSlot& read = e.stored.slot;
+            GameSlot slot = read;
+            if (!slot.game || !lists_as_open(*slot.game) || !matches(*slot.game, filters) ||
+                slot.game->free_seats_at(now) < 1 ||
+                game_data::reserve_seat(*slot.game, player_id, now, now + ttl_ms) != SeatRefusal::None) {
+                after = IndexCursor{e.score, e.id};
                 continue;
             }
-            // The seat is taken by a guarded write: if another client got there first, the
-            // game is read again and the next one tried when it has no seat left.
-            bool granted = false;
-            change_one(e.id, [&](GameSlot& slot) {
-                granted = slot.game && lists_as_open(*slot.game) && matches(*slot.game, filters) &&
-                          game_data::reserve_seat(*slot.game, player_id, now, now + ttl_ms) ==
-                              SeatRefusal::None;
-                return granted;
-            });
-            if (granted) {
+            GameWrite w = plan_write(e.id, e.stored, entries_of(read, filter_keys()), std::move(slot),
+                                     tombstone_ttl_ms_, filter_keys());
+            if (backend_->commit(std::span(&w, 1)).at(0)) {
                 metrics_->add(labelled(metric::kReservationsTotal, {{"outcome", "quick_join"}}));
                 return Reservation{e.id, player_id, now + ttl_ms};
             }
+            // Another client wrote the game in between: it may still have a seat.
+            conflicts_->add();
+            if (++conflicts == kMaxAttempts) {
+                throw BackendError("quick_join: games kept changing under " +
+                                   std::to_string(kMaxAttempts) + " attempts");
+            }
+            pause_before_retry(conflicts);
+            conflict = true;
+            break;
         }
-        if (entries.size() < kPage) break;
-        after = IndexCursor{entries.back().score, entries.back().id};
+        if (conflict) continue;
+        if (entries.size() < window) break;
+        window = std::min(2 * window, kMaxWindow);
     }
     metrics_->add(labelled(metric::kReservationsTotal, {{"outcome", "no_game"}}));
     return std::nullopt;
@@ -490,7 +515,8 @@ std::vector<Game> Store::reap(std::int64_t now, const MaxAges& ages, std::size_t
                         GameWrite w;
                         w.id = e.id;
                         w.expect_revision = GameWrite::kExpectNoRecord;
-                        w.index_remove = {set_name, std::string(kOpenIndex)};
+                        w.index_remove = {set_name, std::string(kOpenIndex),
+                                          std::string(kReservedIndex)};
                         writes.push_back(std::move(w));
                         continue;
                     }

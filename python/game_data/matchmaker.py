@@ -61,13 +61,17 @@ class Matchmaker(_core.Matchmaker):
         )
 
     def reaped_feed(
-        self, group: str = "deleter", name: str = "mm-1", claim_idle_ms: int = 30_000
+        self, group: str = "deleter", name: str = "mm-1", claim_idle_ms: int = 30_000,
+        trim_interval_ms: int = 1_000,
     ) -> _core.ReapedFeed:
         """A consumer group over the reaped stream: every game :meth:`reap` removed, delivered
         at least once (``feed.poll(count, block_ms)`` returns this reader's unacknowledged items
         first; ``feed.ack(items)`` acknowledges them). Items another reader left unacknowledged
-        for ``claim_idle_ms`` are taken over."""
-        return _core.ReapedFeed(self, group=group, name=name, claim_idle_ms=claim_idle_ms)
+        for ``claim_idle_ms`` are taken over. ``ack`` trims the entries every group has
+        acknowledged at most every ``trim_interval_ms`` (0: never; ``feed.trim_acknowledged()``
+        does it by hand)."""
+        return _core.ReapedFeed(self, group=group, name=name, claim_idle_ms=claim_idle_ms,
+                                trim_interval_ms=trim_interval_ms)
 
     def __repr__(self) -> str:
         return f"Matchmaker(namespace={self.namespace!r}, default_stream={self.default_stream!r})"

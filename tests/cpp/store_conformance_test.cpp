@@ -1261,7 +1261,39 @@ protected:
         }
         return "no refusal";
     }
+
+    // Entries of an open index and of its reserved twin.
+    std::pair<std::int64_t, std::int64_t> open_and_reserved(const std::string& open_index) {
+        const auto n = store_->backend()->sizes(
+            std::vector<std::string>{open_index, reserved_twin(open_index)});
+        return {n.at(0), n.at(1)};
+    }
+
+    // The revision of a live game: bumped by every write of it.
+    std::int64_t revision(const std::string& id) {
+        return store_->backend()->read(std::span(&id, 1)).at(0).revision;
+    }
+
+    static std::vector<std::string> ids(const std::vector<Game>& games) {
+        std::vector<std::string> out;
+        for (const auto& g : games) out.push_back(g.id);
+        return out;
+    }
+
+    std::vector<std::string> walk(std::size_t limit, const Filters& filters = {}) {
+        std::vector<std::string> seen;
+        std::optional<std::string> cursor;
+        do {
+            const OpenGamesPage page = mm_->open_games_page(limit, filters, 1, cursor);
+            for (const auto& g : page.games) seen.push_back(g.id);
+            cursor = page.next_cursor;
+        } while (cursor && seen.size() <= 1'000);
+        return seen;
+    }
 };
+
+using Strings = std::vector<std::string>;
+using Sizes = std::pair<std::int64_t, std::int64_t>;
 
 TEST_P(Seats, AReservationTakesASeatUntilItExpiresWithNoJanitor) {
     lobby_game("g1", 3, {{"mode", "duel"}});
@@ -1477,6 +1509,97 @@ TEST_P(Seats, PagingWalksEveryOpenGameOnceWhileGamesAreAdded) {
     for (const char* bad : {"", "x", "c1-", "c1-12", "c1-abc-g1", "c1-12-bad id"}) {
         EXPECT_THROW(mm_->open_games_page(7, {}, 1, std::string(bad)), InvalidArgument) << bad;
     }
+}
+
+TEST_P(Seats, AFullyReservedGameLeavesTheOpenIndexesAndComesBackAtItsPlaceWithNoWrite) {
+    const std::string duel = filter_index("mode", "\"duel\"");
+    const Filters by_mode = {{"mode", "duel"}};
+    lobby_game("old", 2, {{"mode", "duel"}});
+    set_now(kT0 + 1);
+    lobby_game("mid", 3, {{"mode", "duel"}});
+    set_now(kT0 + 2);
+    lobby_game("new", 2, {{"mode", "duel"}});
+    set_now(kT0 + 10);
+    mm_->reserve_seat("mid", "bob", 2'000);
+    EXPECT_EQ(open_and_reserved(duel), (Sizes{3, 0})) << "a seat is still free";
+    mm_->reserve_seat("mid", "carol", 1'000);
+    EXPECT_EQ(open_and_reserved(std::string(kOpenIndex)), (Sizes{2, 1}));
+    EXPECT_EQ(open_and_reserved(duel), (Sizes{2, 1}));
+    EXPECT_EQ(ids(mm_->get_open_games(10, by_mode)), (Strings{"old", "new"}));
+    const std::int64_t rev = revision("mid");
+
+    set_now(kT0 + 10 + 999);
+    EXPECT_EQ(open_ids(), (Strings{"old", "new"})) << "carol's seat is still hers";
+    set_now(kT0 + 10 + 1'000);  // carol's reservation lapses: a seat is free, nothing runs
+    EXPECT_EQ(open_ids(), (Strings{"old", "mid", "new"})) << "back at its place";
+    EXPECT_EQ(ids(mm_->get_open_games(10, by_mode)), (Strings{"old", "mid", "new"}));
+    EXPECT_EQ(walk(1, by_mode), (Strings{"old", "mid", "new"}));
+    EXPECT_EQ(walk(2), (Strings{"old", "mid", "new"}));
+    EXPECT_EQ(ids(mm_->get_open_games(10, by_mode, 2)), Strings{}) << "bob still holds one";
+    EXPECT_EQ(revision("mid"), rev) << "expiry writes nothing";
+    EXPECT_EQ(open_and_reserved(duel), (Sizes{2, 1}));
+
+    EXPECT_EQ(mm_->quick_join("dave", by_mode)->game_id, "old");
+    EXPECT_EQ(mm_->quick_join("erin", by_mode)->game_id, "mid") << "the lapsed seat, in age order";
+    EXPECT_EQ(mm_->get_game("mid")->reservations,
+              (std::map<std::string, std::int64_t>{{"bob", kT0 + 2'010}, {"erin", kT0 + 16'010}}));
+    EXPECT_EQ(mm_->quick_join("finn", by_mode)->game_id, "new");
+    EXPECT_FALSE(mm_->quick_join("gus", by_mode));
+    EXPECT_EQ(open_and_reserved(duel), (Sizes{0, 3}));
+
+    EXPECT_TRUE(mm_->cancel_reservation("mid", "bob"));
+    EXPECT_EQ(open_and_reserved(duel), (Sizes{1, 2})) << "a cancel writes: back in the index";
+    apply(ev(E::PlayerJoined, "old", "dave"));
+    EXPECT_EQ(open_and_reserved(duel), (Sizes{1, 1})) << "full by its roster: in no index";
+    EXPECT_EQ(ids(mm_->get_open_games(10, by_mode)), Strings{"mid"});
+}
+
+TEST_P(Seats, RefusalsLeaveTheIndexesAsTheyWere) {
+    const std::string duel = filter_index("mode", "\"duel\"");
+    lobby_game("g1", 2, {{"mode", "duel"}});
+    lobby_game("g2", 3, {{"mode", "duel"}});
+    mm_->reserve_seat("g1", "bob");
+    const Game g1 = *mm_->get_game("g1");
+    const Game g2 = *mm_->get_game("g2");
+    const std::int64_t rev = revision("g1");
+    EXPECT_EQ(reason_of([&] { mm_->reserve_seat("g1", "carol"); }), "full");
+    EXPECT_EQ(reason_of([&] { mm_->reserve_seat("g1", "alice"); }), "already joined");
+    EXPECT_FALSE(mm_->cancel_reservation("g1", "carol"));
+    EXPECT_EQ(apply(ev(E::PlayerJoined, "g1", "zed")).status, A::Rejected);
+    EXPECT_EQ(mm_->quick_join("bob", {{"mode", "ffa"}}), std::nullopt);
+    EXPECT_EQ(mm_->get_game("g1"), g1);
+    EXPECT_EQ(mm_->get_game("g2"), g2);
+    EXPECT_EQ(revision("g1"), rev);
+    EXPECT_EQ(open_and_reserved(duel), (Sizes{1, 1}));
+}
+
+TEST_P(Seats, QuickJoinLooksPastManyGamesItCannotTake) {
+    for (int i = 0; i < 40; ++i) {
+        set_now(kT0 + i);
+        const std::string id = "g" + std::to_string(100 + i);
+        lobby_game(id, 3, {{"mode", "duel"}});
+        if (i < 39) ASSERT_EQ(apply(ev(E::PlayerJoined, id, "p")).status, A::Applied);
+    }
+    set_now(kT0 + 100);
+    const auto r = mm_->quick_join("p", {{"mode", "duel"}});
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->game_id, "g139") << "the only game p is not already in";
+    EXPECT_FALSE(mm_->quick_join("p", {{"mode", "duel"}})) << "a seat in every game already";
+}
+
+TEST_P(Seats, PagingAmongGamesOfOneScoreResumesAfterACursorWhoseGameLeft) {
+    Strings all;
+    for (int i = 0; i < 12; ++i) {
+        all.push_back("g" + std::to_string(10 + i));
+        lobby_game(all.back(), 2, {});  // one clock reading: one lobby score for all
+    }
+    EXPECT_EQ(walk(5), all);
+    const OpenGamesPage first = mm_->open_games_page(4, {}, 1, std::nullopt);
+    ASSERT_EQ(ids(first.games), Strings(all.begin(), all.begin() + 4));
+    apply(ev(E::GameStarted, all[3]));  // the cursor's game
+    apply(ev(E::GameStarted, all[4]));
+    const OpenGamesPage next = mm_->open_games_page(4, {}, 1, first.next_cursor);
+    EXPECT_EQ(ids(next.games), Strings(all.begin() + 5, all.begin() + 9));
 }
 
 std::string param_name(const ::testing::TestParamInfo<StoreParam>& info) {

@@ -185,8 +185,50 @@ def test_ack_of_nothing_is_zero(mm):
     assert mm.reaped_feed().ack([]) == 0
 
 
+def test_an_ack_trims_what_every_group_has_acknowledged(mm):
+    for _ in range(4):
+        in_state(mm, GameState.CREATED)
+    reap_all(mm)
+    deleter = mm.reaped_feed(group="deleter", name="d-1")
+    audit = mm.reaped_feed(group="audit", name="a-1", trim_interval_ms=0)
+    assert mm.stream_length(deleter.stream) == 4
+    assert audit.ack(audit.poll(count=1)) == 1
+    assert mm.stream_length(deleter.stream) == 4, "trim_interval_ms=0: ack never trims"
+
+    assert deleter.ack(deleter.poll(count=100)) == 4  # the first ack of a feed trims
+
+    assert mm.stream_length(deleter.stream) == 3, "only what both groups acknowledged"
+    assert len(audit.poll(count=100)) == 3, "nothing a group still needs was removed"
+
+
+def test_trim_acknowledged_removes_only_acknowledged_entries(mm):
+    for _ in range(3):
+        in_state(mm, GameState.CREATED)
+    reap_all(mm)
+    feed = mm.reaped_feed(group="deleter", name="d-1", trim_interval_ms=0)
+    items = feed.poll(count=100)
+    assert feed.trim_acknowledged() == 0, "read, not acknowledged"
+    assert mm.stream_length(feed.stream) == 3
+    feed.ack(items[:2])
+    assert feed.trim_acknowledged() == 2
+    assert mm.stream_length(feed.stream) == 1
+    assert [i.game.id for i in feed.poll(count=100)] == [items[2].game.id], "delivered again"
+    feed.ack(items[2:])
+    assert feed.trim_acknowledged() == 1
+    assert mm.stream_length(feed.stream) == 0
+
+
+def test_a_stream_no_group_reads_is_not_trimmed(mm):
+    in_state(mm, GameState.CREATED)
+    reap_all(mm)
+    feed = mm.reaped_feed()  # no group until it polls or acknowledges
+    assert feed.trim_acknowledged() == 0
+    assert mm.stream_length(feed.stream) == 1
+
+
 @pytest.mark.parametrize("kwargs", [{"group": "bad group"}, {"name": ""}, {"claim_idle_ms": 0},
-                                    {"claim_idle_ms": True}], ids=repr)
+                                    {"claim_idle_ms": True}, {"trim_interval_ms": -1},
+                                    {"trim_interval_ms": 24 * 3600 * 1000 + 1}], ids=repr)
 def test_bad_feed_arguments_are_invalid(mm, kwargs):
     with pytest.raises(game_data.InvalidArgumentError):
         mm.reaped_feed(**kwargs)

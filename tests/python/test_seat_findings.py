@@ -1,7 +1,5 @@
 """What the seat simulation, the matchmaking benchmark and their test runs (issue 9) found in
-the core. The fixed ones are plain tests; the open ones (scan costs) stay pinned as strict
-xfails: each states the expected behaviour and turns into an unexpected pass (a failure) the
-day the core delivers it.
+the core, each fixed and kept as a plain test.
 
 The scan costs are counted in Redis commands on a private server (INFO commandstats), so they
 do not depend on the machine's speed.
@@ -9,7 +7,6 @@ do not depend on the machine's speed.
 
 from __future__ import annotations
 
-import pytest
 import redis
 
 import game_data
@@ -39,11 +36,9 @@ def lobby(mm: game_data.Matchmaker, n: int, capacity: int = 2) -> list[str]:
     return ids
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "open_games_page asks the backend for limit - found + 1 entries per scan, so every game it "
-    "skips (free seats all reserved, another filter, min_free_seats) costs a round trip per "
-    "limit + 1 entries: get_open_games(1) past 200 reserved games makes 101 scan_index calls "
-    "(quick_join scans 50 per call)"))
+# Found: open_games_page asked the backend for limit - found + 1 entries per scan, so
+# get_open_games(1) past 200 games whose seats were all reserved made 101 scan_index calls.
+# Such games now leave the open indexes while their reservations are live.
 def test_get_open_games_skips_reserved_games_in_few_round_trips(fresh_redis_server):
     mm = game_data.connect(fresh_redis_server.url, namespace="scan", filter_keys=("mode",))
     ids = lobby(mm, 201)
@@ -58,11 +53,9 @@ def test_get_open_games_skips_reserved_games_in_few_round_trips(fresh_redis_serv
     assert calls["evalsha"] <= 5
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "scan_index.lua resumes a cursor with ZRANGE BYSCORE from the cursor's score and skips the "
-    "members of that score up to the cursor id in LIMIT pages of the page size: among games of "
-    "one score every page re-walks all earlier ones (paging 200 such games by 10: 201 ZRANGE, "
-    "each O(offset))"))
+# Found: scan_index.lua resumed a cursor from its score and skipped the members of that score
+# up to the cursor id, so among games of one score every page re-walked the earlier ones
+# (paging 200 by 10: 201 ZRANGE, each O(offset)). It now resumes at the cursor's rank.
 def test_paging_games_of_one_score_does_not_rewalk_earlier_pages(fresh_redis_server):
     mm = game_data.connect(fresh_redis_server.url, namespace="page")
     ids = lobby(mm, 200)

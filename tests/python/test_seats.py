@@ -133,6 +133,39 @@ def test_a_game_whose_free_seats_are_all_reserved_is_not_served_until_they_expir
     assert mm.quick_join("dave", ttl_ms=LONG_TTL_MS).game_id == game.id
 
 
+def test_a_fully_reserved_game_comes_back_at_its_place_when_a_reservation_lapses(mm):
+    duel = {"mode": "duel"}
+    old, mid, new = (lobby_game(mm, capacity=c, metadata=duel).id for c in (2, 3, 2))
+    mm.reserve_seat(mid, "bob", ttl_ms=LONG_TTL_MS)
+    mm.reserve_seat(mid, "carol", ttl_ms=SHORT_TTL_MS)
+    assert open_ids(mm, filters=duel) == [old, new]
+    assert mm.quick_join("dave", filters=duel, ttl_ms=LONG_TTL_MS).game_id == old
+    entry, counts = mm.set_entry(mid), mm.counts()
+
+    # Nothing runs in between: only the clock passes carol's expires_at.
+    wait_for(lambda: open_ids(mm) == [mid, new], timeout=5, what="carol's seat to come back")
+    assert open_ids(mm, filters=duel) == [mid, new]
+    assert walk(mm, 1, filters=duel)[0] == [mid, new]
+    assert (mm.set_entry(mid), mm.counts()) == (entry, counts), "expiry writes nothing"
+    assert mm.quick_join("erin", filters=duel, ttl_ms=LONG_TTL_MS).game_id == mid, "oldest first"
+    assert set(live(mm, mid).reservations) == {"bob", "erin"}
+    assert mm.quick_join("finn", filters=duel, ttl_ms=LONG_TTL_MS).game_id == new
+    assert mm.quick_join("gus", filters=duel, ttl_ms=LONG_TTL_MS) is None
+
+
+def test_a_refused_reservation_of_a_fully_reserved_game_changes_nothing(mm):
+    game = lobby_game(mm, capacity=2, metadata={"mode": "duel"})
+    mm.reserve_seat(game.id, "bob", ttl_ms=LONG_TTL_MS)
+    before = snapshot(mm, game.id)
+
+    assert reason_of(lambda: mm.reserve_seat(game.id, "carol", ttl_ms=LONG_TTL_MS)) == "full"
+    assert mm.quick_join("carol", filters={"mode": "duel"}, ttl_ms=LONG_TTL_MS) is None
+    assert mm.cancel_reservation(game.id, "carol") is False
+
+    assert snapshot(mm, game.id) == before
+    assert open_ids(mm) == []
+
+
 def test_reserving_again_refreshes_the_reservation_and_takes_no_second_seat(mm):
     game = lobby_game(mm, capacity=3)
     first = mm.reserve_seat(game.id, "bob", ttl_ms=1_000)
@@ -721,10 +754,39 @@ def test_on_redis_open_games_are_indexed_per_filter_value(redis_url, gd_namespac
     for index in indexes:
         assert redis_client.zrange(index, 0, -1, withscores=True) == [(game.id, score)]
 
-    mm.reserve_seat(game.id, "bob", ttl_ms=LONG_TTL_MS)
-    assert redis_client.zcard(f'{prefix}open:mode="duel"') == 1, "reservations do not touch the index"
+    bob = mm.reserve_seat(game.id, "bob", ttl_ms=LONG_TTL_MS)
+    assert list(redis_client.scan_iter(f"{prefix}open*")) == [], "every free seat reserved"
+    twins = sorted(k for k in redis_client.scan_iter(f"{prefix}reserved*"))
+    assert twins == [f"{prefix}reserved", f'{prefix}reserved:level=3', f'{prefix}reserved:mode="duel"',
+                     f"{prefix}reserved:ranked=true"]
+    for twin in twins:
+        assert redis_client.zrange(twin, 0, -1, withscores=True) == [(game.id, bob.expires_at)]
     mm.apply(ev(EventType.PLAYER_JOINED, game.id, "bob"))
     assert list(redis_client.scan_iter(f"{prefix}open*")) == [], "full: out of every index"
+    assert list(redis_client.scan_iter(f"{prefix}reserved*")) == []
+
+
+def test_on_redis_a_lapsed_reservation_reopens_a_game_without_a_write(redis_url, gd_namespace, redis_client):
+    mm = game_data.connect(redis_url, namespace=gd_namespace, filter_keys=FILTER_KEYS)
+    game = lobby_game(mm, capacity=3, metadata={"mode": "duel"})
+    prefix = f"{gd_namespace}:{{0}}:"
+    score = mm.set_entry(game.id)[1]
+    mm.reserve_seat(game.id, "bob", ttl_ms=LONG_TTL_MS)
+    carol = mm.reserve_seat(game.id, "carol", ttl_ms=SHORT_TTL_MS)
+    # Scored by the first expiry: the moment a seat is free again.
+    assert redis_client.zrange(f'{prefix}reserved:mode="duel"', 0, -1, withscores=True) == [
+        (game.id, carol.expires_at)]
+    rev = redis_client.hget(f"{prefix}game:{game.id}", "rev")
+    keys = {k: redis_client.zrange(k, 0, -1, withscores=True) for k in redis_client.scan_iter(f"{prefix}*")
+            if redis_client.type(k) == "zset"}
+
+    wait_for(lambda: open_ids(mm, filters={"mode": "duel"}) == [game.id], timeout=5,
+             what="carol's seat to come back")
+    assert redis_client.hget(f"{prefix}game:{game.id}", "rev") == rev, "no write"
+    assert {k: redis_client.zrange(k, 0, -1, withscores=True) for k in keys} == keys
+    mm.cancel_reservation(game.id, "bob")  # a write puts it back in the open indexes
+    assert redis_client.zrange(f'{prefix}open:mode="duel"', 0, -1, withscores=True) == [(game.id, score)]
+    assert list(redis_client.scan_iter(f"{prefix}reserved*")) == []
 
 
 # ---- engine bugs found by this suite, fixed ------------------------------------------------------------------

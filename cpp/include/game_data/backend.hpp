@@ -82,6 +82,14 @@ public:
     virtual std::vector<IndexedGame> scan(std::string_view index, std::int64_t max_score_exclusive,
                                           const std::optional<IndexCursor>& after,
                                           std::size_t limit) = 0;
+    // As scan() with no score bound, merged with the entries of sorted set `lapsed` scored at
+    // most `lapsed_until` there: each of those is placed (and returned) with the score of its
+    // record (slot.score) instead, and left out when it has no record. One snapshot. Every entry
+    // of `lapsed` scored at most `lapsed_until` is read on each call.
+    virtual std::vector<IndexedGame> scan_merged(std::string_view index, std::string_view lapsed,
+                                                 std::int64_t lapsed_until,
+                                                 const std::optional<IndexCursor>& after,
+                                                 std::size_t limit) = 0;
     // Number of entries of each sorted set, in order.
     virtual std::vector<std::int64_t> sizes(std::span<const std::string> indexes) = 0;
     virtual std::shared_ptr<StreamTransport> streams() = 0;

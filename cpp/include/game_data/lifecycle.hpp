@@ -74,19 +74,31 @@ struct GameSlot {
 ApplyResult apply_to_slot(GameSlot& slot, const Event& event, std::int64_t now_ms);
 
 // The sorted sets and indexes a live game belongs to, with its score in each: the set of its
-// state; "open" while it is in creator_joined with a seat the roster does not take (live
-// reservations are checked when reading, since they expire without a write); and, while open,
-// "open:<key>=<JSON value>" for each filter key whose metadata value is a string, integer or
-// boolean. Backends store exactly these.
+// state; while it is in creator_joined with a seat the roster does not take, "open" and, for
+// each filter key whose metadata value is a string, integer or boolean, "open:<key>=<JSON
+// value>", at its set score. A game whose free seats are all reserved is in the reserved twins
+// of those indexes instead ("reserved", "reserved:<key>=<JSON value>"), scored by the time
+// its reservations leave a seat free (reopens_at): expiry needs no write, so readers of an
+// open index also take the twin's entries scored at or before now, placed by their set score.
+// A function of the record alone (not of the clock), so what was stored can be recomputed.
+// Backends store exactly these.
 inline constexpr std::string_view kOpenIndex = "open";
+inline constexpr std::string_view kReservedIndex = "reserved";
 std::vector<std::pair<std::string, std::int64_t>> index_entries(
     const Game& game, std::int64_t score, std::span<const std::string> filter_keys = {});
 // The index of open games whose metadata `key` has `encoded_value` (a JSON text).
 std::string filter_index(std::string_view key, std::string_view encoded_value);
+// The reserved twin of an open index ("open..." -> "reserved...").
+std::string reserved_twin(std::string_view open_index);
 // The JSON text a filterable metadata value is indexed under; nullopt if it cannot be filtered.
 std::optional<std::string> filter_value(const nlohmann::json& value);
-// Whether the open index lists the game (see index_entries).
+// Whether the open index (or its reserved twin) lists the game: creator_joined with a seat the
+// roster does not take. Readers still check the live reservations.
 bool lists_as_open(const Game& game);
+// For a game listed as open whose reservations (as stored, expired or not) take every seat the
+// roster leaves: the time from which one of those seats is free again. nullopt: a seat is free
+// whatever the time (or the game is not listed as open).
+std::optional<std::int64_t> reopens_at(const Game& game);
 
 // Seat reservations (SPEC section 7). Why a seat was refused:
 enum class SeatRefusal : std::uint8_t { None = 0, NotOpen, Full, AlreadyJoined };

@@ -2,9 +2,13 @@
 // that reap() appends to in the same atomic step that removes a game. A matchmaker that crashed
 // after a reap learns here which games to delete on their game servers. Delivery is at least
 // once: poll() returns this reader's unacknowledged items first, so an item is delivered again
-// until ack() is called for it. One ReapedFeed is used by one thread at a time.
+// until ack() is called for it. Retention: entries every group of the stream has acknowledged
+// are trimmed (by ack(), every trim_interval_ms); nothing a group still needs is ever removed.
+// A group exists from its first ReapedFeed on (or its first poll, if the backend was down).
+// One ReapedFeed is used by one thread at a time.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -28,6 +32,9 @@ struct ReapedFeedOptions {
     std::string group = "deleter";
     std::string name = "mm-1";
     std::int64_t claim_idle_ms = 30'000;  // take over items another reader left this long
+    // ack() trims the entries every group has acknowledged at most this often; 0: never (call
+    // trim_acknowledged()).
+    std::int64_t trim_interval_ms = 1'000;
 };
 
 class ReapedFeed {
@@ -38,8 +45,12 @@ public:
     // This reader's unacknowledged items, then items other readers left idle for claim_idle_ms,
     // then new ones; up to `count`, blocking up to block_ms for new ones.
     std::vector<Reaped> poll(std::int64_t count = 100, std::int64_t block_ms = 0);
-    // Acknowledges items (by entry id); returns how many were pending.
+    // Acknowledges items (by entry id); returns how many were pending. Then, when
+    // trim_interval_ms has passed since the last trim, trims as trim_acknowledged() does.
     std::int64_t ack(const std::vector<std::string>& entry_ids);
+    // Removes the entries of the reaped stream that every consumer group of it has read and
+    // acknowledged (StreamTransport::trim_acknowledged); returns how many.
+    std::int64_t trim_acknowledged();
     const std::string& stream() const noexcept { return stream_; }
     const ReapedFeedOptions& options() const noexcept { return options_; }
 
@@ -49,6 +60,7 @@ private:
     ReapedFeedOptions options_;
     bool group_ready_ = false;
     std::string claim_cursor_ = "0-0";
+    std::chrono::steady_clock::time_point next_trim_{};
 };
 
 }  // namespace game_data

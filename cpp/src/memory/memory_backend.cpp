@@ -2,6 +2,7 @@
 // One mutex guards them all, so each read is one snapshot and each commit is atomic exactly as
 // a Lua script is on Redis. memory:// is private to its connect(); memory://NAME is shared by
 // every handle in the process that names it.
+#include <algorithm>
 #include <deque>
 #include <map>
 #include <mutex>
@@ -128,6 +129,42 @@ public:
         for (; it != members.end() && out.size() < limit && it->first < max_score_exclusive; ++it) {
             out.push_back(IndexedGame{it->second, it->first, stored_locked(it->second)});
         }
+        return out;
+    }
+
+    std::vector<IndexedGame> scan_merged(std::string_view index, std::string_view lapsed,
+                                         std::int64_t lapsed_until,
+                                         const std::optional<IndexCursor>& after,
+                                         std::size_t limit) override {
+        std::lock_guard lock(mutex_);
+        using Key = std::pair<std::int64_t, std::string>;
+        std::vector<Key> extra;  // lapsed entries after the cursor, by their records' scores
+        if (auto set = sets_.find(lapsed); set != sets_.end()) {
+            for (const auto& [until, id] : set->second.by_score) {
+                if (until > lapsed_until) break;
+                auto rec = games_.find(id);
+                if (rec == games_.end()) continue;
+                Key key{rec->second.slot.score, id};
+                if (!after || key > Key{after->score, after->id}) extra.push_back(std::move(key));
+            }
+            std::sort(extra.begin(), extra.end());
+        }
+        std::vector<IndexedGame> out;
+        auto next_extra = extra.begin();
+        auto take = [&](const Key& key) {
+            out.push_back(IndexedGame{key.second, key.first, stored_locked(key.second)});
+        };
+        if (auto set = sets_.find(index); set != sets_.end()) {
+            const auto& members = set->second.by_score;
+            auto it = after ? members.upper_bound({after->score, after->id}) : members.begin();
+            for (; it != members.end() && out.size() < limit; ++it) {
+                while (next_extra != extra.end() && *next_extra < *it && out.size() < limit) {
+                    take(*next_extra++);
+                }
+                if (out.size() < limit) take(*it);
+            }
+        }
+        while (next_extra != extra.end() && out.size() < limit) take(*next_extra++);
         return out;
     }
 

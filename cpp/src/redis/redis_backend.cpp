@@ -3,6 +3,7 @@
 // game is written here. Layout (one shard, hash tag {0}; README "Redis layout"):
 //   <ns>:{0}:game:<id>   hash, the record (fields below, the only place they are spelled)
 //   <ns>:{0}:pending / :lobby / :active / :open   sorted sets of ids scored by ms
+//   <ns>:{0}:open:<key>=<value>, :reserved[:<key>=<value>]   open indexes and their reserved twins
 //   <ns>:{0}:tomb:<id>   string "ended" or "reaped", expiring after tombstone_ttl_ms
 //   <ns>:{0}:reaped      stream, one entry per reaped game
 // Thread safe: each call borrows one connection from a pool of pool_size. While Redis is down
@@ -11,6 +12,7 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <limits>
 #include <mutex>
 #include <unordered_map>
 
@@ -335,12 +337,32 @@ public:
     std::vector<IndexedGame> scan(std::string_view index, std::int64_t max_score_exclusive,
                                   const std::optional<IndexCursor>& after,
                                   std::size_t limit) override {
+        return run_scan(index, max_score_exclusive, after, limit, {}, 0);
+    }
+
+    std::vector<IndexedGame> scan_merged(std::string_view index, std::string_view lapsed,
+                                         std::int64_t lapsed_until,
+                                         const std::optional<IndexCursor>& after,
+                                         std::size_t limit) override {
+        return run_scan(index, std::numeric_limits<std::int64_t>::max(), after, limit, lapsed,
+                        lapsed_until);
+    }
+
+    // scan_index.lua: `lapsed` empty for a plain scan.
+    std::vector<IndexedGame> run_scan(std::string_view index, std::int64_t max_score_exclusive,
+                                      const std::optional<IndexCursor>& after, std::size_t limit,
+                                      std::string_view lapsed, std::int64_t lapsed_until) {
         if (limit == 0) return {};
         limit = std::min<std::size_t>(limit, 100'000);
-        const Args keys = {prefix_ + std::string(index)};
-        const Args args = {std::to_string(max_score_exclusive), std::to_string(limit), game_prefix_,
-                           after ? std::to_string(after->score) : std::string(),
-                           after ? after->id : std::string()};
+        Args keys = {prefix_ + std::string(index)};
+        Args args = {std::to_string(max_score_exclusive), std::to_string(limit), game_prefix_,
+                     after ? std::to_string(after->score) : std::string(),
+                     after ? after->id : std::string()};
+        if (!lapsed.empty()) {
+            keys.push_back(prefix_ + std::string(lapsed));
+            args.push_back(std::to_string(lapsed_until));
+            args.emplace_back(field::kScore);
+        }
         ReplyPtr r = read_only([&](Connection& c) { return eval(c, scan_, keys, args); });
         check(*r, "scan_index");
         if (r->type != REDIS_REPLY_ARRAY || r->elements % 3 != 0) {
