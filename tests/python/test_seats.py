@@ -813,6 +813,18 @@ def test_a_game_reaped_by_a_writer_without_filter_keys_leaves_no_index_entry(red
     assert list(redis_client.scan_iter(f"{gd_namespace}:{{0}}:open*")) == []
 
 
+def test_a_reaped_fully_reserved_game_leaves_no_reserved_entry(redis_url, gd_namespace, redis_client):
+    mm = game_data.connect(redis_url, namespace=gd_namespace, filter_keys=FILTER_KEYS)
+    janitor = game_data.connect(redis_url, namespace=gd_namespace)
+    game = lobby_game(mm, capacity=2, metadata={"mode": "duel"})
+    mm.reserve_seat(game.id, "bob", ttl_ms=LONG_TTL_MS)
+    assert redis_client.exists(f'{gd_namespace}:{{0}}:reserved:mode="duel"') == 1
+    assert ids(janitor.reap(now=janitor.now() + 10 * janitor.max_age_ms["lobby"])) == [game.id]
+
+    assert list(redis_client.scan_iter(f"{gd_namespace}:{{0}}:open*")) == []
+    assert list(redis_client.scan_iter(f"{gd_namespace}:{{0}}:reserved*")) == []
+
+
 @pytest.fixture(scope="module")
 def collating_locale(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     """Environment for a process under a locale whose collation is the reverse of ASCII byte
