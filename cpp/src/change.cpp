@@ -2,6 +2,7 @@
 
 #include <array>
 #include <exception>
+#include <utility>
 
 #include <spdlog/spdlog.h>
 
@@ -37,16 +38,20 @@ ChangeHooks::ChangeHooks(std::shared_ptr<Metrics> metrics)
 ChangeHandle ChangeHooks::add(ChangeCallback callback) {
     auto entry = std::make_shared<Entry>();
     entry->callback = std::move(callback);
+    std::shared_ptr<const List> old;  // released after the lock (see remove)
     std::lock_guard lock(mutex_);
     entry->id = next_id_++;
     auto list = std::make_shared<List>(*callbacks_);
     list->push_back(entry);
-    callbacks_ = std::move(list);
+    old = std::exchange(callbacks_, std::move(list));
     count_.store(callbacks_->size(), std::memory_order_relaxed);
     return ChangeHandle(weak_from_this(), entry->id);
 }
 
 bool ChangeHooks::remove(std::uint64_t id) noexcept {
+    // The removed callback may be freed with the old list: after the lock, since freeing a
+    // Python callback takes the GIL.
+    std::shared_ptr<const List> old;
     std::lock_guard lock(mutex_);
     bool found = false;
     for (const auto& e : *callbacks_) {
@@ -58,7 +63,7 @@ bool ChangeHooks::remove(std::uint64_t id) noexcept {
         for (const auto& e : *callbacks_) {
             if (e->id != id) list->push_back(e);
         }
-        callbacks_ = std::move(list);
+        old = std::exchange(callbacks_, std::move(list));
         count_.store(callbacks_->size(), std::memory_order_relaxed);
     } catch (const std::bad_alloc&) {
         // Left in the list, flagged: never called again, only the fast path is lost.
