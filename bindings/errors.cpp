@@ -49,6 +49,10 @@ void register_errors(py::module_& /*m*/) {
             py::object cls = python_class("game_data.errors", "SeatUnavailableError");
             py::object err = cls(py::str(e.what()), py::str(e.reason()));
             PyErr_SetObject(cls.ptr(), err.ptr());
+        } catch (const game_data::PluginError& e) {
+            py::object cls = python_class("game_data.errors", "PluginError");
+            py::object err = cls(py::str(e.what()), py::arg("path") = e.path());
+            PyErr_SetObject(cls.ptr(), err.ptr());
         } catch (const game_data::Unsupported& e) {
             raise("UnsupportedError", e);
         } catch (const game_data::GameDataError& e) {

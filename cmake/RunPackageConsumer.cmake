@@ -16,5 +16,9 @@ run(${CMAKE_COMMAND} --install "${BUILD_DIR}" --prefix "${WORK_DIR}/prefix")
 run(${CMAKE_COMMAND} -S "${SOURCE_DIR}/tests/package" -B "${WORK_DIR}/build"
     "-DCMAKE_PREFIX_PATH=${WORK_DIR}/prefix")
 run(${CMAKE_COMMAND} --build "${WORK_DIR}/build")
-run("${WORK_DIR}/build/game_server")
+# The example plug-in builds standalone against the installed headers, and the consumer loads it.
+run(${CMAKE_COMMAND} -S "${SOURCE_DIR}/examples/plugins/memalias" -B "${WORK_DIR}/memalias"
+    "-DCMAKE_PREFIX_PATH=${WORK_DIR}/prefix")
+run(${CMAKE_COMMAND} --build "${WORK_DIR}/memalias")
+run("${WORK_DIR}/build/game_server" "${WORK_DIR}/memalias/libmemalias_plugin.so")
 message(STATUS "package consumer built and ran against ${WORK_DIR}/prefix")

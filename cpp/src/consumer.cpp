@@ -30,6 +30,7 @@ struct Consumer::Impl {
     ConsumerOptions options;
     std::function<std::int64_t()> clock;
     std::shared_ptr<Metrics> metrics;
+    std::shared_ptr<ChangeHooks> hooks;  // may be null
     mutable std::mutex stats_mutex;  // stats are read from other threads
     ConsumerStats stats;
     std::atomic<bool> group_ready{false};
@@ -203,6 +204,7 @@ struct Consumer::Impl {
 
         if (!events.empty()) {
             auto applied = store->apply_many(events, clock());
+            if (hooks && hooks->active()) hooks->fire_applied(events, applied);
             for (std::size_t k = 0; k < applied.size(); ++k) {
                 const std::size_t slot = event_slots[k];
                 applied[k].entry_id = batch[slot].id;
@@ -264,7 +266,7 @@ struct Consumer::Impl {
 
 Consumer::Consumer(std::shared_ptr<Store> store, std::shared_ptr<StreamTransport> transport,
                    ConsumerOptions options, std::function<std::int64_t()> clock,
-                   std::shared_ptr<Metrics> metrics)
+                   std::shared_ptr<Metrics> metrics, std::shared_ptr<ChangeHooks> hooks)
     : impl_(std::make_unique<Impl>()) {
     validate_id("consumer name", options.name);
     validate_id("group", options.group);
@@ -278,6 +280,7 @@ Consumer::Consumer(std::shared_ptr<Store> store, std::shared_ptr<StreamTransport
     check_range("trim_interval_ms", options.trim_interval_ms, 0, kMaxIntervalMs);
     check_range("remove_idle_consumers_ms", options.remove_idle_consumers_ms, 0, kMaxIntervalMs);
     impl_->store = std::move(store);
+    impl_->hooks = std::move(hooks);
     impl_->metrics = metrics ? std::move(metrics) : std::make_shared<Metrics>();
     // Counters exist from the start (at 0), so a dashboard sees "none lost", not "unknown".
     impl_->metrics->add(metric::kEventsLostTotal, 0);

@@ -5,6 +5,7 @@
 #include "game_data/consumer.hpp"
 #include "game_data/errors.hpp"
 #include "game_data/event_codec.hpp"
+#include "game_data/plugin.hpp"
 #include "game_data/publisher.hpp"
 #include "game_data/validation.hpp"
 
@@ -52,6 +53,12 @@ Matchmaker::Matchmaker(std::shared_ptr<Store> store, ConnectOptions options, Clo
       clock_(std::move(clock)),
       metrics_(store_ ? store_->metrics() : nullptr) {
     if (!store_) throw InvalidArgument("Matchmaker needs a store");
+    hooks_ = std::make_shared<ChangeHooks>(metrics_);
+}
+
+ChangeHandle Matchmaker::on_change(ChangeCallback callback) {
+    if (!callback) throw InvalidArgument("on_change needs a callback");
+    return hooks_->add(std::move(callback));
 }
 
 Game Matchmaker::create_game(const CreateGameRequest& r) {
@@ -69,6 +76,7 @@ Game Matchmaker::create_game(const CreateGameRequest& r) {
     g.metadata = r.metadata;
     g.created_at = g.updated_at = now();
     store_->create_game(g, g.created_at);
+    if (hooks_->active()) hooks_->fire(Change{ChangeKind::Created, g.id, g.state, std::nullopt});
     return g;
 }
 
@@ -100,27 +108,43 @@ OpenGamesPage Matchmaker::open_games_page(std::size_t limit, const Filters& filt
 
 Reservation Matchmaker::reserve_seat(const std::string& game_id, const std::string& player_id,
                                      std::int64_t ttl_ms) {
-    return store_->reserve_seat(game_id, player_id, ttl_ms, now());
+    Reservation r = store_->reserve_seat(game_id, player_id, ttl_ms, now());
+    if (hooks_->active()) hooks_->fire(Change{ChangeKind::Reserved, r.game_id, std::nullopt, std::nullopt});
+    return r;
 }
 
 bool Matchmaker::cancel_reservation(const std::string& game_id, const std::string& player_id) {
-    return store_->cancel_reservation(game_id, player_id, now());
+    const bool cancelled = store_->cancel_reservation(game_id, player_id, now());
+    if (cancelled && hooks_->active()) {
+        hooks_->fire(Change{ChangeKind::ReservationCancelled, game_id, std::nullopt, std::nullopt});
+    }
+    return cancelled;
 }
 
 std::optional<Reservation> Matchmaker::quick_join(const std::string& player_id,
                                                   const Filters& filters, std::int64_t ttl_ms) {
-    return store_->quick_join(player_id, filters, ttl_ms, now());
+    auto r = store_->quick_join(player_id, filters, ttl_ms, now());
+    if (r && hooks_->active()) hooks_->fire(Change{ChangeKind::Reserved, r->game_id, std::nullopt, std::nullopt});
+    return r;
 }
 
-ApplyResult Matchmaker::apply(const Event& event) { return store_->apply(event, now()); }
+ApplyResult Matchmaker::apply(const Event& event) {
+    ApplyResult r = store_->apply(event, now());
+    if (hooks_->active()) hooks_->fire_applied(std::span(&event, 1), std::span(&r, 1));
+    return r;
+}
 
 std::vector<ApplyResult> Matchmaker::apply_many(std::span<const Event> events) {
-    return store_->apply_many(events, now());
+    auto results = store_->apply_many(events, now());
+    if (hooks_->active()) hooks_->fire_applied(events, results);
+    return results;
 }
 
 std::vector<Game> Matchmaker::reap(std::optional<std::int64_t> at) {
     if (at && *at < 0) throw InvalidArgument("reap: now must be a non-negative time in ms");
-    return store_->reap(at.value_or(now()), options_.max_age, options_.reap_batch);
+    auto games = store_->reap(at.value_or(now()), options_.max_age, options_.reap_batch);
+    if (hooks_->active()) hooks_->fire_reaped(games);
+    return games;
 }
 
 Counts Matchmaker::counts() { return store_->counts(); }
@@ -145,7 +169,7 @@ Consumer Matchmaker::consumer(const ConsumerOptions& options) {
     if (o.dead_letter_stream.empty()) o.dead_letter_stream = o.stream + ":dead";
     return Consumer(store_, store_->streams(), std::move(o), [this_clock = clock_] {
         return this_clock ? this_clock() : now_ms();
-    }, metrics_);
+    }, metrics_, hooks_);
 }
 
 ReapedFeed Matchmaker::reaped_feed(const ReapedFeedOptions& options) {
@@ -155,9 +179,11 @@ ReapedFeed Matchmaker::reaped_feed(const ReapedFeedOptions& options) {
 Matchmaker connect(const std::string& url, ConnectOptions options) {
     validate_options(options);
     Url parsed = Url::parse(url);
-    auto store = open_store(parsed, options);
+    auto store = open_store(parsed, options);  // loads the GAME_DATA_PLUGINS plug-ins first
     store->filter_keys();  // settles them with the namespace now: a mismatch fails here
-    return Matchmaker(std::move(store), options);
+    Matchmaker mm(std::move(store), options);
+    for (auto& callback : plugin_change_callbacks()) mm.on_change(std::move(callback));
+    return mm;
 }
 
 }  // namespace game_data

@@ -2,6 +2,7 @@
 #include <mutex>
 
 #include "game_data/errors.hpp"
+#include "game_data/plugin.hpp"
 #include "game_data/store.hpp"
 
 namespace game_data {
@@ -35,7 +36,7 @@ void register_backend(const std::string& scheme, BackendFactory factory) {
     }
 }
 
-std::shared_ptr<Store> open_store(const Url& url, const ConnectOptions& options) {
+std::shared_ptr<Backend> open_backend(const Url& url, const ConnectOptions& options) {
     BackendFactory factory;
     {
         auto& r = registry();
@@ -48,7 +49,14 @@ std::shared_ptr<Store> open_store(const Url& url, const ConnectOptions& options)
         }
         factory = it->second;
     }
-    return std::make_shared<Store>(factory(url, options), options);
+    auto backend = factory(url, options);
+    if (!backend) throw BackendError("the backend factory of scheme '" + url.scheme + "' returned none");
+    return backend;
+}
+
+std::shared_ptr<Store> open_store(const Url& url, const ConnectOptions& options) {
+    load_plugins_from_env();
+    return std::make_shared<Store>(open_backend(url, options), options);
 }
 
 std::shared_ptr<Store> make_memory_store(const Url& url, const ConnectOptions& options) {

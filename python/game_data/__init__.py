@@ -30,19 +30,22 @@ from .errors import (
     InvalidArgumentError,
     OutOfMemoryError,
     OutcomeUnknownError,
+    PluginError,
     ReplyError,
     ScriptMissingError,
     SeatUnavailableError,
     UnsupportedError,
 )
+from ._plugins import PluginInfo, PluginRegistry, exporter, load_plugin, plugins
 from .matchmaker import DEFAULT_MAX_AGE_MS, Matchmaker, connect
-from .models import ApplyResult, Event, Game
+from .models import ApplyResult, Change, Event, Game
 from .streams import Consumer, EventPublisher
 
 Reaped = _core.Reaped
 ReapedFeed = _core.ReapedFeed
 Reservation = _core.Reservation
 OpenGamesPage = _core.OpenGamesPage
+ChangeHandle = _core.ChangeHandle
 
 __version__: str = _core.__version__  # CMakeLists.txt project(... VERSION ...), via the core
 
@@ -64,6 +67,8 @@ __all__ = [
     "BackendError",
     "BackendTimeoutError",
     "BusyLoadingError",
+    "Change",
+    "ChangeHandle",
     "Consumer",
     "DEFAULT_MAX_AGE_MS",
     "Event",
@@ -80,6 +85,9 @@ __all__ = [
     "OutOfMemoryError",
     "OutcomeUnknownError",
     "OpenGamesPage",
+    "PluginError",
+    "PluginInfo",
+    "PluginRegistry",
     "Reaped",
     "ReapedFeed",
     "Reservation",
@@ -90,6 +98,9 @@ __all__ = [
     "__version__",
     "backend_available",
     "connect",
+    "exporter",
+    "load_plugin",
+    "plugins",
     "set_log_level",
     "set_of",
 ]

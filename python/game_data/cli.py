@@ -3,6 +3,7 @@
     game-data simulate [--games N] [--seed S] ...   simulate servers and players, check invariants
     game-data consume --url redis://... ...         run a matchmaker consumer until SIGINT/SIGTERM
     game-data reap --url redis://... --interval-ms N  reap stale games every N ms until SIGINT/SIGTERM
+    game-data plugins [--json]                      list the plug-ins a connect loads
     game-data --version
 
 Exit status: 0 on success, 1 when a simulation invariant fails or the backend fails,
@@ -139,6 +140,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="default INFO; also sets the C++ core's level")
     con.set_defaults(handler=_cmd_consume, default_log_level="INFO")
     _add_reap_parser(sub)
+    _add_plugins_parser(sub)
     return parser
 
 
@@ -358,6 +360,42 @@ def _cmd_reap(args: argparse.Namespace) -> int:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     log.info("reaper on namespace %s stopped: %s", mm.namespace, tally.line())
+    return 0
+
+
+def _add_plugins_parser(sub: argparse._SubParsersAction) -> None:
+    pp = sub.add_parser(
+        "plugins",
+        help="list the plug-ins a connect loads, and where each came from",
+        description="Load the plug-ins as the first connect does (Python entry points of group "
+        "game_data.plugins, then the C plug-ins of GAME_DATA_PLUGINS) and list them: name, kind "
+        "(c or python) and source (the library's path, or the entry point).",
+    )
+    pp.add_argument("--json", action="store_true", help="print a JSON list of objects")
+    pp.add_argument("--log-level", choices=LOG_LEVELS, default=None, type=str.upper,
+                    help="default WARNING; also sets the C++ core's level")
+    pp.set_defaults(handler=_cmd_plugins, default_log_level="WARNING")
+
+
+def _cmd_plugins(args: argparse.Namespace) -> int:
+    import json
+
+    import game_data
+    from game_data import _plugins
+
+    _plugins.load_all()
+    loaded = game_data.plugins()
+    if args.json:
+        print(json.dumps([p._asdict() for p in loaded], indent=2))
+        return 0
+    if not loaded:
+        print("no plug-ins loaded (GAME_DATA_PLUGINS is unset and no entry point is in group "
+              f"{_plugins.ENTRY_POINT_GROUP})")
+        return 0
+    rows = [("NAME", "KIND", "SOURCE")] + [tuple(p) for p in loaded]
+    widths = [max(len(row[i]) for row in rows) for i in range(2)]
+    for name, kind, source in rows:
+        print(f"{name:<{widths[0]}}  {kind:<{widths[1]}}  {source}")
     return 0
 
 

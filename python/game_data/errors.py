@@ -16,6 +16,7 @@ __all__ = [
     "InvalidArgumentError",
     "OutOfMemoryError",
     "OutcomeUnknownError",
+    "PluginError",
     "ReplyError",
     "ScriptMissingError",
     "SeatUnavailableError",
@@ -92,3 +93,9 @@ class ScriptMissingError(ReplyError, LookupError):
 
 class UnsupportedError(GameDataError):
     """A feature this build cannot provide (for example rediss:// without TLS support)."""
+
+
+class PluginError(GameDataError, ImportError):
+    """A plug-in could not be loaded: no such file, a missing symbol, another plug-in ABI
+    version, a C plug-in or its host refusing it, or a Python entry point that raised. The
+    message names the plug-in; ``path`` is a C plug-in's path (None for an entry point)."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from types import MappingProxyType
 
-from . import _core
+from . import _core, _plugins
 from .streams import Consumer, EventPublisher
 
 __all__ = ["DEFAULT_MAX_AGE_MS", "Matchmaker", "connect"]
@@ -94,8 +94,13 @@ def connect(
     ``max_age_ms`` may set any of ``pending``, ``lobby`` and ``active``, the longest a game may
     stay in that set before :meth:`reap` removes it (defaults: :data:`DEFAULT_MAX_AGE_MS`,
     one minute, ten minutes and one hour).
+
+    Before the first connect the plug-ins are loaded: the Python entry points of group
+    ``game_data.plugins``, then the C plug-ins of ``GAME_DATA_PLUGINS``; the change callbacks
+    they added are added to the new Matchmaker.
     """
-    return Matchmaker(
+    _plugins.load_entry_points()
+    mm = Matchmaker(
         url,
         namespace=namespace,
         max_age_ms=dict(max_age_ms) if isinstance(max_age_ms, Mapping) else max_age_ms,
@@ -105,6 +110,9 @@ def connect(
         tombstone_ttl_ms=tombstone_ttl_ms,
         filter_keys=_as_key_list(filter_keys),
     )
+    for callback in _plugins.change_callbacks():
+        mm.on_change(callback)
+    return mm
 
 
 def _as_key_list(keys: object) -> object:

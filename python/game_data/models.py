@@ -1,4 +1,4 @@
-"""Value types: a game record, an event, and the result of applying an event.
+"""Value types: a game record, an event, the result of applying an event, and a change.
 
 These are the compiled classes themselves (plain copies of the C++ values)::
 
@@ -7,10 +7,10 @@ These are the compiled classes themselves (plain copies of the C++ values)::
 
 from __future__ import annotations
 
-from ._core import ApplyResult, Event, Game
+from ._core import ApplyResult, Change, Event, Game
 
-__all__ = ["ApplyResult", "Event", "Game"]
+__all__ = ["ApplyResult", "Change", "Event", "Game"]
 
-for _cls in (ApplyResult, Event, Game):
+for _cls in (ApplyResult, Change, Event, Game):
     _cls.__module__ = __name__
 del _cls

@@ -1,10 +1,12 @@
-// A minimal game server + matchmaker on the embedded backend, through the installed package.
+// A minimal game server + matchmaker on the embedded backend, through the installed package;
+// given the path of the example memalias plug-in, it loads it and opens memalias://.
 #include <game_data/game_data.hpp>
 
 #include <string_view>
 
-int main() {
-    auto mm = game_data::connect("memory://");
+int main(int argc, char** argv) {
+    if (argc > 1) game_data::load_plugin(argv[1]);
+    auto mm = game_data::connect(argc > 1 ? "memalias://consumer" : "memory://");
     auto game = mm.create_game("alice", 4, "gs-1", {{"mode", "duel"}});
     auto pub = mm.publisher("gs-1");
     pub.creator_joined(game.id, "alice");

@@ -13,6 +13,7 @@
 #include <string_view>
 #include <vector>
 
+#include "game_data/change.hpp"
 #include "game_data/metrics.hpp"
 #include "game_data/run_loop.hpp"
 #include "game_data/store.hpp"
@@ -64,10 +65,13 @@ public:
     static constexpr std::int64_t kMaxClaimIdleMs = 7LL * 24 * 3'600'000;  // a week
     static constexpr std::int64_t kMaxIntervalMs = 7LL * 24 * 3'600'000;   // a week
 
-    // Throws InvalidArgument for options out of their documented ranges.
+    // Throws InvalidArgument for options out of their documented ranges. Each applied event
+    // of a batch is announced to `hooks` (those of the Matchmaker it was made from) right after
+    // the batch is committed, before the dead letters and the ack.
     Consumer(std::shared_ptr<Store> store, std::shared_ptr<StreamTransport> transport,
              ConsumerOptions options, std::function<std::int64_t()> clock,
-             std::shared_ptr<Metrics> metrics = nullptr);
+             std::shared_ptr<Metrics> metrics = nullptr,
+             std::shared_ptr<ChangeHooks> hooks = nullptr);
     Consumer(Consumer&&) noexcept;
     Consumer& operator=(Consumer&&) noexcept;
     ~Consumer();

@@ -108,6 +108,18 @@ public:
     using GameDataError::GameDataError;
 };
 
+// A plug-in could not be loaded (plugin.hpp): no such file, a missing symbol, another plug-in
+// ABI, or a refusal. path() is the plug-in's path as given. Python: PluginError (an ImportError).
+class PluginError : public GameDataError {
+public:
+    PluginError(std::string path, const std::string& message)
+        : GameDataError(message), path_(std::move(path)) {}
+    const std::string& path() const noexcept { return path_; }
+
+private:
+    std::string path_;
+};
+
 // The label of a backend failure in game_data_backend_errors_total{kind=...}: "oom",
 // "loading", "timeout", "outcome_unknown", "connection", "group_missing", "script_missing",
 // "reply" or "backend".

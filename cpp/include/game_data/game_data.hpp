@@ -1,6 +1,7 @@
 // Umbrella header: everything a matchmaker or a game server needs.
 #pragma once
 
+#include "game_data/change.hpp"
 #include "game_data/consumer.hpp"
 #include "game_data/errors.hpp"
 #include "game_data/event_codec.hpp"
@@ -8,6 +9,7 @@
 #include "game_data/logging.hpp"
 #include "game_data/matchmaker.hpp"
 #include "game_data/metrics.hpp"
+#include "game_data/plugin.hpp"
 #include "game_data/publisher.hpp"
 #include "game_data/reaped_feed.hpp"
 #include "game_data/run_loop.hpp"

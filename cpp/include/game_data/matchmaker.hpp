@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "game_data/change.hpp"
 #include "game_data/metrics.hpp"
 #include "game_data/reaped_feed.hpp"
 #include "game_data/store.hpp"
@@ -65,6 +66,10 @@ public:
     // Removes games older than their set's max age at `now` (default: the clock).
     std::vector<Game> reap(std::optional<std::int64_t> now = std::nullopt);
     Counts counts();
+    // Calls `callback` after every change committed through this handle, its copies and the
+    // consumers made from it (change.hpp): create_game, each applied event, reservations,
+    // cancellations, reaped games. Never for duplicates, rejections or refused calls.
+    ChangeHandle on_change(ChangeCallback callback);
     // Counters and gauges of SPEC section 8 (Prometheus names; labels as name{label="v"}),
     // shared by every consumer made from this handle. Refreshes the game_data_games gauges.
     std::map<std::string, double> stats();
@@ -80,15 +85,19 @@ public:
     std::string default_stream() const { return options_.ns + ":events"; }
     std::int64_t now() const { return clock_ ? clock_() : now_ms(); }
     const std::shared_ptr<Metrics>& metrics() const noexcept { return metrics_; }
+    const std::shared_ptr<ChangeHooks>& change_hooks() const noexcept { return hooks_; }
 
 private:
     std::shared_ptr<Store> store_;
     ConnectOptions options_;
     Clock clock_;
     std::shared_ptr<Metrics> metrics_;
+    std::shared_ptr<ChangeHooks> hooks_;
 };
 
-// Opens the backend named by the URL (memory://, redis://, rediss://, unix://).
+// Opens the backend named by the URL (memory://, redis://, rediss://, unix://, or a scheme a
+// plug-in registered). Loads the GAME_DATA_PLUGINS plug-ins first (once per process) and adds
+// the change callbacks plug-ins registered to the new Matchmaker (plugin.hpp).
 Matchmaker connect(const std::string& url, ConnectOptions options = {});
 
 }  // namespace game_data

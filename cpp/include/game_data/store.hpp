@@ -206,8 +206,12 @@ using BackendFactory =
 
 // Registers a backend for a URL scheme. Throws InvalidArgument if the scheme is taken.
 void register_backend(const std::string& scheme, BackendFactory factory);
-// Opens a store on the backend of the URL's scheme. Throws InvalidArgument for unknown schemes.
+// Opens a store on the backend of the URL's scheme, after loading the GAME_DATA_PLUGINS
+// plug-ins (plugin.hpp; once per process, PluginError when one fails). Throws InvalidArgument
+// for unknown schemes.
 std::shared_ptr<Store> open_store(const Url& url, const ConnectOptions& options);
+// The backend of the URL's scheme, as open_store opens it (no plug-ins loaded first).
+std::shared_ptr<Backend> open_backend(const Url& url, const ConnectOptions& options);
 std::vector<std::string> registered_schemes();
 
 // Built-in backends (registered automatically; exposed for direct use in tests).
