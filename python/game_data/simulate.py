@@ -666,6 +666,7 @@ class _Simulation:
                         self.bad_seen.add(entry_id)
                         if want not in (r.reason or ""):
                             self.wrong_reasons.append(f"{entry_id}: {r.reason!r}, expected {want!r}")
+            self.sample()  # a tick can be long: the timeline also moves with the consumer
         for gid, player in self.expected.joins_sent:
             entry = self.ledger.drop(gid, player)
             if entry is None or entry[1] != "join":

@@ -60,10 +60,11 @@ protected:
         options_.ns = unique_namespace();
         store_ = GetParam().open(options_);
         mm_ = std::make_unique<Matchmaker>(store_, options_);
-        transport_ = store_->streams();
-        stream_ = mm_->default_stream();
-        dead_ = stream_ + ":dead";
     }
+
+    StreamTransport& streams() { return *store_->streams(); }
+    std::string stream() const { return mm_->default_stream(); }
+    std::string dead() const { return stream() + ":dead"; }
 
     Game create(const std::string& id, const std::string& server = "gs-1") {
         return mm_->create_game(CreateGameRequest{"alice", 4, server, nlohmann::json::object(), id});
@@ -91,9 +92,6 @@ protected:
     ConnectOptions options_;
     std::shared_ptr<Store> store_;
     std::unique_ptr<Matchmaker> mm_;
-    std::shared_ptr<StreamTransport> transport_;
-    std::string stream_;
-    std::string dead_;
 };
 
 // ---- metrics ------------------------------------------------------------------------------
@@ -153,8 +151,8 @@ TEST_P(ObserveTest, EventsTotalCountsEveryConsumedEntryByTypeAndStatusIncludingU
     pub.creator_joined("g1", "alice");
     pub.creator_joined("g1", "alice");  // duplicate
     pub.heartbeat("nope");              // unknown game: rejected, dead-lettered
-    transport_->add(stream_, {{"type", "teleported"}, {"game_id", "g1"}, {"server_id", "gs-1"}});
-    transport_->add(stream_, {{"type", "game_started"}, {"server_id", "gs-1"}});  // no game_id
+    streams().add(stream(), {{"type", "teleported"}, {"game_id", "g1"}, {"server_id", "gs-1"}});
+    streams().add(stream(), {{"type", "game_started"}, {"server_id", "gs-1"}});  // no game_id
     Consumer c = consumer();
     ASSERT_EQ(drain(c), 5u);
 
@@ -244,38 +242,38 @@ TEST_P(ObserveTest, ReplayedDeadLettersAreAppliedOnceTheirGameExists) {
     pub.creator_joined("late", "alice");  // the game does not exist yet
     Consumer c = consumer();
     drain(c);
-    ASSERT_EQ(transport_->length(dead_), 1);
-    const std::string dead_id = transport_->range(dead_).at(0).id;
+    ASSERT_EQ(streams().length(dead()), 1);
+    const std::string dead_id = streams().range(dead()).at(0).id;
 
     create("late");
-    const auto moved = replay_dead_letters(*transport_, dead_, stream_, std::nullopt);
+    const auto moved = replay_dead_letters(streams(), dead(), stream(), std::nullopt);
     ASSERT_EQ(moved.size(), 1u);
     EXPECT_EQ(moved[0].dead_letter_id, dead_id);
-    EXPECT_EQ(transport_->length(dead_), 0);
-    const auto copy = transport_->range(stream_).back();
+    EXPECT_EQ(streams().length(dead()), 0);
+    const auto copy = streams().range(stream()).back();
     EXPECT_EQ(copy.id, moved[0].entry_id);
     EXPECT_EQ(std::count_if(copy.fields.begin(), copy.fields.end(),
                             [](const auto& f) { return f.first == "error"; }), 0);
     drain(c);
     EXPECT_EQ(mm_->get_game("late")->state, GameState::CreatorJoined);
-    EXPECT_EQ(transport_->length(dead_), 0);
+    EXPECT_EQ(streams().length(dead()), 0);
 }
 
 TEST_P(ObserveTest, ReplayByIdMovesOnlyThoseAndSkipsUnknownIds) {
     for (const char* game : {"x1", "x2", "x3"}) {
-        transport_->add(dead_, dead_letter_fields({{"type", "heartbeat"}, {"game_id", game},
+        streams().add(dead(), dead_letter_fields({{"type", "heartbeat"}, {"game_id", game},
                                                    {"server_id", "gs-1"}}, "unknown game"));
     }
-    const auto dead = transport_->range(dead_);
-    const auto moved = replay_dead_letters(*transport_, dead_, stream_,
-                                           std::vector<std::string>{dead[1].id, "1-999"});
+    const auto letters = streams().range(dead());
+    const auto moved = replay_dead_letters(streams(), dead(), stream(),
+                                           std::vector<std::string>{letters[1].id, "1-999"});
     ASSERT_EQ(moved.size(), 1u);
-    EXPECT_EQ(moved[0].dead_letter_id, dead[1].id);
-    const auto left = transport_->range(dead_);
+    EXPECT_EQ(moved[0].dead_letter_id, letters[1].id);
+    const auto left = streams().range(dead());
     ASSERT_EQ(left.size(), 2u);
-    EXPECT_EQ(left[0].id, dead[0].id);
-    EXPECT_EQ(left[1].id, dead[2].id);
-    EXPECT_EQ(transport_->range(stream_).at(0).fields,
+    EXPECT_EQ(left[0].id, letters[0].id);
+    EXPECT_EQ(left[1].id, letters[2].id);
+    EXPECT_EQ(streams().range(stream()).at(0).fields,
               (Fields{{"type", "heartbeat"}, {"game_id", "x2"}, {"server_id", "gs-1"}}));
 }
 
@@ -284,12 +282,12 @@ TEST_P(ObserveTest, ReplayOfEverythingStopsAtWhatWasThereWhenItStarted) {
     for (int i = 0; i < 3; ++i) pub.heartbeat("ghost" + std::to_string(i));
     Consumer c = consumer();
     drain(c);
-    ASSERT_EQ(transport_->length(dead_), 3);
-    EXPECT_EQ(replay_dead_letters(*transport_, dead_, stream_, std::nullopt).size(), 3u);
+    ASSERT_EQ(streams().length(dead()), 3);
+    EXPECT_EQ(replay_dead_letters(streams(), dead(), stream(), std::nullopt).size(), 3u);
     drain(c);  // still no such games: dead-lettered again, as new dead letters
-    EXPECT_EQ(transport_->length(dead_), 3);
+    EXPECT_EQ(streams().length(dead()), 3);
     EXPECT_EQ(stat(std::string(metric::kDeadLettersTotal)), 6);
-    EXPECT_THROW(replay_dead_letters(*transport_, stream_, stream_, std::nullopt), InvalidArgument);
+    EXPECT_THROW(replay_dead_letters(streams(), stream(), stream(), std::nullopt), InvalidArgument);
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, ObserveTest, ::testing::ValuesIn(observe_params()),

@@ -77,9 +77,12 @@ def consumed(metrics: dict[str, float]) -> float:
     return sum(v for k, v in metrics.items() if k.startswith("game_data_events_total{"))
 
 
-def assert_stopped_serving(url: str) -> None:
+def stop_cleanly(d: Daemon) -> None:
+    """SIGTERM: the daemon exits 0 without a traceback and no longer serves its metrics."""
+    assert d.stop() == 0
+    assert "Traceback" not in d.text()
     with pytest.raises(urllib.error.URLError):
-        urllib.request.urlopen(url, timeout=2)
+        urllib.request.urlopen(d.url, timeout=2)
 
 
 def test_consume_serves_counters_that_match_the_events_sent_including_dead_letters(redis_url, gd_namespace):
@@ -116,10 +119,7 @@ def test_consume_serves_counters_that_match_the_events_sent_including_dead_lette
         assert metrics[series("game_data_games", set="lobby")] == 2
         assert metrics[series("game_data_games", set="active")] == 1
         assert metrics["game_data_apply_seconds_count"] >= 1
-        url = d.url
-        assert d.stop() == 0
-    assert "Traceback" not in d.text()
-    assert_stopped_serving(url)
+        stop_cleanly(d)
 
 
 def test_consume_shows_lag_while_entries_wait(redis_url, gd_namespace):
@@ -132,7 +132,7 @@ def test_consume_shows_lag_while_entries_wait(redis_url, gd_namespace):
         mm.publisher(SERVER).heartbeat(game.id)
         wait_for(lambda: d.metrics()[series("game_data_events_total", type="heartbeat", status="applied")] == 1,
                  what="the heartbeat to be applied")
-        assert d.stop() == 0
+        stop_cleanly(d)
 
 
 def test_reap_serves_what_it_reaped_per_set(redis_url, gd_namespace):
@@ -155,10 +155,7 @@ def test_reap_serves_what_it_reaped_per_set(redis_url, gd_namespace):
             "pending": 1, "lobby": 1, "active": 1}
         assert all(metrics[series("game_data_games", set=s)] == 0 for s in ("pending", "lobby", "active"))
         assert all(mm.get_game(g.id) is None for g in (pending, lobby, active))
-        url = d.url
-        assert d.stop() == 0
-    assert "Traceback" not in d.text()
-    assert_stopped_serving(url)
+        stop_cleanly(d)
 
 
 def test_a_taken_metrics_port_fails_the_daemon_at_start(redis_url, gd_namespace):
