@@ -25,6 +25,7 @@ void register_streams(py::module_& m);
 void register_reaped(py::module_& m);
 void register_constants(py::module_& m);
 void register_plugins(py::module_& m);  // after register_matchmaker: adds Matchmaker.on_change
+void register_observe(py::module_& m);  // after register_matchmaker
 
 // JSON <-> Python (json.cpp). Python -> JSON accepts dict/list/tuple/str/int/float/bool/None
 // (finite floats, str keys) and throws InvalidArgument naming `what` otherwise, and as soon as

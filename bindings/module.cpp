@@ -14,6 +14,7 @@ PYBIND11_MODULE(_core, m) {
     gb::register_reaped(m);
     gb::register_constants(m);
     gb::register_plugins(m);
+    gb::register_observe(m);
     m.def("set_log_level", [](const gb::StrArg& level) { game_data::set_log_level(level.get("level")); },
           pybind11::arg("level"),
           "Level of the C++ 'game_data' spdlog logger: trace, debug, info, warn, error, off.");

@@ -63,6 +63,16 @@ struct Consumer::Impl {
         metrics->set(metric::kConsumerPending, static_cast<double>(info.pending));
     }
 
+    // An entry's rejection under its type, or "invalid" when it names no known type.
+    void count_unapplied(const Fields& fields) {
+        std::string_view type = metric::kInvalidEventTypeLabel;
+        const auto field = std::find_if(fields.begin(), fields.end(),
+                                        [](const auto& f) { return f.first == "type"; });
+        if (field != fields.end() && parse_event_type(field->second)) type = field->second;
+        metrics->add(labelled(metric::kEventsTotal,
+                              {{"type", type}, {"status", to_string(ApplyStatus::Rejected)}}));
+    }
+
     void count_lost(std::int64_t n) {
         metrics->add(metric::kEventsLostTotal, static_cast<double>(n));
         count([&](ConsumerStats& s) { s.lost += n; });
@@ -202,6 +212,10 @@ struct Consumer::Impl {
             }
         }
 
+        // Entries rejected before the store (undecodable, or delivered too often) are counted
+        // in game_data_events_total here, as the store counts the rest.
+        for (std::size_t slot : dead_slots) count_unapplied(batch[slot].fields);
+
         if (!events.empty()) {
             auto applied = store->apply_many(events, clock());
             if (hooks && hooks->active()) hooks->fire_applied(events, applied);
@@ -218,12 +232,7 @@ struct Consumer::Impl {
             std::vector<Fields> dead;
             dead.reserve(dead_slots.size());
             for (std::size_t slot : dead_slots) {
-                Fields f = batch[slot].fields;
-                for (auto& [k, v] : f) {
-                    if (k == kDeadLetterErrorField) k = kDeadLetterOrigErrorField;
-                }
-                f.emplace_back(kDeadLetterErrorField, results[slot].reason);
-                dead.push_back(std::move(f));
+                dead.push_back(dead_letter_fields(batch[slot].fields, results[slot].reason));
             }
             // Dead letters are written before the ack: a crash in between redelivers, never loses.
             transport->add_many(options.dead_letter_stream, dead);

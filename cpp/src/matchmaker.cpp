@@ -2,10 +2,13 @@
 
 #include <random>
 
+#include <spdlog/spdlog.h>
+
 #include "game_data/consumer.hpp"
 #include "game_data/errors.hpp"
 #include "game_data/event_codec.hpp"
 #include "game_data/plugin.hpp"
+#include "game_data/logging.hpp"
 #include "game_data/publisher.hpp"
 #include "game_data/validation.hpp"
 
@@ -150,10 +153,17 @@ std::vector<Game> Matchmaker::reap(std::optional<std::int64_t> at) {
 Counts Matchmaker::counts() { return store_->counts(); }
 
 std::map<std::string, double> Matchmaker::stats() {
-    const Counts c = store_->counts();
-    metrics_->set(labelled(metric::kGames, {{"set", "pending"}}), static_cast<double>(c.pending));
-    metrics_->set(labelled(metric::kGames, {{"set", "lobby"}}), static_cast<double>(c.lobby));
-    metrics_->set(labelled(metric::kGames, {{"set", "active"}}), static_cast<double>(c.active));
+    try {
+        const Counts c = store_->counts();
+        metrics_->set(labelled(metric::kGames, {{"set", "pending"}}), static_cast<double>(c.pending));
+        metrics_->set(labelled(metric::kGames, {{"set", "lobby"}}), static_cast<double>(c.lobby));
+        metrics_->set(labelled(metric::kGames, {{"set", "active"}}), static_cast<double>(c.active));
+    } catch (const BackendError& e) {
+        // The counters are still worth serving while the backend is away (a scrape during an
+        // outage): the set gauges keep their last values and the failure is counted.
+        metrics_->add(labelled(metric::kBackendErrorsTotal, {{"kind", backend_error_kind(e)}}));
+        logger()->warn("stats: cannot read the set sizes: {}", e.what());
+    }
     return metrics_->snapshot();
 }
 

@@ -65,6 +65,32 @@ std::string labelled(std::string_view name,
     return out;
 }
 
+const std::vector<Metrics::Family>& Metrics::families() {
+    using K = Kind;
+    static const std::vector<Family> kFamilies = {
+        {metric::kEventsTotal, K::Counter,
+         "Events by type and outcome (applied, duplicate, rejected); entries the consumer could "
+         "not decode count as type \"invalid\""},
+        {metric::kGames, K::Gauge, "Live games in each set (pending, lobby, active)"},
+        {metric::kReapedTotal, K::Counter, "Games removed by reap, by the set they were reaped from"},
+        {metric::kReservationsTotal, K::Counter,
+         "Seat requests by outcome: reserved, quick_join, cancelled, no_game, or the refusal reason"},
+        {metric::kDeadLettersTotal, K::Counter, "Stream entries copied to the dead-letter stream"},
+        {metric::kEventsLostTotal, K::Counter, "Stream entries trimmed away before they were applied"},
+        {metric::kConsumerLag, K::Gauge, "Entries of the event stream not yet delivered to the consumer group"},
+        {metric::kConsumerPending, K::Gauge,
+         "Entries delivered to the consumer group and not yet acknowledged"},
+        {metric::kApplySeconds, K::Histogram, "Seconds per apply call (one event or one consumer batch)"},
+        {metric::kBackendErrorsTotal, K::Counter, "Backend failures met by consumers, by kind"},
+        {metric::kCallbackErrorsTotal, K::Counter, "Change callbacks that failed"},
+        {metric::kCommitConflictsTotal, K::Counter,
+         "Guarded writes retried because another client changed the game in between"},
+        {metric::kOrphansTotal, K::Counter, "Set entries without a game record, removed by reap, by set"},
+        {metric::kEvictionRisk, K::Gauge, "1 when the backend's eviction policy can evict game records"},
+    };
+    return kFamilies;
+}
+
 const std::array<double, 15>& Metrics::histogram_buckets() {
     static const std::array<double, 15> kBuckets = {0.00005, 0.0001, 0.00025, 0.0005, 0.001,
                                                     0.0025,  0.005,  0.01,    0.025,  0.05,

@@ -22,6 +22,12 @@ namespace {
 
 constexpr int kMaxAttempts = 64;
 
+// Outcomes of game_data_reservations_total besides the refusal reasons (SeatRefusal).
+constexpr std::string_view kReserved = "reserved";
+constexpr std::string_view kQuickJoined = "quick_join";
+constexpr std::string_view kCancelled = "cancelled";
+constexpr std::string_view kNoGame = "no_game";
+
 using Entries = std::vector<std::pair<std::string, std::int64_t>>;
 
 // The index moves from entries `was` to entries `now`: sets left, and sets entered or rescored.
@@ -65,6 +71,12 @@ Entries entries_of(const GameSlot& slot, std::span<const std::string> filter_key
 
 constexpr std::int64_t kMaxReservationTtlMs = 10 * 60 * 1000;
 constexpr std::size_t kMaxOpenLimit = 10'000;
+
+void validate_limit(std::size_t limit) {
+    if (limit > kMaxOpenLimit) {
+        throw InvalidArgument("limit must be at most " + std::to_string(kMaxOpenLimit));
+    }
+}
 
 void validate_ttl(std::int64_t ttl_ms) {
     if (ttl_ms < 1 || ttl_ms > kMaxReservationTtlMs) {
@@ -170,6 +182,22 @@ Store::Store(std::shared_ptr<Backend> backend, const ConnectOptions& options)
         }
     }
     apply_seconds_ = &metrics_->histogram(metric::kApplySeconds);
+    // The counters of SPEC section 8 exist from the start, at 0, so a dashboard reads "none
+    // yet", not "no data". (The consumer gauges appear once a consumer reports.)
+    for (GameSet set : kAllSets) metrics_->add(labelled(metric::kReapedTotal, {{"set", to_string(set)}}), 0);
+    for (std::string_view outcome : {kReserved, kQuickJoined, kCancelled, kNoGame}) {
+        metrics_->add(labelled(metric::kReservationsTotal, {{"outcome", outcome}}), 0);
+    }
+    for (SeatRefusal refusal : {SeatRefusal::NotOpen, SeatRefusal::Full, SeatRefusal::AlreadyJoined}) {
+        metrics_->add(labelled(metric::kReservationsTotal, {{"outcome", to_string(refusal)}}), 0);
+    }
+    metrics_->add(labelled(metric::kEventsTotal, {{"type", metric::kInvalidEventTypeLabel},
+                                                  {"status", to_string(ApplyStatus::Rejected)}}), 0);
+    metrics_->add(metric::kDeadLettersTotal, 0);
+    metrics_->add(metric::kEventsLostTotal, 0);
+    for (const char* kind : kBackendErrorKinds) {
+        metrics_->add(labelled(metric::kBackendErrorsTotal, {{"kind", kind}}), 0);
+    }
     conflicts_ = &metrics_->counter(metric::kCommitConflictsTotal);
     metrics_->set(metric::kEvictionRisk, backend_->eviction_risk() ? 1.0 : 0.0);
 }
@@ -209,6 +237,24 @@ std::optional<std::pair<GameSet, std::int64_t>> Store::set_entry(std::string_vie
     return std::make_pair(*set_of(slot.game->state), slot.score);
 }
 
+std::vector<SetMember> Store::set_members(GameSet set, std::size_t limit, std::int64_t now) {
+    validate_limit(limit);
+    const std::string index(to_string(set));
+    std::vector<SetMember> out;
+    std::optional<IndexCursor> after;
+    while (out.size() < limit) {
+        const std::size_t want = limit - out.size();
+        auto entries = backend_->scan(index, std::numeric_limits<std::int64_t>::max(), after, want);
+        for (auto& e : entries) {
+            // An entry without a record is damage for audit to report, not a member to list.
+            if (e.stored.slot.game) out.push_back({as_of(std::move(*e.stored.slot.game), now), e.score});
+        }
+        if (entries.size() < want) break;
+        after = IndexCursor{entries.back().score, entries.back().id};
+    }
+    return out;
+}
+
 std::vector<Game> Store::get_open_games(std::size_t limit) {
     return open_games_page(limit, {}, 1, std::nullopt, now_ms()).games;
 }
@@ -243,7 +289,7 @@ std::vector<IndexedGame> Store::scan_open(const std::string& index, std::int64_t
 OpenGamesPage Store::open_games_page(std::size_t limit, const Filters& filters,
                                      std::int32_t min_free_seats,
                                      const std::optional<std::string>& cursor, std::int64_t now) {
-    if (limit > kMaxOpenLimit) throw InvalidArgument("limit must be at most 10000");
+    validate_limit(limit);
     if (min_free_seats < 1 || min_free_seats > kMaxCapacity) {
         throw InvalidArgument("min_free_seats must be 1.." + std::to_string(kMaxCapacity));
     }
@@ -315,7 +361,7 @@ Reservation Store::reserve_seat(const std::string& game_id, const std::string& p
         }
         return true;
     });
-    metrics_->add(labelled(metric::kReservationsTotal, {{"outcome", "reserved"}}));
+    metrics_->add(labelled(metric::kReservationsTotal, {{"outcome", kReserved}}));
     return Reservation{game_id, player_id, expires_at};
 }
 
@@ -328,7 +374,7 @@ bool Store::cancel_reservation(const std::string& game_id, const std::string& pl
         cancelled = slot.game && game_data::cancel_reservation(*slot.game, player_id, now);
         return cancelled;
     });
-    if (cancelled) metrics_->add(labelled(metric::kReservationsTotal, {{"outcome", "cancelled"}}));
+    if (cancelled) metrics_->add(labelled(metric::kReservationsTotal, {{"outcome", kCancelled}}));
     return cancelled;
 }
 
@@ -359,7 +405,7 @@ std::optional<Reservation> Store::quick_join(const std::string& player_id, const
             GameWrite w = plan_write(e.id, e.stored, entries_of(read, filter_keys()), std::move(slot),
                                      tombstone_ttl_ms_, filter_keys());
             if (backend_->commit(std::span(&w, 1)).at(0)) {
-                metrics_->add(labelled(metric::kReservationsTotal, {{"outcome", "quick_join"}}));
+                metrics_->add(labelled(metric::kReservationsTotal, {{"outcome", kQuickJoined}}));
                 return Reservation{e.id, player_id, now + ttl_ms};
             }
             // Another client wrote the game in between: it may still have a seat.
@@ -376,7 +422,7 @@ std::optional<Reservation> Store::quick_join(const std::string& player_id, const
         if (entries.size() < window) break;
         window = std::min(2 * window, kMaxWindow);
     }
-    metrics_->add(labelled(metric::kReservationsTotal, {{"outcome", "no_game"}}));
+    metrics_->add(labelled(metric::kReservationsTotal, {{"outcome", kNoGame}}));
     return std::nullopt;
 }
 

@@ -4,6 +4,8 @@
     game-data consume --url redis://... ...         run a matchmaker consumer until SIGINT/SIGTERM
     game-data reap --url redis://... --interval-ms N  reap stale games every N ms until SIGINT/SIGTERM
     game-data plugins [--json]                      list the plug-ins a connect loads
+    game-data games | game ID | dead-letters [--replay] | stats   inspect a live namespace
+    (consume and reap serve Prometheus metrics with --metrics-port N)
     game-data --version
 
 Exit status: 0 on success, 1 when a simulation invariant fails or the backend fails,
@@ -21,7 +23,10 @@ import signal
 import socket
 import sys
 import threading
-from typing import Iterator, Optional, Sequence
+from typing import TYPE_CHECKING, Callable, Iterator, Optional, Sequence
+
+if TYPE_CHECKING:
+    from game_data import Matchmaker
 
 __all__ = ["build_parser", "default_consumer_name", "main"]
 
@@ -102,6 +107,9 @@ def build_parser() -> argparse.ArgumentParser:
                           help="show a progress bar on stderr (default: when stderr is a terminal)")
     progress.add_argument("--no-progress", dest="progress", action="store_false")
     sim.add_argument("--json", action="store_true", help="print the summary as JSON")
+    sim.add_argument("--plot", metavar="FILE.png", default=None,
+                     help="draw the set sizes and events per second over the run into a PNG "
+                          "(needs matplotlib; the sampled series are in the --json summary)")
     sim.add_argument("--log-level", choices=LOG_LEVELS, default=None, type=str.upper,
                      help="default WARNING; also sets the C++ core's level")
     sim.set_defaults(handler=_cmd_simulate, default_log_level="WARNING")
@@ -138,10 +146,46 @@ def build_parser() -> argparse.ArgumentParser:
                           "daemon does not spin (default 100)")
     con.add_argument("--log-level", choices=LOG_LEVELS, default=None, type=str.upper,
                      help="default INFO; also sets the C++ core's level")
+    _add_metrics_options(con)
     con.set_defaults(handler=_cmd_consume, default_log_level="INFO")
     _add_reap_parser(sub)
     _add_plugins_parser(sub)
+    from game_data.inspection import add_inspection_parsers
+
+    add_inspection_parsers(sub)
     return parser
+
+
+def _port(text: str) -> int:
+    value = int(text)
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError("must be 0..65535")
+    return value
+
+
+def _add_metrics_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--metrics-port", type=_port, default=None, metavar="PORT",
+                        help="serve Prometheus metrics at http://HOST:PORT/metrics while running "
+                             "(0: any free port, logged)")
+    parser.add_argument("--metrics-host", default="127.0.0.1",
+                        help="address the metrics are served on (default 127.0.0.1)")
+
+
+@contextlib.contextmanager
+def _serving_metrics(mm: Matchmaker, args: argparse.Namespace) -> Iterator[None]:
+    """Serves ``mm``'s metrics while the daemon runs when --metrics-port is given, and stops
+    serving on the way out. The one place the CLI starts the exporter plug-in."""
+    if args.metrics_port is None:
+        yield
+        return
+    import game_data
+
+    start = game_data.exporter("prometheus")  # a plug-in: this package's own entry point
+    exporter = start(mm, args.metrics_host, args.metrics_port)
+    try:
+        yield
+    finally:
+        exporter.close()
 
 
 # Python logging level -> the C++ core's (spdlog) level name.
@@ -189,8 +233,13 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
 
 
 def _simulate(args: argparse.Namespace, show_progress: bool) -> int:
-    from game_data.simulate import SimulationOptions, format_json, format_summary, run_simulation
+    from game_data.simulate import (TIMELINE_SAMPLE_MS, SimulationOptions, format_json, format_summary,
+                                    run_simulation)
+    from game_data.simulate_plot import matplotlib_missing, plot_timeline
 
+    if args.plot is not None and (missing := matplotlib_missing()) is not None:
+        print(f"game-data simulate: error: {missing}", file=sys.stderr)
+        return 2
     with _simulation_url(args) as url:
         opts = SimulationOptions(
             games=args.games,
@@ -202,8 +251,12 @@ def _simulate(args: argparse.Namespace, show_progress: bool) -> int:
             abandon_rate=args.abandon_rate,
             bad_rate=args.bad_rate,
             duplicate_rate=args.duplicate_rate,
+            sample_ms=TIMELINE_SAMPLE_MS if args.plot is not None else 0,
         )
         result = run_simulation(opts, progress_stream=sys.stderr if show_progress else None)
+    if args.plot is not None and result.timeline is not None:
+        plot_timeline(result.timeline, args.plot,
+                      f"game-data simulate: {args.games} games, seed {args.seed}, {opts.url}")
     print(format_json(result) if args.json else format_summary(result))
     if not result.ok:
         for failure in result.failures:
@@ -244,7 +297,8 @@ def _cmd_consume(args: argparse.Namespace) -> int:
         # once stop is set (run() installs its own SIGINT/SIGTERM handlers that set the same
         # flag), rides out an unavailable backend (lost, loading, out of memory) with backoff,
         # and logs a summary every few seconds.
-        consumer.run(stop=stop, count=args.count, block_ms=args.block_ms)
+        with _serving_metrics(mm, args):
+            consumer.run(stop=stop, count=args.count, block_ms=args.block_ms)
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
@@ -303,6 +357,7 @@ def _add_reap_parser(sub: argparse._SubParsersAction) -> None:
                     help="how often the one-line summary is logged (default 5000)")
     rp.add_argument("--log-level", choices=LOG_LEVELS, default=None, type=str.upper,
                     help="default INFO; also sets the C++ core's level")
+    _add_metrics_options(rp)
     rp.set_defaults(handler=_cmd_reap, default_log_level="INFO")
 
 
@@ -340,7 +395,9 @@ def _cmd_reap(args: argparse.Namespace) -> int:
     # A signal only sets the flag: a reap in progress (the library call, which holds no Python
     # lock) is finished before the loop looks at it.
     previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
+    serving = contextlib.ExitStack()
     try:
+        serving.enter_context(_serving_metrics(mm, args))
         log.info("reaper on namespace %s started: every %d ms, max ages %s", mm.namespace,
                  args.interval_ms, mm.max_age_ms)
         next_summary = time.monotonic() + summary_s
@@ -357,6 +414,7 @@ def _cmd_reap(args: argparse.Namespace) -> int:
                 log.info("reaper on namespace %s: %s", mm.namespace, tally.line())
             stop.wait(max(0.0, interval_s - (time.monotonic() - started)))
     finally:
+        serving.close()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     log.info("reaper on namespace %s stopped: %s", mm.namespace, tally.line())

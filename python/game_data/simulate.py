@@ -81,6 +81,8 @@ BROWSE_LIMIT = 20  # games a browsing player's get_open_games lists
 FEED_BATCH = 100  # reaped-feed items per poll
 DRAIN_EVERY = 20  # seat requests between two consumer drains within a matchmaking round
 DELETER = "sim-deleter"
+TIMELINE_SAMPLE_MS = 50  # the timeline's sampling interval for --plot
+TIMELINE_SERIES = ("t_s", "pending", "lobby", "active", "events", "events_per_s")
 ACK_LOST_RATE = 0.3  # per reaped game: the deleter crashes before acknowledging it  # the reaped-feed reader's name (in group "deleter")
 
 
@@ -114,6 +116,9 @@ class SimulationOptions:
     cancel_rate: float = 0.03
     reservation_ttl_ms: int = 60_000  # players who connect
     no_show_ttl_ms: int = 25  # players who never show up
+    # > 0: record a timeline (set sizes and events consumed) at most this often, plus at each
+    # wave's start, before and after each reap, and at the end (`--plot`). 0: none.
+    sample_ms: int = 0
 
     def validate(self) -> None:
         if self.games < 1:
@@ -134,6 +139,8 @@ class SimulationOptions:
             raise ValueError("capacities must satisfy 2 <= min <= max <= 1024")
         if not 1 <= self.no_show_ttl_ms <= self.reservation_ttl_ms <= 600_000:
             raise ValueError("reservation TTLs must satisfy 1 <= no-show <= reservation <= 600000 ms")
+        if self.sample_ms < 0:
+            raise ValueError("sample_ms must not be negative")
 
 
 @dataclass
@@ -155,6 +162,10 @@ class SimulationResult:
     held_joins: int = 0
     # Leaves sent after the join of the player who took the seat (timing dependent).
     overtaken_leaves: int = 0
+    # With sample_ms > 0, the run over time (TIMELINE_SERIES, equal lengths): seconds since the
+    # start, each set's size, events consumed so far, and events per second since the sample
+    # before (0 at the first). None otherwise.
+    timeline: Optional[dict[str, list[float]]] = None
 
     @property
     def ok(self) -> bool:
@@ -592,6 +603,29 @@ class _Simulation:
         self.feed_errors: list[str] = []
         self.reaped_feed = dict.fromkeys(("delivered", "redelivered after a crash",
                                           "deleted on their servers"), 0)
+        self.started = time.perf_counter()
+        self.timeline: Optional[dict[str, list[float]]] = (
+            {name: [] for name in TIMELINE_SERIES} if opts.sample_ms > 0 else None)
+        self.last_sample = -float("inf")
+
+    def sample(self, force: bool = False) -> None:
+        """Adds a point to the timeline (when recording one): at most every sample_ms, or now
+        when forced."""
+        if self.timeline is None:
+            return
+        now = time.perf_counter()
+        if not force and (now - self.last_sample) * 1000 < self.opts.sample_ms:
+            return
+        self.last_sample = now
+        counts = self.mm.counts()
+        line = self.timeline
+        t, events = now - self.started, float(sum(self.results.values()))
+        rate = 0.0
+        if line["t_s"] and t > line["t_s"][-1]:
+            rate = (events - line["events"][-1]) / (t - line["t_s"][-1])
+        for name, value in (("t_s", t), ("pending", counts["pending"]), ("lobby", counts["lobby"]),
+                            ("active", counts["active"]), ("events", events), ("events_per_s", rate)):
+            line[name].append(float(value))
 
     def check(self, ok: bool, what: str) -> None:
         self.checks += 1
@@ -632,6 +666,7 @@ class _Simulation:
                         self.bad_seen.add(entry_id)
                         if want not in (r.reason or ""):
                             self.wrong_reasons.append(f"{entry_id}: {r.reason!r}, expected {want!r}")
+            self.sample()  # a tick can be long: the timeline also moves with the consumer
         for gid, player in self.expected.joins_sent:
             entry = self.ledger.drop(gid, player)
             if entry is None or entry[1] != "join":
@@ -879,6 +914,7 @@ class _Simulation:
         self.games["created"] += size
         for actor in actors.values():
             self.fates[actor.fate] += 1
+        self.sample(force=True)
 
         # A tick spent while a no-show still holds a seat may be only waiting for its expiry
         # (on the matchmaker's real clock): those do not count towards the limit.
@@ -899,6 +935,7 @@ class _Simulation:
             self.match_players(actors)
             self.drain()
             self.check_touched(actors)
+            self.sample()
             self.progress.update(first, self.expected.published)
         for actor in actors.values():
             if actor.phase == "done":
@@ -950,9 +987,11 @@ class _Simulation:
         # pending < lobby < active), so each reap may only take the games abandoned there.
         reaps = ReapedLedger()
         base = mm_now_ms()
+        self.sample(force=True)
         for set_name in ("pending", "lobby", "active"):
             self.sim_now = base + mm.max_age_ms[set_name] + 1
             reaped = mm.reap(now=self.sim_now)
+            self.sample(force=True)
             reaps.reaped(reaped, set_name, self.sim_now)
             got = {g.id for g in reaped}
             self.games[f"reaped from {set_name}"] += len(reaped)
@@ -1025,7 +1064,7 @@ class _Simulation:
 
     def run(self) -> SimulationResult:
         opts = self.opts
-        started = time.perf_counter()
+        started = self.started = time.perf_counter()
         first = 0
         while first < opts.games:
             size = min(opts.batch, opts.games - first)
@@ -1037,6 +1076,7 @@ class _Simulation:
         return self.finish(wall)
 
     def finish(self, wall: float) -> SimulationResult:
+        self.sample(force=True)
         mm, exp, stats = self.mm, self.expected, self.consumer.stats
         counts = mm.counts()
         self.games["ended normally"] = self.ended
@@ -1133,6 +1173,7 @@ class _Simulation:
             seats=dict(self.seats),
             held_joins=self.held_joins,
             overtaken_leaves=exp.overtaken_leaves,
+            timeline=self.timeline,
         )
 
 

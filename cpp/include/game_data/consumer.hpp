@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "game_data/change.hpp"
+#include "game_data/dead_letters.hpp"
 #include "game_data/metrics.hpp"
 #include "game_data/run_loop.hpp"
 #include "game_data/store.hpp"
@@ -22,11 +23,6 @@
 namespace game_data {
 
 class Matchmaker;
-
-// Fields the consumer adds to a dead letter: `error` is always its own reason; an `error`
-// field the entry already carried is kept, renamed to `orig_error`.
-inline constexpr std::string_view kDeadLetterErrorField = "error";
-inline constexpr std::string_view kDeadLetterOrigErrorField = "orig_error";
 
 struct ConsumerOptions {
     std::string stream;               // "" = "<ns>:events"

@@ -120,9 +120,14 @@ private:
     std::string path_;
 };
 
-// The label of a backend failure in game_data_backend_errors_total{kind=...}: "oom",
-// "loading", "timeout", "outcome_unknown", "connection", "group_missing", "script_missing",
-// "reply" or "backend".
+// The labels of backend failures in game_data_backend_errors_total{kind=...}, as
+// backend_error_kind names them.
+inline constexpr const char* kBackendErrorKinds[] = {"oom", "loading", "timeout", "outcome_unknown",
+                                                     "connection", "group_missing", "script_missing",
+                                                     "reply", "backend"};
+
+// The label of a backend failure in game_data_backend_errors_total{kind=...}: one of
+// kBackendErrorKinds.
 inline const char* backend_error_kind(const BackendError& e) noexcept {
     if (dynamic_cast<const OutOfMemory*>(&e)) return "oom";
     if (dynamic_cast<const BusyLoading*>(&e)) return "loading";

@@ -3,6 +3,7 @@
 
 #include "game_data/change.hpp"
 #include "game_data/consumer.hpp"
+#include "game_data/dead_letters.hpp"
 #include "game_data/errors.hpp"
 #include "game_data/event_codec.hpp"
 #include "game_data/lifecycle.hpp"

@@ -71,7 +71,9 @@ public:
     // cancellations, reaped games. Never for duplicates, rejections or refused calls.
     ChangeHandle on_change(ChangeCallback callback);
     // Counters and gauges of SPEC section 8 (Prometheus names; labels as name{label="v"}),
-    // shared by every consumer made from this handle. Refreshes the game_data_games gauges.
+    // shared by every consumer made from this handle. Refreshes the game_data_games gauges
+    // (when the backend cannot be read they keep their last values and the failure is counted
+    // in game_data_backend_errors_total, so the counters can still be served).
     std::map<std::string, double> stats();
 
     EventPublisher publisher(std::string server_id, std::optional<std::string> stream = {},

@@ -33,6 +33,8 @@ inline constexpr std::string_view kCallbackErrorsTotal = "game_data_callback_err
 inline constexpr std::string_view kCommitConflictsTotal = "game_data_commit_conflicts_total";
 inline constexpr std::string_view kOrphansTotal = "game_data_orphan_entries_total";  // {set}
 inline constexpr std::string_view kEvictionRisk = "game_data_eviction_risk";        // gauge 0/1
+// The `type` label of game_data_events_total for an entry that names no known event type.
+inline constexpr std::string_view kInvalidEventTypeLabel = "invalid";
 }  // namespace metric
 
 // `name{k1="v1",k2="v2"}`, label values escaped as the Prometheus text format wants.
@@ -42,6 +44,14 @@ std::string labelled(std::string_view name,
 class Metrics {
 public:
     enum class Kind { Counter, Gauge, Histogram };
+    // A family the library exports: its name, kind and help text (the exposition's HELP).
+    struct Family {
+        std::string_view name;
+        Kind kind;
+        std::string_view help;
+    };
+    // Every family of the metric namespace above, in that order; one table for every exporter.
+    static const std::vector<Family>& families();
 
     // A series' value, updated without a lock; stable for the life of the Metrics.
     class Series {

@@ -77,6 +77,9 @@ public:
     virtual GroupInfo group_info(const std::string& stream, const std::string& group) = 0;
     // All entries, oldest first (tests, dead-letter inspection). count 0 = all.
     virtual std::vector<StreamEntry> range(const std::string& stream, std::int64_t count = 0) = 0;
+    // Deletes the entries with these ids (XDEL; dead-letter replay); returns how many existed.
+    // Default: Unsupported.
+    virtual std::int64_t remove(const std::string& stream, const std::vector<std::string>& ids);
 
     struct LostEntries {
         std::int64_t lost = 0;  // entries newly found removed before the group read them
@@ -99,6 +102,12 @@ public:
                                                            const std::string& group,
                                                            std::int64_t min_idle_ms,
                                                            const std::string& keep);
+};
+
+// A live game and its score (ms it entered the set), as listed by Store::set_members.
+struct SetMember {
+    Game game;
+    std::int64_t score = 0;
 };
 
 struct ConnectOptions {
@@ -155,6 +164,9 @@ public:
     Counts counts();
     // The set and score of a live game (tests and tools); nullopt if not live.
     std::optional<std::pair<GameSet, std::int64_t>> set_entry(std::string_view id);
+    // Up to `limit` (0..10000) live games of one set with their scores, oldest first, as of
+    // now_ms (inspection: `game-data games`).
+    std::vector<SetMember> set_members(GameSet set, std::size_t limit, std::int64_t now_ms);
     std::shared_ptr<StreamTransport> streams();
     // Namespace prefix the store writes under ("gd" by default).
     const std::string& ns() const noexcept { return ns_; }

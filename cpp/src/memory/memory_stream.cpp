@@ -167,6 +167,15 @@ std::int64_t MemoryStreams::ack(const std::string& stream, const std::string& gr
     return removed;
 }
 
+std::int64_t MemoryStreams::remove(const std::string& stream, const std::vector<std::string>& ids) {
+    std::lock_guard lock(mutex_);
+    auto s = streams_.find(stream);
+    if (s == streams_.end()) return 0;
+    std::int64_t removed = 0;
+    for (const auto& id : ids) removed += static_cast<std::int64_t>(s->second.entries.erase(StreamId::parse(id)));
+    return removed;
+}
+
 std::int64_t MemoryStreams::length(const std::string& stream) {
     std::lock_guard lock(mutex_);
     auto s = streams_.find(stream);

@@ -35,6 +35,7 @@ public:
     std::int64_t length(const std::string& stream) override;
     GroupInfo group_info(const std::string& stream, const std::string& group) override;
     std::vector<StreamEntry> range(const std::string& stream, std::int64_t count) override;
+    std::int64_t remove(const std::string& stream, const std::vector<std::string>& ids) override;
     LostEntries take_lost(const std::string& stream, const std::string& group) override;
     std::int64_t trim_acknowledged(const std::string& stream) override;
     std::vector<std::string> remove_idle_consumers(const std::string& stream,

@@ -307,6 +307,14 @@ std::int64_t RedisStreams::ack(const std::string& stream, const std::string& gro
     return integer(*conn->command(args), "XACK");
 }
 
+std::int64_t RedisStreams::remove(const std::string& stream, const std::vector<std::string>& ids) {
+    if (ids.empty()) return 0;
+    Args args{"XDEL", stream};
+    args.insert(args.end(), ids.begin(), ids.end());
+    auto conn = pool_->acquire();
+    return integer(*conn->command(args), "XDEL");
+}
+
 std::int64_t RedisStreams::length(const std::string& stream) {
     auto conn = pool_->acquire();
     return integer(*conn->command({"XLEN", stream}), "XLEN");
