@@ -1,0 +1,80 @@
+"""game-data simulate's polish: the progress bar fits the terminal's width, and a run against
+a Redis given with --url removes its keys afterwards unless --keep."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+
+from game_data.testing import RedisServer
+
+CLI = [sys.executable, "-m", "game_data.cli"]
+
+
+def simulate(*args: str, columns: int | None = None) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ)
+    if columns is not None:
+        env["COLUMNS"] = str(columns)  # what shutil.get_terminal_size reads first
+    return subprocess.run([*CLI, "simulate", "--seed", "3", *args], capture_output=True, text=True,
+                          timeout=120, env=env)
+
+
+def bar_lines(stderr: str) -> list[str]:
+    """Each redraw of the bar (they are separated by carriage returns)."""
+    return [part.rstrip("\n") for part in stderr.split("\r") if part.strip()]
+
+
+@pytest.mark.parametrize("columns", [60, 80, 200])
+def test_the_progress_bar_is_one_column_narrower_than_the_terminal(columns: int) -> None:
+    out = simulate("--games", "60", "--batch", "20", "--progress", columns=columns)
+    assert out.returncode == 0, out.stderr
+    lines = bar_lines(out.stderr)
+    assert len(lines) >= 3  # one redraw per wave at least
+    assert {len(line) for line in lines} == {columns - 1}, lines
+    assert lines[-1].rstrip().endswith("events/s") and " 100%" in lines[-1]
+    bar = re.search(r"\[([#.]*)\]", lines[-1])
+    assert bar is not None and set(bar.group(1)) == {"#"}  # full at the end
+
+
+def test_a_wider_terminal_gets_a_longer_bar() -> None:
+    widths = {}
+    for columns in (80, 200):
+        out = simulate("--games", "20", "--progress", columns=columns)
+        bar = re.search(r"\[([#.]*)\]", bar_lines(out.stderr)[-1])
+        assert bar is not None
+        widths[columns] = len(bar.group(1))
+    assert widths[200] - widths[80] == 120
+
+
+def test_a_very_narrow_terminal_keeps_the_bar_and_the_percentage() -> None:
+    out = simulate("--games", "20", "--progress", columns=30)
+    assert out.returncode == 0, out.stderr
+    last = bar_lines(out.stderr)[-1]
+    assert len(last) == 29 and last.endswith(" 100%") and "[#" in last
+
+
+def namespaces(server: RedisServer) -> set[str]:
+    reply = server.command("KEYS", "*").decode()
+    keys = [line for line in reply.split("\r\n")[1:] if line and not line.startswith("$")]
+    return {key.split(":", 1)[0] for key in keys}
+
+
+def test_simulate_url_removes_its_keys_afterwards() -> None:
+    with RedisServer() as server:
+        server.command("SET", "other:key", "kept")  # someone else's key on the same server
+        out = simulate("--games", "40", "--url", server.url)
+        assert out.returncode == 0, out.stderr
+        assert namespaces(server) == {"other"}
+        assert server.command("GET", "other:key") == b"$4\r\nkept\r\n"
+
+
+def test_simulate_url_keep_leaves_its_keys() -> None:
+    with RedisServer() as server:
+        out = simulate("--games", "40", "--url", server.url, "--keep", "--namespace", "sim-kept")
+        assert out.returncode == 0, out.stderr
+        assert namespaces(server) == {"sim-kept"}
+        assert server.command("EXISTS", "sim-kept:events", "sim-kept:{0}:reaped") == b":2\r\n"
