@@ -32,7 +32,7 @@ from .streams import Consumer, EventPublisher
 if TYPE_CHECKING:
     from typing import Concatenate, ParamSpec
 
-    P = ParamSpec("P")
+    _P = ParamSpec("_P")
 
 __all__ = ["AsyncConsumer", "AsyncEventPublisher", "AsyncMatchmaker", "connect", "connect_publisher"]
 
@@ -42,7 +42,7 @@ S = TypeVar("S")
 
 class _AwaitableMethod:
     """A descriptor: ``wrapper.name(...)`` awaits ``wrapper.sync.name(...)`` in a worker thread,
-    with the blocking method's signature and docstring."""
+    with the blocking method's name, signature and docstring."""
 
     def __init__(self, method: Callable[..., Any]) -> None:
         self._method = method
@@ -59,12 +59,14 @@ class _AwaitableMethod:
 
         return call
 
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        """Called on the class, as ``AsyncMatchmaker.get_game(amm, id)``: the same coroutine."""
+        return self.__get__(args[0])(*args[1:], **kwargs)
 
-if TYPE_CHECKING:
-    # For type checkers the descriptor is the blocking method with an awaitable result.
-    def _awaitable(method: Callable[Concatenate[S, P], R]) -> Callable[Concatenate[Any, P], Awaitable[R]]: ...
-else:
-    _awaitable = _AwaitableMethod
+
+def _awaitable(method: Callable[Concatenate[S, _P], R]) -> Callable[Concatenate[Any, _P], Awaitable[R]]:
+    """The awaitable twin of a blocking method, typed as such for checkers and users' IDEs."""
+    return _AwaitableMethod(method)
 
 
 class AsyncMatchmaker:

@@ -7,7 +7,10 @@ from game_data.enums import ApplyStatus, EventType, GameState
 _Json = Any
 _Fields = dict[str, str] | Sequence[tuple[str, str]]
 
-class Game:
+class _pybind11_type(type):
+    """The metaclass of every bound class (pybind11_builtins.pybind11_type at run time)."""
+
+class Game(metaclass=_pybind11_type):
     def __init__(
         self,
         *,
@@ -66,7 +69,7 @@ class Game:
     def from_dict(data: dict[str, _Json]) -> Game: ...
     def __eq__(self, other: object) -> bool: ...
 
-class Event:
+class Event(metaclass=_pybind11_type):
     type: EventType
     game_id: str
     server_id: str
@@ -88,7 +91,7 @@ class Event:
     def from_fields(fields: _Fields) -> Event: ...
     def __eq__(self, other: object) -> bool: ...
 
-class ApplyResult:
+class ApplyResult(metaclass=_pybind11_type):
     def __init__(
         self,
         *,
@@ -111,7 +114,7 @@ class ApplyResult:
     def to_dict(self) -> dict[str, _Json]: ...
     def __eq__(self, other: object) -> bool: ...
 
-class Reservation:
+class Reservation(metaclass=_pybind11_type):
     @property
     def game_id(self) -> str: ...
     @property
@@ -119,13 +122,13 @@ class Reservation:
     @property
     def expires_at(self) -> int: ...
 
-class OpenGamesPage:
+class OpenGamesPage(metaclass=_pybind11_type):
     @property
     def games(self) -> list[Game]: ...
     @property
     def next_cursor(self) -> str | None: ...
 
-class Matchmaker:
+class Matchmaker(metaclass=_pybind11_type):
     def __init__(
         self,
         url: str = "memory://",
@@ -180,7 +183,7 @@ class Matchmaker:
     @property
     def max_age_ms(self) -> dict[str, int]: ...
 
-class EventPublisher:
+class EventPublisher(metaclass=_pybind11_type):
     @overload
     def __init__(
         self,
@@ -214,7 +217,7 @@ class EventPublisher:
     @property
     def stream(self) -> str: ...
 
-class Reaped:
+class Reaped(metaclass=_pybind11_type):
     @property
     def game(self) -> Game: ...
     @property
@@ -226,7 +229,7 @@ class Reaped:
     @property
     def entry_id(self) -> str: ...
 
-class ReapedFeed:
+class ReapedFeed(metaclass=_pybind11_type):
     def __init__(
         self, matchmaker: Matchmaker, *, group: str = "deleter", name: str = "mm-1",
         claim_idle_ms: int = 30000,
@@ -240,7 +243,7 @@ class ReapedFeed:
     @property
     def name(self) -> str: ...
 
-class Consumer:
+class Consumer(metaclass=_pybind11_type):
     def __init__(
         self,
         matchmaker: Matchmaker,
