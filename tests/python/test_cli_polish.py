@@ -10,6 +10,7 @@ import sys
 
 import pytest
 
+import game_data
 from game_data.testing import RedisServer
 
 CLI = [sys.executable, "-m", "game_data.cli"]
@@ -79,3 +80,28 @@ def test_simulate_url_keep_leaves_its_keys() -> None:
         assert out.returncode == 0, out.stderr
         assert namespaces(server) == {"sim-kept"}
         assert server.command("EXISTS", "sim-kept:events", "sim-kept:{0}:reaped") == b":2\r\n"
+
+
+def test_removing_a_namespace_leaves_the_other_namespaces_alone(redis_url: str, gd_namespace: str) -> None:
+    ours = game_data.connect(redis_url, namespace=gd_namespace, filter_keys=("mode",))
+    prefix_sharer = game_data.connect(redis_url, namespace=f"{gd_namespace}-x")  # same prefix, other ns
+    for mm in (ours, prefix_sharer):
+        game = mm.create_game(creator_id="alice", capacity=2, server_id="gs-1", metadata={"mode": "duel"})
+        mm.publisher("gs-1").creator_joined(game.id, player_id="alice")
+        mm.consumer(name="t").poll(block_ms=0)
+    ended = ours.create_game(creator_id="bob", capacity=2, server_id="gs-1")
+    ours.publisher("gs-1").game_ended(ended.id)
+    ours.consumer(name="t").poll(block_ms=0)  # leaves a tombstone too
+
+    # record, lobby, open index and its mode index, tombstone, config, events stream
+    assert ours._remove_namespace() >= 7
+    assert ours._remove_namespace() == 0
+    assert ours.counts() == {"pending": 0, "lobby": 0, "active": 0}
+    assert ours.stream_length(ours.default_stream) == 0
+    assert prefix_sharer.counts()["lobby"] == 1 and prefix_sharer.stream_length(prefix_sharer.default_stream) == 1
+
+
+def test_removing_a_memory_namespace_removes_nothing() -> None:
+    mm = game_data.connect("memory://")
+    mm.create_game(creator_id="alice", capacity=2, server_id="gs-1")
+    assert mm._remove_namespace() == 0 and mm.counts()["pending"] == 1

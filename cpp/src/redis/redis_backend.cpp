@@ -393,14 +393,10 @@ public:
     }
     std::optional<std::string> eviction_risk() const override { return eviction_risk_; }
 
-    // SCAN MATCH <ns>:* (glob characters of the namespace escaped), UNLINK each batch found.
+    // SCAN MATCH <ns>:*, UNLINK each batch found. A namespace holds only [A-Za-z0-9_.-]
+    // (checked at connect): no glob character, and no ':', so no other namespace's keys match.
     std::int64_t remove_namespace(const std::string& ns) override {
-        std::string pattern;
-        for (char c : ns) {
-            if (c == '*' || c == '?' || c == '[' || c == ']' || c == '\\') pattern.push_back('\\');
-            pattern.push_back(c);
-        }
-        pattern += ":*";
+        const std::string pattern = ns + ":*";
         std::int64_t removed = 0;
         std::string cursor = "0";
         auto conn = pool_->acquire();
