@@ -36,8 +36,8 @@ if TYPE_CHECKING:
 
 __all__ = ["AsyncConsumer", "AsyncEventPublisher", "AsyncMatchmaker", "connect", "connect_publisher"]
 
-R = TypeVar("R")
-S = TypeVar("S")
+_R = TypeVar("_R")
+_S = TypeVar("_S")
 
 
 class _AwaitableMethod:
@@ -64,7 +64,7 @@ class _AwaitableMethod:
         return self.__get__(args[0])(*args[1:], **kwargs)
 
 
-def _awaitable(method: Callable[Concatenate[S, _P], R]) -> Callable[Concatenate[Any, _P], Awaitable[R]]:
+def _awaitable(method: Callable[Concatenate[_S, _P], _R]) -> Callable[Concatenate[Any, _P], Awaitable[_R]]:
     """The awaitable twin of a blocking method, typed as such for checkers and users' IDEs."""
     return _AwaitableMethod(method)
 
