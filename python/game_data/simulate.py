@@ -1039,21 +1039,17 @@ class _Simulation:
         return first_time
 
     def run(self) -> SimulationResult:
-        try:
-            opts = self.opts
-            started = time.perf_counter()
-            first = 0
-            while first < opts.games:
-                size = min(opts.batch, opts.games - first)
-                self.run_wave(first, size)
-                first += size
-                self.progress.update(first, self.expected.published, force=True)
-            wall = time.perf_counter() - started
-            self.progress.close()
-            return self.finish(wall)
-        finally:
-            if not self.opts.keep_keys:
-                self.remove_keys()
+        opts = self.opts
+        started = time.perf_counter()
+        first = 0
+        while first < opts.games:
+            size = min(opts.batch, opts.games - first)
+            self.run_wave(first, size)
+            first += size
+            self.progress.update(first, self.expected.published, force=True)
+        wall = time.perf_counter() - started
+        self.progress.close()
+        return self.finish(wall)
 
     def remove_keys(self) -> None:
         """Deletes every key of the run's namespace, also after a failed run; a backend that
@@ -1173,7 +1169,12 @@ def run_simulation(opts: SimulationOptions, progress_stream: Optional[TextIO] = 
     """Runs the whole simulation; raises only for bad options or a backend failure."""
     opts.validate()
     progress = _Progress(opts.games, progress_stream or sys.stderr, progress_stream is not None)
-    return _Simulation(opts, progress).run()
+    simulation = _Simulation(opts, progress)
+    try:
+        return simulation.run()
+    finally:
+        if not opts.keep_keys:
+            simulation.remove_keys()
 
 
 SEATS_HEADING = "seats (these counts depend on timing)"
