@@ -38,71 +38,61 @@ __all__ = ["AsyncConsumer", "AsyncEventPublisher", "AsyncMatchmaker", "connect",
 
 _R = TypeVar("_R")
 _S = TypeVar("_S")
+_W = TypeVar("_W")
 
 
-class _AwaitableMethod:
-    """A descriptor: ``wrapper.name(...)`` awaits ``wrapper.sync.name(...)`` in a worker thread,
-    with the blocking method's name, signature and docstring."""
+class _Twin:
+    """A descriptor: ``wrapper.name(...)`` calls ``wrapper.sync.name(...)`` with the same
+    arguments: awaited in a worker thread, or (given ``wrap``) at once, its result wrapped. It
+    carries the blocking method's name, signature and docstring."""
 
-    def __init__(self, method: Callable[..., Any]) -> None:
-        self._method = method
+    def __init__(self, method: Callable[..., Any], wrap: Callable[[Any], Any] | None = None) -> None:
+        self._method, self._wrap = method, wrap
         self.__doc__ = method.__doc__
 
     def __get__(self, wrapper: Any, owner: type | None = None) -> Any:
         if wrapper is None:
             return self
-        method, target = self._method, wrapper.sync
+        method, target, wrap = self._method, wrapper.sync, self._wrap
+
+        if wrap is not None:
+            @functools.wraps(method)
+            def now(*args: Any, **kwargs: Any) -> Any:
+                return wrap(method(target, *args, **kwargs))
+
+            return now
 
         @functools.wraps(method)
-        async def call(*args: Any, **kwargs: Any) -> Any:
+        async def in_thread(*args: Any, **kwargs: Any) -> Any:
             return await asyncio.to_thread(method, target, *args, **kwargs)
 
-        return call
+        return in_thread
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        """Called on the class, as ``AsyncMatchmaker.get_game(amm, id)``: the same coroutine."""
+        """Called on the class, as ``AsyncMatchmaker.get_game(amm, id)``: the same call."""
         return self.__get__(args[0])(*args[1:], **kwargs)
 
 
+# Typed for checkers and IDEs as what they are: the blocking method's arguments, and an
+# awaitable of its result (or the wrapped result).
 def _awaitable(method: Callable[Concatenate[_S, _P], _R]) -> Callable[Concatenate[Any, _P], Awaitable[_R]]:
-    """The awaitable twin of a blocking method, typed as such for checkers and users' IDEs."""
-    return _AwaitableMethod(method)
+    return _Twin(method)
 
 
-class AsyncMatchmaker:
-    """A :class:`game_data.Matchmaker` whose blocking calls are awaitable. Made by
-    :func:`connect`, or ``AsyncMatchmaker(mm)`` around a matchmaker you have."""
+def _wrapped(method: Callable[Concatenate[_S, _P], _R],
+             wrap: Callable[[_R], _W]) -> Callable[Concatenate[Any, _P], _W]:
+    return _Twin(method, wrap)
 
-    def __init__(self, matchmaker: Matchmaker) -> None:
-        self.sync = matchmaker
 
-    create_game = _awaitable(_core.Matchmaker.create_game)
-    get_game = _awaitable(_core.Matchmaker.get_game)
-    get_open_games = _awaitable(_core.Matchmaker.get_open_games)
-    open_games_page = _awaitable(_core.Matchmaker.open_games_page)
-    apply = _awaitable(_core.Matchmaker.apply)
-    apply_many = _awaitable(_core.Matchmaker.apply_many)
-    reap = _awaitable(_core.Matchmaker.reap)
-    counts = _awaitable(_core.Matchmaker.counts)
-    stats = _awaitable(_core.Matchmaker.stats)
-    reserve_seat = _awaitable(_core.Matchmaker.reserve_seat)
-    cancel_reservation = _awaitable(_core.Matchmaker.cancel_reservation)
-    quick_join = _awaitable(_core.Matchmaker.quick_join)
+def _opened_in_thread(opener: Callable[_P, _R], wrap: Callable[[_R], _W], doc: str) -> Callable[_P, Awaitable[_W]]:
+    """An async function that runs ``opener`` (it connects) in a worker thread and wraps what it
+    returns; the same arguments as ``opener``."""
 
-    def publisher(self, *args: Any, **kwargs: Any) -> AsyncEventPublisher:
-        """:meth:`game_data.Matchmaker.publisher`, awaitable (same arguments; opens nothing)."""
-        return AsyncEventPublisher(self.sync.publisher(*args, **kwargs))
+    async def open_(*args: _P.args, **kwargs: _P.kwargs) -> _W:
+        return wrap(await asyncio.to_thread(opener, *args, **kwargs))
 
-    def consumer(self, *args: Any, **kwargs: Any) -> AsyncConsumer:
-        """:meth:`game_data.Matchmaker.consumer`, awaitable (same arguments; reads nothing yet)."""
-        return AsyncConsumer(self.sync.consumer(*args, **kwargs))
-
-    @property
-    def namespace(self) -> str:
-        return self.sync.namespace
-
-    def __repr__(self) -> str:
-        return f"AsyncMatchmaker({self.sync!r})"
+    open_.__doc__ = doc
+    return open_
 
 
 class AsyncEventPublisher:
@@ -150,13 +140,42 @@ class AsyncConsumer:
         return self.sync.stream
 
 
-async def connect(*args: Any, **kwargs: Any) -> AsyncMatchmaker:
-    """:func:`game_data.connect` in a thread (it connects, and checks the server): the same
-    arguments; returns an :class:`AsyncMatchmaker`."""
-    return AsyncMatchmaker(await asyncio.to_thread(_connect, *args, **kwargs))
+class AsyncMatchmaker:
+    """A :class:`game_data.Matchmaker` whose blocking calls are awaitable. Made by
+    :func:`connect`, or ``AsyncMatchmaker(mm)`` around a matchmaker you have."""
+
+    def __init__(self, matchmaker: Matchmaker) -> None:
+        self.sync = matchmaker
+
+    create_game = _awaitable(_core.Matchmaker.create_game)
+    get_game = _awaitable(_core.Matchmaker.get_game)
+    get_open_games = _awaitable(_core.Matchmaker.get_open_games)
+    open_games_page = _awaitable(_core.Matchmaker.open_games_page)
+    apply = _awaitable(_core.Matchmaker.apply)
+    apply_many = _awaitable(_core.Matchmaker.apply_many)
+    reap = _awaitable(_core.Matchmaker.reap)
+    counts = _awaitable(_core.Matchmaker.counts)
+    stats = _awaitable(_core.Matchmaker.stats)
+    reserve_seat = _awaitable(_core.Matchmaker.reserve_seat)
+    cancel_reservation = _awaitable(_core.Matchmaker.cancel_reservation)
+    quick_join = _awaitable(_core.Matchmaker.quick_join)
+    # Not awaitable: they open nothing (the matchmaker's backend is shared) and read nothing.
+    publisher = _wrapped(Matchmaker.publisher, AsyncEventPublisher)
+    consumer = _wrapped(Matchmaker.consumer, AsyncConsumer)
+
+    @property
+    def namespace(self) -> str:
+        return self.sync.namespace
+
+    def __repr__(self) -> str:
+        return f"AsyncMatchmaker({self.sync!r})"
 
 
-async def connect_publisher(*args: Any, **kwargs: Any) -> AsyncEventPublisher:
-    """``EventPublisher(url, server_id, ...)`` in a thread (it opens its own connection): the
-    same arguments; for a game server that has no matchmaker handle."""
-    return AsyncEventPublisher(await asyncio.to_thread(EventPublisher, *args, **kwargs))
+connect = _opened_in_thread(_connect, AsyncMatchmaker, """\
+:func:`game_data.connect` in a worker thread (it connects, and checks the server): the same
+arguments; returns an :class:`AsyncMatchmaker`.""")
+
+connect_publisher = _opened_in_thread(EventPublisher, AsyncEventPublisher, """\
+``EventPublisher(url, server_id, ...)`` in a worker thread (it opens its own connection): the
+same arguments; returns an :class:`AsyncEventPublisher`. For a game server without a matchmaker
+handle.""")
