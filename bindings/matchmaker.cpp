@@ -284,6 +284,9 @@ void register_matchmaker(py::module_& m) {
              },
              py::arg("stream"), release_gil())
         .def("now", &Matchmaker::now, "The matchmaker's clock in ms.")
+        .def("_remove_namespace", [](Matchmaker& mm) { return mm.store()->remove_namespace(); },
+             "Deletes every key of the namespace (<ns>:*) and returns how many (memory://: 0). "
+             "For tools cleaning up after a run; private.", release_gil())
         .def_property_readonly("namespace", [](const Matchmaker& mm) { return mm.options().ns; })
         .def_property_readonly("filter_keys", [](const Matchmaker& mm) { return mm.store()->filter_keys(); },
                                "The namespace's filter keys, sorted.")

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 try:
     from . import _core
-except ImportError as err:  # pragma: no cover - only on a broken install
-    msg = (
+except ImportError as _err:  # pragma: no cover - only on a broken install
+    _msg = (
         "game_data's compiled module game_data._core could not be imported "
-        f"({err}). Install the package with `pip install .` (which builds it), "
+        f"({_err}). Install the package with `pip install .` (which builds it), "
         "and do not run Python from inside the source tree's python/ directory."
     )
-    raise ImportError(msg) from err
+    raise ImportError(_msg) from _err
 
 from .enums import ApplyStatus, EventType, GameState, set_of
 from .errors import (

@@ -23,7 +23,7 @@ import signal
 import socket
 import sys
 import threading
-from typing import TYPE_CHECKING, Callable, Iterator, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Optional, Sequence
 
 if TYPE_CHECKING:
     from game_data import Matchmaker
@@ -106,6 +106,9 @@ def build_parser() -> argparse.ArgumentParser:
     progress.add_argument("--progress", dest="progress", action="store_true", default=None,
                           help="show a progress bar on stderr (default: when stderr is a terminal)")
     progress.add_argument("--no-progress", dest="progress", action="store_false")
+    sim.add_argument("--keep", action="store_true",
+                     help="leave the run's keys (<namespace>:*) in the backend; by default they "
+                     "are deleted at the end")
     sim.add_argument("--json", action="store_true", help="print the summary as JSON")
     sim.add_argument("--plot", metavar="FILE.png", default=None,
                      help="draw the set sizes and events per second over the run into a PNG "
@@ -252,6 +255,7 @@ def _simulate(args: argparse.Namespace, show_progress: bool) -> int:
             bad_rate=args.bad_rate,
             duplicate_rate=args.duplicate_rate,
             sample_ms=TIMELINE_SAMPLE_MS if args.plot is not None else 0,
+            keep_keys=args.keep,
         )
         result = run_simulation(opts, progress_stream=sys.stderr if show_progress else None)
     if args.plot is not None and result.timeline is not None:
@@ -333,7 +337,7 @@ def _key_list(text: str) -> list[str]:
     return [key.strip() for key in text.split(",") if key.strip()]
 
 
-def _add_reap_parser(sub: argparse._SubParsersAction) -> None:
+def _add_reap_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     rp = sub.add_parser(
         "reap",
         help="run the janitor: reap stale games every --interval-ms until SIGINT/SIGTERM",
@@ -369,12 +373,12 @@ class _ReapTally:
         self.passes = 0
         self.failed = 0
 
-    def add(self, games: list) -> None:
+    def add(self, games: list[Any]) -> None:
         import game_data
 
         self.passes += 1
         for game in games:
-            self.reaped[game_data.set_of(game.state)] += 1
+            self.reaped[str(game_data.set_of(game.state))] += 1
 
     def line(self) -> str:
         per_set = " ".join(f"{name}={n}" for name, n in self.reaped.items())
@@ -465,7 +469,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     from game_data.testing.redis_server import RedisServerError
 
     try:
-        return args.handler(args)
+        return int(args.handler(args))
     except (GameDataError, RedisServerError, ValueError, KeyError, ConnectionError, TimeoutError,
             OSError) as exc:
         print(f"game-data {args.command}: error: {exc}", file=sys.stderr)

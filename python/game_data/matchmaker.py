@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from types import MappingProxyType
+from typing import Any
 
 from . import _core, _plugins
 from .streams import Consumer, EventPublisher
@@ -115,7 +116,7 @@ def connect(
     return mm
 
 
-def _as_key_list(keys: object) -> object:
+def _as_key_list(keys: Any) -> Any:
     """A list of the keys of any iterable; anything else (a lone str, bytes, None, a number)
     as given, so the core refuses it rather than reading "mode" as ["m", "o", "d", "e"]."""
     if keys is None or isinstance(keys, (str, bytes)) or not isinstance(keys, Iterable):

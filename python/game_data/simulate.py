@@ -54,6 +54,7 @@ import json
 import logging
 import random
 import secrets
+import shutil
 import sys
 import time
 from collections import deque
@@ -119,6 +120,9 @@ class SimulationOptions:
     # > 0: record a timeline (set sizes and events consumed) at most this often, plus at each
     # wave's start, before and after each reap, and at the end (`--plot`). 0: none.
     sample_ms: int = 0
+    # Leave the namespace's keys in the backend after the run (False: delete every <ns>:* key
+    # at the end, as game-data simulate does unless --keep; memory:// keeps nothing anyway).
+    keep_keys: bool = True
 
     def validate(self) -> None:
         if self.games < 1:
@@ -436,7 +440,7 @@ class _GameActor:
             self.touched = True
             self._flush_delayed()  # no join came to overtake it: it goes out a tick late
         elif self.phase == "created":
-            if self.wrong_server:
+            if self.wrong_server and self.wrong_server_id is not None:
                 self._bad(server.send_as(self.wrong_server_id, game), "wrong server")
             if self.garbage:
                 ghost = f"{game.id}-ghost" if self.garbage == "unknown_game" else game.id
@@ -516,12 +520,29 @@ class _GameActor:
 
 
 class _Progress:
-    """A one-line progress bar on a terminal stream; silent when disabled."""
+    """A one-line progress bar on a terminal stream, as wide as the terminal (one column left
+    free, so it never wraps); silent when disabled."""
+
+    MIN_BAR = 10  # narrower than this, the bar gives up the counts before itself
 
     def __init__(self, total: int, stream: TextIO, enabled: bool) -> None:
         self.total, self.stream, self.enabled = total, stream, enabled
         self.start = time.perf_counter()
         self.last = 0.0
+
+    def line(self, done: int, events: int, now: float) -> str:
+        """The bar for `done` games, exactly one column narrower than the terminal
+        (``shutil.get_terminal_size``: $COLUMNS, else the terminal's width, else 80)."""
+        width = max(shutil.get_terminal_size().columns - 1, 1)
+        percent = f" {100 * done // max(self.total, 1):3d}%"
+        rate = events / max(now - self.start, 1e-9)
+        tail = f"{percent}  {done}/{self.total} games  {rate:,.0f} events/s"
+        head = "simulate "
+        if width - len(head) - len(tail) - 2 < self.MIN_BAR:
+            tail = percent
+        room = max(width - len(head) - len(tail) - 2, 0)
+        filled = room * done // self.total if self.total else room
+        return f"{head}[{'#' * filled}{'.' * (room - filled)}]{tail}"[:width].ljust(width)
 
     def update(self, done: int, events: int, force: bool = False) -> None:
         if not self.enabled:
@@ -530,13 +551,7 @@ class _Progress:
         if not force and now - self.last < 0.1:
             return
         self.last = now
-        width = 30
-        filled = int(width * done / self.total) if self.total else width
-        rate = events / max(now - self.start, 1e-9)
-        self.stream.write(
-            f"\rsimulate [{'#' * filled}{'.' * (width - filled)}] {100 * done // max(self.total, 1):3d}%"
-            f"  {done}/{self.total} games  {rate:,.0f} events/s "
-        )
+        self.stream.write("\r" + self.line(done, events, now))
         self.stream.flush()
 
     def close(self) -> None:
@@ -658,7 +673,7 @@ class _Simulation:
                     self.results["duplicate"] += 1
                 else:
                     self.results["rejected"] += 1
-                    entry_id = getattr(r, "entry_id", None)
+                    entry_id: str = r.entry_id
                     want = self.expected.bad.get(entry_id)
                     if want is None:
                         self.unexpected_rejects.append(f"{entry_id}: {r.reason}")
@@ -1075,6 +1090,16 @@ class _Simulation:
         self.progress.close()
         return self.finish(wall)
 
+    def remove_keys(self) -> None:
+        """Deletes every key of the run's namespace, also after a failed run; a backend that
+        fails now is logged, not raised over the run's own outcome."""
+        try:
+            removed = self.mm._remove_namespace()
+        except game_data.BackendError as err:
+            log.warning("could not remove the keys of namespace %s: %s", self.namespace, err)
+            return
+        log.info("removed the %d keys of namespace %s", removed, self.namespace)
+
     def finish(self, wall: float) -> SimulationResult:
         self.sample(force=True)
         mm, exp, stats = self.mm, self.expected, self.consumer.stats
@@ -1185,7 +1210,12 @@ def run_simulation(opts: SimulationOptions, progress_stream: Optional[TextIO] = 
     """Runs the whole simulation; raises only for bad options or a backend failure."""
     opts.validate()
     progress = _Progress(opts.games, progress_stream or sys.stderr, progress_stream is not None)
-    return _Simulation(opts, progress).run()
+    simulation = _Simulation(opts, progress)
+    try:
+        return simulation.run()
+    finally:
+        if not opts.keep_keys:
+            simulation.remove_keys()
 
 
 SEATS_HEADING = "seats (these counts depend on timing)"

@@ -3,6 +3,8 @@ come from the game_data pytest plugin (game_data.testing.pytest_plugin)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 import game_data
@@ -41,3 +43,11 @@ def mm(backend_url: str, gd_namespace: str) -> game_data.Matchmaker:
 def stream_mm(stream_backend_url: str, gd_namespace: str) -> game_data.Matchmaker:
     """A matchmaker on each backend whose event stream works."""
     return game_data.connect(stream_backend_url, namespace=gd_namespace)
+
+
+@pytest.fixture(scope="session")
+def cpp_prefix(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """This tree's C++ package installed into a scratch prefix (see cpp_package.py)."""
+    from cpp_package import install_cpp_package
+
+    return install_cpp_package(tmp_path_factory.mktemp("cpp-prefix"))

@@ -23,3 +23,11 @@ def test_the_version_is_the_one_in_cmakelists() -> None:
     assert match is not None
     assert game_data.__version__ == match.group(1)
     assert re.fullmatch(r"\d+\.\d+\.\d+", game_data.__version__)
+
+
+def test_the_changelog_names_the_version() -> None:
+    # CHANGELOG.md's newest section is the version being built (Keep a Changelog headings).
+    changelog = CMAKELISTS.with_name("CHANGELOG.md").read_text()
+    heading = re.search(r"^## \[(Unreleased|[0-9.]+)\](.*)$", changelog, re.MULTILINE)
+    assert heading is not None
+    assert game_data.__version__ in heading.group(0)

@@ -118,6 +118,10 @@ public:
     // The backend's eviction policy when, found at connect, it can evict game records (SPEC
     // section 10; reported as game_data_eviction_risk and logged). Default: none.
     virtual std::optional<std::string> eviction_risk() const { return std::nullopt; }
+    // Deletes every key of namespace `ns` (`<ns>:*`: records, sets, indexes, tombstones,
+    // config, its streams) and returns how many; for tools that clean up after a run
+    // (game-data simulate). Default: 0, for backends whose data ends with the process.
+    virtual std::int64_t remove_namespace(const std::string& /*ns*/) { return 0; }
 };
 
 }  // namespace game_data

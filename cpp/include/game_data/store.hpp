@@ -174,6 +174,8 @@ public:
     std::string reaped_stream() const;
     const std::shared_ptr<Backend>& backend() const noexcept { return backend_; }
     std::optional<std::string> eviction_risk() const { return backend_->eviction_risk(); }
+    // Deletes every key of this store's namespace (see Backend::remove_namespace).
+    std::int64_t remove_namespace() { return backend_->remove_namespace(ns_); }
     // The namespace's filter keys, sorted (settled with the backend on first use; connect()
     // settles them at once so a mismatch fails there).
     const std::vector<std::string>& filter_keys();

@@ -415,6 +415,28 @@ public:
     }
     std::optional<std::string> eviction_risk() const override { return eviction_risk_; }
 
+    // SCAN MATCH <ns>:*, UNLINK each batch found. A namespace holds only [A-Za-z0-9_.-]
+    // (checked at connect): no glob character, and no ':', so no other namespace's keys match.
+    std::int64_t remove_namespace(const std::string& ns) override {
+        const std::string pattern = ns + ":*";
+        std::int64_t removed = 0;
+        std::string cursor = "0";
+        auto conn = pool_->acquire();
+        do {
+            ReplyPtr r = conn->command({"SCAN", cursor, "MATCH", pattern, "COUNT", "1000"});
+            check(*r, "SCAN");
+            cursor = std::string(str(*r->element[0]));
+            const redisReply& keys = *r->element[1];
+            if (keys.elements == 0) continue;
+            Args unlink{"UNLINK"};
+            for (std::size_t i = 0; i < keys.elements; ++i) unlink.emplace_back(str(*keys.element[i]));
+            ReplyPtr u = conn->command(unlink);
+            check(*u, "UNLINK");
+            removed += u->integer;
+        } while (cursor != "0");
+        return removed;
+    }
+
 private:
     static Args evalsha_args(const Script& s, const Args& keys, const Args& args) {
         Args out;

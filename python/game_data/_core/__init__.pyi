@@ -1,5 +1,5 @@
 # Hand-written stubs of the compiled module game_data._core (private; use game_data).
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, overload
 
 from game_data.enums import ApplyStatus, EventType, GameState
@@ -7,7 +7,10 @@ from game_data.enums import ApplyStatus, EventType, GameState
 _Json = Any
 _Fields = dict[str, str] | Sequence[tuple[str, str]]
 
-class Game:
+class _pybind11_type(type):
+    """The metaclass of every bound class (pybind11_builtins.pybind11_type at run time)."""
+
+class Game(metaclass=_pybind11_type):
     def __init__(
         self,
         *,
@@ -66,7 +69,7 @@ class Game:
     def from_dict(data: dict[str, _Json]) -> Game: ...
     def __eq__(self, other: object) -> bool: ...
 
-class Event:
+class Event(metaclass=_pybind11_type):
     type: EventType
     game_id: str
     server_id: str
@@ -88,7 +91,7 @@ class Event:
     def from_fields(fields: _Fields) -> Event: ...
     def __eq__(self, other: object) -> bool: ...
 
-class ApplyResult:
+class ApplyResult(metaclass=_pybind11_type):
     def __init__(
         self,
         *,
@@ -111,7 +114,7 @@ class ApplyResult:
     def to_dict(self) -> dict[str, _Json]: ...
     def __eq__(self, other: object) -> bool: ...
 
-class Reservation:
+class Reservation(metaclass=_pybind11_type):
     @property
     def game_id(self) -> str: ...
     @property
@@ -119,13 +122,13 @@ class Reservation:
     @property
     def expires_at(self) -> int: ...
 
-class OpenGamesPage:
+class OpenGamesPage(metaclass=_pybind11_type):
     @property
     def games(self) -> list[Game]: ...
     @property
     def next_cursor(self) -> str | None: ...
 
-class Change:
+class Change(metaclass=_pybind11_type):
     @property
     def kind(self) -> str: ...
     @property
@@ -137,12 +140,12 @@ class Change:
     def to_dict(self) -> dict[str, _Json]: ...
     def __eq__(self, other: object) -> bool: ...
 
-class ChangeHandle:
+class ChangeHandle(metaclass=_pybind11_type):
     def remove(self) -> None: ...
     @property
     def active(self) -> bool: ...
 
-class Matchmaker:
+class Matchmaker(metaclass=_pybind11_type):
     def __init__(
         self,
         url: str = "memory://",
@@ -165,17 +168,17 @@ class Matchmaker:
     ) -> Game: ...
     def get_game(self, game_id: str) -> Game | None: ...
     def get_open_games(
-        self, limit: int = 50, filters: dict[str, str | int | bool] | None = None,
+        self, limit: int = 50, filters: Mapping[str, str | int | bool] | None = None,
         min_free_seats: int = 1,
     ) -> list[Game]: ...
     def open_games_page(
-        self, limit: int = 50, filters: dict[str, str | int | bool] | None = None,
+        self, limit: int = 50, filters: Mapping[str, str | int | bool] | None = None,
         min_free_seats: int = 1, cursor: str | None = None,
     ) -> OpenGamesPage: ...
     def reserve_seat(self, game_id: str, player_id: str, ttl_ms: int = 15000) -> Reservation: ...
     def cancel_reservation(self, game_id: str, player_id: str) -> bool: ...
     def quick_join(
-        self, player_id: str, filters: dict[str, str | int | bool] | None = None,
+        self, player_id: str, filters: Mapping[str, str | int | bool] | None = None,
         ttl_ms: int = 15000,
     ) -> Reservation | None: ...
     @property
@@ -198,6 +201,7 @@ class Matchmaker:
     @property
     def reaped_stream(self) -> str: ...
     def now(self) -> int: ...
+    def _remove_namespace(self) -> int: ...
     @property
     def namespace(self) -> str: ...
     @property
@@ -205,7 +209,7 @@ class Matchmaker:
     @property
     def max_age_ms(self) -> dict[str, int]: ...
 
-class EventPublisher:
+class EventPublisher(metaclass=_pybind11_type):
     @overload
     def __init__(
         self,
@@ -239,7 +243,7 @@ class EventPublisher:
     @property
     def stream(self) -> str: ...
 
-class Reaped:
+class Reaped(metaclass=_pybind11_type):
     @property
     def game(self) -> Game: ...
     @property
@@ -251,7 +255,7 @@ class Reaped:
     @property
     def entry_id(self) -> str: ...
 
-class ReapedFeed:
+class ReapedFeed(metaclass=_pybind11_type):
     def __init__(
         self, matchmaker: Matchmaker, *, group: str = "deleter", name: str = "mm-1",
         claim_idle_ms: int = 30000, trim_interval_ms: int = 1000,
@@ -266,7 +270,7 @@ class ReapedFeed:
     @property
     def name(self) -> str: ...
 
-class Consumer:
+class Consumer(metaclass=_pybind11_type):
     def __init__(
         self,
         matchmaker: Matchmaker,

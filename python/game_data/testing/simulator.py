@@ -131,8 +131,7 @@ class SimulatedGameServer:
             if matchmaker is not None:
                 publisher = matchmaker.publisher(server_id, stream=stream)
             elif url is not None:
-                kwargs = {"stream": stream} if stream else {}
-                publisher = game_data.EventPublisher(url, server_id, **kwargs)
+                publisher = game_data.EventPublisher(url, server_id, stream=stream or None)
             else:
                 raise ValueError("SimulatedGameServer needs a publisher, a matchmaker or a url")
         elif server_id is not None and server_id != publisher.server_id:
@@ -152,11 +151,11 @@ class SimulatedGameServer:
 
     @property
     def server_id(self) -> str:
-        return self._publisher.server_id
+        return str(self._publisher.server_id)
 
     @property
     def stream(self) -> str:
-        return self._publisher.stream
+        return str(self._publisher.stream)
 
     @property
     def alive(self) -> bool:
@@ -203,7 +202,7 @@ class SimulatedGameServer:
         if not self._alive or fields.get("game_id") in self.deleted:
             self.dropped += 1
             return None
-        entry_id = self._publisher.publish_raw(fields)
+        entry_id: str = self._publisher.publish_raw(fields)
         self.sent.append(SentEntry(entry_id, fields, kind))
         return entry_id
 
