@@ -261,8 +261,8 @@ const PluginInfo& load_new(Plugins& p, const std::string& path, const std::files
         }
     }
     if (!lost.empty()) throw fail("loaded, but " + lost);
-    logger()->info("loaded plug-in {} from {} ({} backends, {} change callbacks)", l.info.name,
-                   l.info.source, pending.backends.size(), pending.callbacks.size());
+    logger()->debug("loaded plug-in {} from {} ({} backends, {} change callbacks)", l.info.name,
+                    l.info.source, pending.backends.size(), pending.callbacks.size());
     return l.info;
 }
 

@@ -146,8 +146,8 @@ def _call(ep: metadata.EntryPoint) -> None:
             _state.exporters[name] = start
             _state.exporter_owner[name] = ep.name
         _state.loaded.append(PluginInfo(ep.name, "python", ep.value))
-    log.info("loaded plug-in %s (%d change callbacks, %d exporters)", where,
-             len(registry._callbacks), len(registry._exporters))
+    log.debug("loaded plug-in %s (%d change callbacks, %d exporters)", where,
+              len(registry._callbacks), len(registry._exporters))
 
 
 def load_entry_points() -> None:

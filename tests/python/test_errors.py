@@ -23,6 +23,7 @@ EXPECTED_BASES: dict[type[Exception], tuple[type[Exception], ...]] = {
     errors.GroupMissingError: (errors.ReplyError, LookupError),
     errors.ScriptMissingError: (errors.ReplyError, LookupError),
     errors.UnsupportedError: (errors.GameDataError,),
+    errors.PluginError: (errors.GameDataError, ImportError),
 }
 
 
