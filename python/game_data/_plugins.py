@@ -119,16 +119,8 @@ def _entry_points() -> list[metadata.EntryPoint]:
 
 def _call(ep: metadata.EntryPoint) -> None:
     where = f"entry point {ep.name!r} ({ep.value}) in group {ENTRY_POINT_GROUP}"
-    module = ep.value.split(":", 1)[0].strip()
     try:
         register = ep.load()
-    except ModuleNotFoundError as err:
-        if err.name == module and module.startswith("game_data."):
-            # This package's own plug-in whose module is not part of this build (TODO(lead):
-            # game_data.prometheus lands with the observe work; drop this case then).
-            log.debug("plug-in %s: module %s is not installed; skipped", where, module)
-            return
-        raise PluginError(f"plug-in {where} cannot be imported: {err}") from err
     except Exception as err:
         raise PluginError(f"plug-in {where} cannot be imported: {type(err).__name__}: {err}") from err
     registry = PluginRegistry(ep.name)
