@@ -27,6 +27,12 @@ The convention (also in README "Developing"):
   opening fence, by ``<!-- not run: REASON -->`` (an HTML comment: visible in the Markdown,
   not in the rendered page). The reason is required. Any other language (``text``, an
   unlabelled fence) must carry the marker too, so no code block is left out by accident.
+- **Excerpts.** A block that shows part of a source file the tests build and run elsewhere (a
+  plug-in is a shared library, not a program) is preceded by ``<!-- excerpt of PATH -->``
+  (PATH relative to the repository root). Its lines, stripped, must appear in that file in the
+  same order (other lines of the file may come in between); a line that is only ``...``,
+  ``// ...`` or ``/* ... */`` (with any words after the dots) marks a cut and is not looked
+  up. So the excerpt cannot drift from the code that is tested.
 """
 
 from __future__ import annotations
@@ -51,6 +57,8 @@ ROOT = Path(__file__).resolve().parents[2]
 README = ROOT / "README.md"
 RUNNERS = ("python", "cpp", "sh", "bash")
 NOT_RUN = re.compile(r"^<!--\s*not run:\s*(?P<reason>\S.*?)\s*-->\s*$")
+EXCERPT = re.compile(r"^<!--\s*excerpt of\s+(?P<path>\S+)\s*-->\s*$")
+CUT = re.compile(r"^(\.\.\.|//\s*\.\.\.|/\*\s*\.\.\.).*$")
 FENCE = re.compile(r"^(?P<fence>```+|~~~+)\s*(?P<info>[^`\s]*)")
 DEFAULT_REDIS = "127.0.0.1:6379"
 SHELL = ["bash", "-e", "-o", "pipefail", "-c"]  # a shell block fails at its first failing command
@@ -63,6 +71,7 @@ class Block:
     language: str
     code: str
     not_run: str | None  # the reason given by a <!-- not run: ... --> marker
+    excerpt_of: str | None = None  # the file named by a <!-- excerpt of PATH --> marker
 
     @property
     def id(self) -> str:
@@ -97,14 +106,17 @@ def readme_blocks(text: str) -> list[Block]:
         if i == len(lines):
             raise AssertionError(f"README.md:{start + 1}: code block never closed")
         marker = NOT_RUN.match(lines[start - 1]) if start > 0 else None
+        excerpt = EXCERPT.match(lines[start - 1]) if start > 0 else None
         blocks.append(Block(start + 1, opening["info"].lower(), "\n".join(body) + "\n",
-                            marker["reason"] if marker else None))
+                            marker["reason"] if marker else None,
+                            excerpt["path"] if excerpt else None))
         i += 1
     return blocks
 
 
 BLOCKS = readme_blocks(README.read_text(encoding="utf-8"))
-RUN = [b for b in BLOCKS if b.not_run is None]
+RUN = [b for b in BLOCKS if b.not_run is None and b.excerpt_of is None]
+EXCERPTS = [b for b in BLOCKS if b.excerpt_of is not None]
 
 
 def redis_rewrite(code: str, server: RedisServer) -> str:
@@ -152,10 +164,37 @@ def test_the_readme_has_blocks_of_every_kind_the_harness_runs() -> None:
 
 def test_every_block_is_run_or_says_why_not() -> None:
     unmarked = [f"README.md:{b.line} ({b.language or 'no language'})" for b in BLOCKS
-                if b.not_run is None and b.language not in RUNNERS]
+                if b.not_run is None and b.excerpt_of is None and b.language not in RUNNERS]
     assert not unmarked, (
         "these blocks are neither of a language the harness runs "
         f"({', '.join(RUNNERS)}) nor marked <!-- not run: REASON --> on the line above: {unmarked}")
+
+
+def excerpt_missing(block: Block, source: str) -> list[str]:
+    """The lines of an excerpt block not found, in order, among the source's lines."""
+    wanted = [ln.strip() for ln in block.code.splitlines() if ln.strip() and not CUT.match(ln.strip())]
+    have = iter(ln.strip() for ln in source.splitlines())
+    return [ln for ln in wanted if not any(ln == h for h in have)]
+
+
+@pytest.mark.parametrize("block", EXCERPTS, ids=[b.id for b in EXCERPTS])
+def test_an_excerpt_is_in_its_file_as_written(block: Block) -> None:
+    assert block.excerpt_of is not None
+    path = ROOT / block.excerpt_of
+    assert path.is_file(), f"README.md:{block.line}: excerpt of {block.excerpt_of}, no such file"
+    missing = excerpt_missing(block, path.read_text(encoding="utf-8"))
+    assert not missing, (f"README.md:{block.line}: these lines of the excerpt are not in "
+                         f"{block.excerpt_of} (in this order): {missing}")
+
+
+def test_an_excerpt_that_drifted_is_caught() -> None:
+    source = "int f() {\n    return 1;\n}\nint g() {\n    return 2;\n}\n"
+    good = Block(1, "cpp", "int f() {\n    return 1;\n}\n// ...\nint g() {\n", None, "x")
+    drifted = Block(1, "cpp", "int f() {\n    return 3;\n}\n", None, "x")
+    out_of_order = Block(1, "cpp", "int g() {\nint f() {\n", None, "x")
+    assert excerpt_missing(good, source) == []
+    assert excerpt_missing(drifted, source) == ["return 3;", "}"]
+    assert excerpt_missing(out_of_order, source) == ["int f() {"]
 
 
 def test_the_not_run_list_stays_short() -> None:
