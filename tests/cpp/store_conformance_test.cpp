@@ -1219,6 +1219,30 @@ TEST_P(StoreConformance, TheReapedFeedDeliversEveryReapedGameUntilAcknowledged) 
     EXPECT_EQ(items[0].set, GameSet::Pending);
 }
 
+TEST_P(StoreConformance, TheReapedStreamKeepsOnlyWhatSomeGroupHasNotAcknowledged) {
+    for (const char* id : {"g1", "g2", "g3"}) bring_to(id, S::Created);
+    ASSERT_EQ(mm_->reap(kT0 + 10'000).size(), 3u);
+    auto streams = store_->streams();
+    const std::string stream = store_->reaped_stream();
+    ReapedFeed deleter = mm_->reaped_feed({"deleter", "d", 30'000, 1'000});
+    ReapedFeed audit = mm_->reaped_feed({"audit", "a", 30'000, 0});
+    const auto checked = audit.poll(1, 0);
+    ASSERT_EQ(audit.ack({checked.at(0).entry_id}), 1);
+    EXPECT_EQ(streams->length(stream), 3) << "trim_interval_ms 0: its ack trims nothing";
+    std::vector<std::string> ids;
+    for (const auto& r : deleter.poll(10, 0)) ids.push_back(r.entry_id);
+    ASSERT_EQ(deleter.ack(ids), 3);  // a feed's first ack trims at once
+    EXPECT_EQ(streams->length(stream), 2) << "only what both groups acknowledged";
+    EXPECT_EQ(audit.trim_acknowledged(), 0);
+    const auto rest = audit.poll(10, 0);
+    ASSERT_EQ(rest.size(), 2u) << "nothing the audit group still needs was removed";
+    EXPECT_EQ(audit.trim_acknowledged(), 0) << "read, not acknowledged";
+    audit.ack({rest[0].entry_id, rest[1].entry_id});
+    EXPECT_EQ(audit.trim_acknowledged(), 2);
+    EXPECT_EQ(streams->length(stream), 0);
+    EXPECT_THROW(mm_->reaped_feed({"deleter", "d", 30'000, -1}), InvalidArgument);
+}
+
 TEST_P(StoreConformance, AReaderTakesOverWhatACrashedReaderLeftUnacknowledged) {
     bring_to("g1", S::Created);
     ASSERT_EQ(mm_->reap(kT0 + 10'000).size(), 1u);
