@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import threading
 from importlib import metadata
 from typing import TYPE_CHECKING, Callable, NamedTuple, Protocol
@@ -112,8 +113,10 @@ _state = _State()
 
 
 def _entry_points() -> list[metadata.EntryPoint]:
-    eps = metadata.entry_points()
-    found = eps.select(group=ENTRY_POINT_GROUP) if hasattr(eps, "select") else eps.get(ENTRY_POINT_GROUP, [])
+    if sys.version_info >= (3, 10):
+        found = list(metadata.entry_points(group=ENTRY_POINT_GROUP))
+    else:  # 3.9: a dict of groups
+        found = list(metadata.entry_points().get(ENTRY_POINT_GROUP, []))
     return sorted(found, key=lambda ep: (ep.name, ep.value))
 
 

@@ -425,7 +425,7 @@ def _cmd_reap(args: argparse.Namespace) -> int:
     return 0
 
 
-def _add_plugins_parser(sub: argparse._SubParsersAction) -> None:
+def _add_plugins_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     pp = sub.add_parser(
         "plugins",
         help="list the plug-ins a connect loads, and where each came from",
