@@ -79,8 +79,12 @@ ApplyResult apply_to_slot(GameSlot& slot, const Event& event, std::int64_t now_m
 // "open:<key>=<JSON value>" for each filter key whose metadata value is a string, integer or
 // boolean. Backends store exactly these.
 inline constexpr std::string_view kOpenIndex = "open";
-std::vector<std::pair<std::string, std::int64_t>> index_entries(
-    const Game& game, std::int64_t score, std::span<const std::string> filter_keys = {});
+using IndexEntries = std::vector<std::pair<std::string, std::int64_t>>;
+IndexEntries index_entries(const Game& game, std::int64_t score,
+                           std::span<const std::string> filter_keys = {});
+// The same into `out` (cleared first), so a caller applying many events reuses its storage.
+void index_entries(const Game& game, std::int64_t score, std::span<const std::string> filter_keys,
+                   IndexEntries& out);
 // The index of open games whose metadata `key` has `encoded_value` (a JSON text).
 std::string filter_index(std::string_view key, std::string_view encoded_value);
 // The JSON text a filterable metadata value is indexed under; nullopt if it cannot be filtered.

@@ -6,6 +6,7 @@
 #include <map>
 #include <mutex>
 #include <set>
+#include <string_view>
 #include <unordered_map>
 
 #include "game_data/backend.hpp"
@@ -16,24 +17,53 @@
 namespace game_data {
 namespace {
 
-// A sorted set: members ordered by (score, id), with each member's score.
+// A sorted set: members ordered by (score, id), and each member's place by id. The id is stored
+// once, in by_score (whose nodes never move), and `place` keys on views of it. Rescoring a
+// member, or moving it to another set, moves its nodes: no allocation.
 struct SortedSet {
-    std::set<std::pair<std::int64_t, std::string>> by_score;
-    std::unordered_map<std::string, std::int64_t> score_of;
+    using ByScore = std::set<std::pair<std::int64_t, std::string>>;
+    using Places = std::unordered_map<std::string_view, ByScore::iterator>;
+    ByScore by_score;
+    Places place;
+
+    // A member taken out of a set, to be put into another.
+    struct Nodes {
+        ByScore::node_type entry;
+        Places::node_type place;
+    };
+
+    bool contains(std::string_view id) const { return place.contains(id); }
+    std::size_t size() const { return place.size(); }
 
     void add(const std::string& id, std::int64_t score) {
-        auto [it, fresh] = score_of.try_emplace(id, score);
-        if (!fresh) {
-            by_score.erase({it->second, id});
-            it->second = score;
+        auto it = place.find(id);
+        if (it == place.end()) {
+            auto entry = by_score.emplace(score, id).first;
+            place.emplace(std::string_view(entry->second), entry);
+        } else if (it->second->first != score) {
+            auto entry = by_score.extract(it->second);
+            entry.value().first = score;
+            it->second = by_score.insert(std::move(entry)).position;
         }
-        by_score.emplace(score, id);
     }
-    void remove(const std::string& id) {
-        auto it = score_of.find(id);
-        if (it == score_of.end()) return;
-        by_score.erase({it->second, id});
-        score_of.erase(it);
+    void remove(std::string_view id) {
+        auto it = place.find(id);
+        if (it == place.end()) return;
+        by_score.erase(it->second);
+        place.erase(it);
+    }
+    // The member's nodes, or empty ones if `id` is not a member.
+    Nodes take(std::string_view id) {
+        auto it = place.find(id);
+        if (it == place.end()) return {};
+        auto entry = by_score.extract(it->second);
+        return Nodes{std::move(entry), place.extract(it)};
+    }
+    // Adds a member that is not in this set from nodes take() returned (not empty).
+    void put(Nodes nodes, std::int64_t score) {
+        nodes.entry.value().first = score;
+        nodes.place.mapped() = by_score.insert(std::move(nodes.entry)).position;
+        place.insert(std::move(nodes.place));
     }
 };
 
@@ -65,8 +95,7 @@ public:
             }
             if (!ok) continue;
             out[i] = true;
-            for (const auto& name : w.index_remove) sets_[name].remove(w.id);
-            for (const auto& [name, score] : w.index_add) sets_[name].add(w.id, score);
+            move_indexes_locked(w.id, w.index_remove, w.index_add);
             if (w.after) {
                 Record fresh{GameSlot{std::move(w.after), w.score, Tomb::None}, w.revision};
                 if (rec != games_.end()) {
@@ -76,43 +105,34 @@ public:
                 }
             } else {
                 if (rec != games_.end()) games_.erase(rec);
-                if (w.tomb != Tomb::None) {
-                    const std::int64_t expires_at = now_ms() + w.tomb_ttl_ms;
-                    tombs_[w.id] = Tombstone{w.tomb, expires_at};
-                    tomb_expiry_.emplace_back(expires_at, w.id);
-                }
+                if (w.tomb != Tomb::None) add_tomb_locked(w.id, w.tomb, w.tomb_ttl_ms);
             }
             if (w.reaped_entry) streams_->add(reaped_stream_, *w.reaped_entry, 0);
         }
-        prune_tombs_locked();
         return out;
     }
 
     bool change_in_place(const std::string& id, const InPlaceFn& change) override {
         std::lock_guard lock(mutex_);
+        InPlaceChange& moves = moves_;  // storage reused from call to call, under the lock
+        moves.index_remove.clear();
+        moves.index_add.clear();
         auto rec = games_.find(id);
         if (rec == games_.end()) {
             GameSlot missing;
             missing.tomb = live_tomb(id);
-            change(missing);  // nothing to store for a game that is not live
+            change(missing, moves);  // nothing to store for a game that is not live
             return true;
         }
         GameSlot& slot = rec->second.slot;
-        const std::optional<InPlaceChange> done = change(slot);
-        if (!done) return true;
-        for (const auto& name : done->index_remove) sets_[name].remove(id);
-        for (const auto& [name, score] : done->index_add) sets_[name].add(id, score);
+        if (!change(slot, moves)) return true;
+        move_indexes_locked(id, moves.index_remove, moves.index_add);
         ++rec->second.revision;
         if (!slot.game) {
             const Tomb why = slot.tomb;
-            games_.erase(rec);
-            if (why != Tomb::None) {
-                const std::int64_t expires_at = now_ms() + done->tomb_ttl_ms;
-                tombs_[id] = Tombstone{why, expires_at};
-                tomb_expiry_.emplace_back(expires_at, id);
-            }
+            auto gone = games_.extract(rec);  // its key becomes the tombstone's
+            if (why != Tomb::None) add_tomb_locked(std::move(gone.key()), why, moves.tomb_ttl_ms);
         }
-        prune_tombs_locked();
         return true;
     }
 
@@ -136,7 +156,7 @@ public:
         std::vector<std::int64_t> out;
         for (const auto& name : indexes) {
             auto it = sets_.find(name);
-            out.push_back(it == sets_.end() ? 0 : static_cast<std::int64_t>(it->second.score_of.size()));
+            out.push_back(it == sets_.end() ? 0 : static_cast<std::int64_t>(it->second.size()));
         }
         return out;
     }
@@ -183,16 +203,40 @@ private:
         return it != tombs_.end() && it->second.expires_at > now_ms() ? it->second.why : Tomb::None;
     }
 
-    // Forgets expired tombstones, oldest first: amortised O(1) per commit. One TTL per backend
-    // makes the queue ordered by expiry.
-    void prune_tombs_locked() {
-        if (tomb_expiry_.empty() || tomb_expiry_.front().first > now_ms()) return;
+    // Leaves sets `remove` and enters or rescores `add`. A set entered takes the nodes of a set
+    // left where there is one, so moving a game between sets allocates nothing. `remove` is
+    // consumed.
+    void move_indexes_locked(const std::string& id, std::vector<std::string>& remove,
+                             const std::vector<std::pair<std::string, std::int64_t>>& add) {
+        for (const auto& [name, score] : add) {
+            SortedSet& to = sets_[name];
+            if (!to.contains(id) && !remove.empty()) {
+                SortedSet::Nodes nodes = sets_[remove.back()].take(id);
+                remove.pop_back();
+                if (!nodes.entry.empty()) {
+                    to.put(std::move(nodes), score);
+                    continue;
+                }
+            }
+            to.add(id, score);
+        }
+        for (const auto& name : remove) sets_[name].remove(id);
+    }
+
+    // Remembers that `id` ended or was reaped, for ttl_ms of the real clock: a small entry of
+    // its own (a record is the size of a Game). Expired tombstones are forgotten here, oldest
+    // first (amortised O(1); one TTL per backend keeps the queue in expiry order): they are only
+    // made here, and live_tomb() ignores expired ones meanwhile.
+    void add_tomb_locked(std::string id, Tomb why, std::int64_t ttl_ms) {
         const std::int64_t now = now_ms();
         while (!tomb_expiry_.empty() && tomb_expiry_.front().first <= now) {
             auto it = tombs_.find(tomb_expiry_.front().second);
             if (it != tombs_.end() && it->second.expires_at <= now) tombs_.erase(it);
             tomb_expiry_.pop_front();
         }
+        const std::int64_t expires_at = now + ttl_ms;
+        tomb_expiry_.emplace_back(expires_at, id);
+        tombs_.insert_or_assign(std::move(id), Tombstone{why, expires_at});
     }
 
     const std::string reaped_stream_;
@@ -201,6 +245,7 @@ private:
     std::map<std::string, SortedSet, std::less<>> sets_;
     std::unordered_map<std::string, Tombstone> tombs_;
     std::deque<std::pair<std::int64_t, std::string>> tomb_expiry_;
+    InPlaceChange moves_;  // change_in_place's, kept for its storage
     std::optional<std::vector<std::string>> filter_keys_;  // the namespace's, once given
     std::shared_ptr<memory::MemoryStreams> streams_;
 };
