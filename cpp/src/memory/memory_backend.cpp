@@ -2,12 +2,16 @@
 // One mutex guards them all, so each read is one snapshot and each commit is atomic exactly as
 // a Lua script is on Redis. memory:// is private to its connect(); memory://NAME is shared by
 // every handle in the process that names it.
-#include <deque>
+#include <algorithm>
+#include <functional>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <set>
+#include <string>
 #include <string_view>
 #include <unordered_map>
+#include <vector>
 
 #include "game_data/backend.hpp"
 #include "game_data/errors.hpp"
@@ -17,54 +21,94 @@
 namespace game_data {
 namespace {
 
-// A sorted set: members ordered by (score, id), and each member's place by id. The id is stored
-// once, in by_score (whose nodes never move), and `place` keys on views of it. Rescoring a
-// member, or moving it to another set, moves its nodes: no allocation.
+// A sorted set: members ordered by (score, id).
 struct SortedSet {
     using ByScore = std::set<std::pair<std::int64_t, std::string>>;
-    using Places = std::unordered_map<std::string_view, ByScore::iterator>;
     ByScore by_score;
-    Places place;
+    std::size_t size() const { return by_score.size(); }
+};
 
-    // A member taken out of a set, to be put into another.
-    struct Nodes {
-        ByScore::node_type entry;
-        Places::node_type place;
+// Where a live game is in one sorted set. Its record holds one per set it belongs to, so
+// leaving, rescoring or moving between sets needs no lookup by id and, but for a first entry,
+// no allocation (a set entered takes the node of a set left).
+struct Membership {
+    SortedSet* set;  // sets_ never drops a set, so this stays valid
+    SortedSet::ByScore::iterator at;
+};
+
+// Tombstones by game id, each with its expiry (ms, real clock), in one array probed linearly:
+// a game's end writes one slot, where an unordered_map insert cost a node and several cache
+// misses (perf: the largest part of a memory:// apply). Expired entries are not erased one by
+// one: a put may reuse one, and all are dropped when the array is rebuilt, which happens when
+// the slots in use reach 3/4 of it (amortised O(1) per put; at most 4 slots per live entry).
+class TombTable {
+public:
+    struct Entry {
+        Tomb why;
+        std::int64_t expires_at;
     };
 
-    bool contains(std::string_view id) const { return place.contains(id); }
-    std::size_t size() const { return place.size(); }
-
-    void add(const std::string& id, std::int64_t score) {
-        auto it = place.find(id);
-        if (it == place.end()) {
-            auto entry = by_score.emplace(score, id).first;
-            place.emplace(std::string_view(entry->second), entry);
-        } else if (it->second->first != score) {
-            auto entry = by_score.extract(it->second);
-            entry.value().first = score;
-            it->second = by_score.insert(std::move(entry)).position;
+    std::optional<Entry> find(std::string_view id) const {
+        if (slots_.empty()) return std::nullopt;
+        const std::size_t h = hash(id);
+        for (std::size_t i = h & mask();; i = (i + 1) & mask()) {
+            const Slot& s = slots_[i];
+            if (s.why == Tomb::None) return std::nullopt;  // a free slot ends the probe
+            if (s.hash == h && s.id == id) return Entry{s.why, s.expires_at};
         }
     }
-    void remove(std::string_view id) {
-        auto it = place.find(id);
-        if (it == place.end()) return;
-        by_score.erase(it->second);
-        place.erase(it);
+
+    // `why` must not be Tomb::None. Entries expired at `now` may be dropped.
+    void put(std::string id, Tomb why, std::int64_t expires_at, std::int64_t now) {
+        if (4 * (used_ + 1) > 3 * slots_.size()) rebuild(now);
+        const std::size_t h = hash(id);
+        Slot* expired = nullptr;  // the first on the probe, reused unless `id` is further on
+        for (std::size_t i = h & mask();; i = (i + 1) & mask()) {
+            Slot& s = slots_[i];
+            if (s.why == Tomb::None) {
+                if (expired == nullptr) ++used_;
+                (expired ? *expired : s) = Slot{h, expires_at, why, std::move(id)};
+                return;
+            }
+            if (s.hash == h && s.id == id) {
+                s.why = why;
+                s.expires_at = expires_at;
+                return;
+            }
+            if (expired == nullptr && s.expires_at <= now) expired = &s;
+        }
     }
-    // The member's nodes, or empty ones if `id` is not a member.
-    Nodes take(std::string_view id) {
-        auto it = place.find(id);
-        if (it == place.end()) return {};
-        auto entry = by_score.extract(it->second);
-        return Nodes{std::move(entry), place.extract(it)};
+
+private:
+    struct Slot {
+        std::size_t hash = 0;
+        std::int64_t expires_at = 0;
+        Tomb why = Tomb::None;  // None: free
+        std::string id;
+    };
+
+    static std::size_t hash(std::string_view id) { return std::hash<std::string_view>{}(id); }
+    std::size_t mask() const { return slots_.size() - 1; }
+
+    // Keeps the entries live at `now` in an array at most half full (a power of two).
+    void rebuild(std::int64_t now) {
+        std::vector<Slot> old = std::move(slots_);
+        std::size_t live = 0;
+        for (const Slot& s : old) live += s.why != Tomb::None && s.expires_at > now ? 1 : 0;
+        std::size_t size = 16;
+        while (size < 2 * (live + 1)) size *= 2;
+        slots_.assign(size, Slot{});
+        used_ = live;
+        for (Slot& s : old) {
+            if (s.why == Tomb::None || s.expires_at <= now) continue;
+            std::size_t i = s.hash & mask();
+            while (slots_[i].why != Tomb::None) i = (i + 1) & mask();
+            slots_[i] = std::move(s);
+        }
     }
-    // Adds a member that is not in this set from nodes take() returned (not empty).
-    void put(Nodes nodes, std::int64_t score) {
-        nodes.entry.value().first = score;
-        nodes.place.mapped() = by_score.insert(std::move(nodes.entry)).position;
-        place.insert(std::move(nodes.place));
-    }
+
+    std::vector<Slot> slots_;
+    std::size_t used_ = 0;  // slots not free (live or expired)
 };
 
 class MemoryBackend final : public Backend {
@@ -95,16 +139,22 @@ public:
             }
             if (!ok) continue;
             out[i] = true;
-            move_indexes_locked(w.id, w.index_remove, w.index_add);
             if (w.after) {
-                Record fresh{GameSlot{std::move(w.after), w.score, Tomb::None}, w.revision};
-                if (rec != games_.end()) {
-                    rec->second = std::move(fresh);
-                } else {
-                    games_.emplace(w.id, std::move(fresh));
+                if (rec == games_.end()) {
+                    rec = games_.try_emplace(w.id).first;
+                    adopt_orphans_locked(rec);
                 }
+                move_indexes_locked(rec->first, rec->second.sets, w.index_remove, w.index_add);
+                rec->second.slot = GameSlot{std::move(w.after), w.score, Tomb::None};
+                rec->second.revision = w.revision;
             } else {
-                if (rec != games_.end()) games_.erase(rec);
+                if (rec != games_.end()) {
+                    erase_locked(rec, w.index_remove, w.index_add);
+                } else if (!w.index_remove.empty() || !w.index_add.empty()) {
+                    auto& entries = orphans_[w.id];
+                    move_indexes_locked(w.id, entries, w.index_remove, w.index_add);
+                    if (entries.empty()) orphans_.erase(w.id);
+                }
                 if (w.tomb != Tomb::None) add_tomb_locked(w.id, w.tomb, w.tomb_ttl_ms);
             }
             if (w.reaped_entry) streams_->add(reaped_stream_, *w.reaped_entry, 0);
@@ -126,12 +176,13 @@ public:
         }
         GameSlot& slot = rec->second.slot;
         if (!change(slot, moves)) return true;
-        move_indexes_locked(id, moves.index_remove, moves.index_add);
-        ++rec->second.revision;
-        if (!slot.game) {
+        if (slot.game) {
+            move_indexes_locked(rec->first, rec->second.sets, moves.index_remove, moves.index_add);
+            ++rec->second.revision;
+        } else {
             const Tomb why = slot.tomb;
-            auto gone = games_.extract(rec);  // its key becomes the tombstone's
-            if (why != Tomb::None) add_tomb_locked(std::move(gone.key()), why, moves.tomb_ttl_ms);
+            std::string key = erase_locked(rec, moves.index_remove, moves.index_add);
+            if (why != Tomb::None) add_tomb_locked(std::move(key), why, moves.tomb_ttl_ms);
         }
         return true;
     }
@@ -177,13 +228,10 @@ public:
 private:
     struct Record {
         GameSlot slot;  // always holds a game
-        std::int64_t revision;
+        std::int64_t revision = 0;
+        std::vector<Membership> sets;  // the sorted sets it is in
     };
-    struct Tombstone {
-        Tomb why;
-        std::int64_t expires_at;
-    };
-
+    using Records = std::unordered_map<std::string, Record>;
     StoredGame stored_locked(const std::string& id) const {
         StoredGame out;
         auto it = games_.find(id);
@@ -199,52 +247,79 @@ private:
     // Tombstones expire by the real clock, as Redis expires keys: an apply or reap at a
     // simulated future time must not forget which games ended.
     Tomb live_tomb(const std::string& id) const {
-        auto it = tombs_.find(id);
-        return it != tombs_.end() && it->second.expires_at > now_ms() ? it->second.why : Tomb::None;
+        const auto tomb = tombs_.find(id);
+        return tomb && tomb->expires_at > now_ms() ? tomb->why : Tomb::None;
     }
 
-    // Leaves sets `remove` and enters or rescores `add`. A set entered takes the nodes of a set
-    // left where there is one, so moving a game between sets allocates nothing. `remove` is
-    // consumed.
-    void move_indexes_locked(const std::string& id, std::vector<std::string>& remove,
+    // Game `id`, in the sets `in` lists, leaves sets `remove` and enters or rescores `add`. A
+    // set entered takes the node of a set left where there is one. `remove` is consumed.
+    void move_indexes_locked(const std::string& id, std::vector<Membership>& in,
+                             std::vector<std::string>& remove,
                              const std::vector<std::pair<std::string, std::int64_t>>& add) {
+        auto membership = [&](const SortedSet* set) {
+            return std::find_if(in.begin(), in.end(), [&](const Membership& m) { return m.set == set; });
+        };
+        auto named = [&](const std::string& name) -> SortedSet* {
+            auto it = sets_.find(name);
+            return it == sets_.end() ? nullptr : &it->second;
+        };
         for (const auto& [name, score] : add) {
-            SortedSet& to = sets_[name];
-            if (!to.contains(id) && !remove.empty()) {
-                SortedSet::Nodes nodes = sets_[remove.back()].take(id);
+            SortedSet* to = &sets_[name];
+            auto m = membership(to);
+            while (m == in.end() && !remove.empty()) {
+                m = membership(named(remove.back()));
                 remove.pop_back();
-                if (!nodes.entry.empty()) {
-                    to.put(std::move(nodes), score);
-                    continue;
-                }
             }
-            to.add(id, score);
+            if (m == in.end()) {
+                in.push_back(Membership{to, to->by_score.emplace(score, id).first});
+            } else if (m->set != to || m->at->first != score) {
+                auto node = m->set->by_score.extract(m->at);
+                node.value().first = score;
+                m->set = to;
+                m->at = to->by_score.insert(std::move(node)).position;
+            }
         }
-        for (const auto& name : remove) sets_[name].remove(id);
+        for (const auto& name : remove) {
+            auto m = membership(named(name));
+            if (m == in.end()) continue;
+            m->set->by_score.erase(m->at);
+            in.erase(m);
+        }
     }
 
-    // Remembers that `id` ended or was reaped, for ttl_ms of the real clock: a small entry of
-    // its own (a record is the size of a Game). Expired tombstones are forgotten here, oldest
-    // first (amortised O(1); one TTL per backend keeps the queue in expiry order): they are only
-    // made here, and live_tomb() ignores expired ones meanwhile.
+    // Removes the record after its last index moves; returns its id. The entries of sets the
+    // moves left it in (none, when Store wrote them) stay, as on Redis, as orphans.
+    std::string erase_locked(Records::iterator rec, std::vector<std::string>& remove,
+                             const std::vector<std::pair<std::string, std::int64_t>>& add) {
+        move_indexes_locked(rec->first, rec->second.sets, remove, add);
+        if (!rec->second.sets.empty()) orphans_[rec->first] = std::move(rec->second.sets);
+        return std::move(games_.extract(rec).key());
+    }
+
+    // A record made for an id with orphaned set entries takes them over.
+    void adopt_orphans_locked(Records::iterator rec) {
+        if (orphans_.empty()) return;
+        auto it = orphans_.find(rec->first);
+        if (it == orphans_.end()) return;
+        rec->second.sets = std::move(it->second);
+        orphans_.erase(it);
+    }
+
+    // Remembers that `id` ended or was reaped, for ttl_ms of the real clock: an entry of its
+    // own, not the game's record (which is the size of a Game).
     void add_tomb_locked(std::string id, Tomb why, std::int64_t ttl_ms) {
         const std::int64_t now = now_ms();
-        while (!tomb_expiry_.empty() && tomb_expiry_.front().first <= now) {
-            auto it = tombs_.find(tomb_expiry_.front().second);
-            if (it != tombs_.end() && it->second.expires_at <= now) tombs_.erase(it);
-            tomb_expiry_.pop_front();
-        }
-        const std::int64_t expires_at = now + ttl_ms;
-        tomb_expiry_.emplace_back(expires_at, id);
-        tombs_.insert_or_assign(std::move(id), Tombstone{why, expires_at});
+        tombs_.put(std::move(id), why, now + ttl_ms, now);
     }
 
     const std::string reaped_stream_;
     std::mutex mutex_;
-    std::unordered_map<std::string, Record> games_;
+    Records games_;
     std::map<std::string, SortedSet, std::less<>> sets_;
-    std::unordered_map<std::string, Tombstone> tombs_;
-    std::deque<std::pair<std::int64_t, std::string>> tomb_expiry_;
+    // Set entries of ids without a record: only after a write that removed a record but not
+    // its entries, which Store never makes (tests make it, as damage a failover leaves).
+    std::unordered_map<std::string, std::vector<Membership>> orphans_;
+    TombTable tombs_;
     InPlaceChange moves_;  // change_in_place's, kept for its storage
     std::optional<std::vector<std::string>> filter_keys_;  // the namespace's, once given
     std::shared_ptr<memory::MemoryStreams> streams_;
