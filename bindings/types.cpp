@@ -126,6 +126,125 @@ ApplyResult make_apply_result(ApplyStatus status, const StrArg& game_id, std::op
     return ApplyResult{status, reason.get("reason"), game_id.get("game_id"), state, entry_id.get("entry_id")};
 }
 
+// ApplyResult as a plain CPython type (see casters.hpp): the C++ value inside the object.
+// Attributes, equality and allocation are CPython slots; the constructor, pickling, to_dict
+// and repr are pybind11 functions set on the type, so they parse and report errors as the
+// other classes do.
+struct PyApplyResult {
+    PyObject_HEAD
+    ApplyResult value;
+};
+
+PyTypeObject* apply_result_type = nullptr;  // made once by register_types; never freed
+
+ApplyResult& value_of(PyObject* self) { return reinterpret_cast<PyApplyResult*>(self)->value; }
+
+PyObject* apply_result_new(PyTypeObject* type, PyObject* /*args*/, PyObject* /*kwargs*/) {
+    PyObject* self = type->tp_alloc(type, 0);
+    if (self != nullptr) new (&value_of(self)) ApplyResult();
+    return self;
+}
+
+void apply_result_dealloc(PyObject* self) {
+    PyTypeObject* type = Py_TYPE(self);
+    value_of(self).~ApplyResult();
+    type->tp_free(self);
+    Py_DECREF(type);  // instances of a heap type hold a reference to it
+}
+
+PyObject* new_str(const std::string& s) {
+    return PyUnicode_DecodeUTF8(s.data(), static_cast<Py_ssize_t>(s.size()), nullptr);
+}
+
+// Runs `make` (which may throw as pybind11 code does) inside a CPython slot.
+template <typename Make>
+PyObject* slot_result(Make&& make) noexcept {
+    try {
+        return make();
+    } catch (py::error_already_set& e) {
+        e.restore();
+    } catch (const std::exception& e) {
+        PyErr_SetString(PyExc_RuntimeError, e.what());
+    }
+    return nullptr;
+}
+
+PyObject* get_status(PyObject* self, void* /*closure*/) {
+    return slot_result([&] { return WireEnumCache<ApplyStatus>::member(value_of(self).status).inc_ref().ptr(); });
+}
+PyObject* get_state(PyObject* self, void* /*closure*/) {
+    return slot_result([&] {
+        const auto& state = value_of(self).state;
+        return (state ? WireEnumCache<GameState>::member(*state) : py::handle(Py_None)).inc_ref().ptr();
+    });
+}
+PyObject* get_reason(PyObject* self, void* /*closure*/) { return new_str(value_of(self).reason); }
+PyObject* get_game_id(PyObject* self, void* /*closure*/) { return new_str(value_of(self).game_id); }
+PyObject* get_entry_id(PyObject* self, void* /*closure*/) { return new_str(value_of(self).entry_id); }
+
+PyGetSetDef apply_result_getset[] = {
+    {"status", get_status, nullptr, nullptr, nullptr},
+    {"reason", get_reason, nullptr, nullptr, nullptr},
+    {"game_id", get_game_id, nullptr, nullptr, nullptr},
+    {"state", get_state, nullptr, nullptr, nullptr},
+    {"entry_id", get_entry_id, nullptr, nullptr, nullptr},
+    {nullptr, nullptr, nullptr, nullptr, nullptr},
+};
+
+// == and != between results; anything else is NotImplemented (as a pybind11 __eq__ is).
+PyObject* apply_result_richcompare(PyObject* a, PyObject* b, int op) {
+    if ((op != Py_EQ && op != Py_NE) || !PyObject_TypeCheck(a, apply_result_type) ||
+        !PyObject_TypeCheck(b, apply_result_type)) {
+        Py_RETURN_NOTIMPLEMENTED;
+    }
+    const bool equal = value_of(a) == value_of(b);
+    return PyBool_FromLong((op == Py_EQ) == equal ? 1 : 0);
+}
+
+ApplyResult& self_result(py::handle self) {
+    if (!PyObject_TypeCheck(self.ptr(), apply_result_type)) throw py::type_error("expected an ApplyResult");
+    return value_of(self.ptr());
+}
+
+void register_apply_result(py::module_& m) {
+    static PyType_Slot slots[] = {
+        {Py_tp_new, reinterpret_cast<void*>(apply_result_new)},
+        {Py_tp_dealloc, reinterpret_cast<void*>(apply_result_dealloc)},
+        {Py_tp_getset, apply_result_getset},
+        {Py_tp_richcompare, reinterpret_cast<void*>(apply_result_richcompare)},
+        {Py_tp_hash, reinterpret_cast<void*>(PyObject_HashNotImplemented)},
+        {Py_tp_doc, const_cast<char*>("The outcome of applying one event.")},
+        {0, nullptr},
+    };
+    static PyType_Spec spec = {"game_data._core.ApplyResult", static_cast<int>(sizeof(PyApplyResult)), 0,
+                               Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE, slots};
+    auto cls = py::reinterpret_steal<py::object>(PyType_FromSpec(&spec));
+    if (!cls) throw py::error_already_set();
+    apply_result_type = reinterpret_cast<PyTypeObject*>(cls.inc_ref().ptr());
+    // pybind11 takes functions named __init__ or __setstate__ for its own constructors, so those
+    // two carry a qualified name.
+    auto method = [&](const char* attr, const char* name, auto&& f, auto&&... extra) {
+        cls.attr(attr) = py::cpp_function(std::forward<decltype(f)>(f), py::name(name), py::is_method(cls),
+                                          std::forward<decltype(extra)>(extra)...);
+    };
+    method("__init__", "ApplyResult.__init__",
+           [](py::handle self, ApplyStatus status, const StrArg& game_id, std::optional<GameState> state,
+              const StrArg& reason, const StrArg& entry_id) {
+               self_result(self) = make_apply_result(status, game_id, state, reason, entry_id);
+           },
+           py::kw_only(), py::arg("status"), py::arg("game_id") = "", py::arg("state") = py::none(),
+           py::arg("reason") = "", py::arg("entry_id") = "");
+    method("to_dict", "to_dict", [](py::handle self) { return result_to_dict(self_result(self)); });
+    method("__repr__", "__repr__", [](py::handle self) { return result_repr(self_result(self)); });
+    method("__getstate__", "__getstate__", [](py::handle self) { return result_to_dict(self_result(self)); });
+    method("__setstate__", "ApplyResult.__setstate__", [](py::handle self, const py::dict& d) {
+        self_result(self) = make_apply_result(d["status"].cast<ApplyStatus>(), StrArg::from(d["game_id"]),
+                                              d["state"].cast<std::optional<GameState>>(),
+                                              StrArg::from(d["reason"]), StrArg::from(d["entry_id"]));
+    });
+    m.add_object("ApplyResult", cls);
+}
+
 Fields fields_from_py(py::handle src) {
     Fields fields;
     auto add = [&](py::handle k, py::handle v) {
@@ -152,6 +271,16 @@ Fields fields_from_py(py::handle src) {
 }
 
 }  // namespace
+
+PyObject* apply_result_to_py(ApplyResult&& result) {
+    PyObject* self = apply_result_type->tp_alloc(apply_result_type, 0);
+    if (self != nullptr) new (&value_of(self)) ApplyResult(std::move(result));
+    return self;
+}
+
+const ApplyResult* apply_result_from_py(PyObject* object) {
+    return PyObject_TypeCheck(object, apply_result_type) ? &value_of(object) : nullptr;
+}
 
 // Entries may hold any bytes (dead letters keep them as published): bytes that are not UTF-8
 // come back as lone surrogates (errors="surrogateescape"), so nothing is lost or refused.
@@ -268,25 +397,7 @@ void register_types(py::module_& m) {
                                   optional_str(t[3]), optional_int(t[4]), optional_int(t[5]));
             }));
 
-    py::class_<ApplyResult>(m, "ApplyResult", "The outcome of applying one event.")
-        .def(py::init(&make_apply_result),
-             py::kw_only(), py::arg("status"), py::arg("game_id") = "", py::arg("state") = py::none(),
-             py::arg("reason") = "", py::arg("entry_id") = "")
-        .def_readonly("status", &ApplyResult::status)
-        .def_readonly("reason", &ApplyResult::reason)
-        .def_readonly("game_id", &ApplyResult::game_id)
-        .def_readonly("state", &ApplyResult::state)
-        .def_readonly("entry_id", &ApplyResult::entry_id)
-        .def("to_dict", &result_to_dict)
-        .def("__eq__", [](const ApplyResult& a, const ApplyResult& b) { return a == b; }, py::is_operator())
-        .def("__repr__", &result_repr)
-        .def(py::pickle([](const ApplyResult& r) { return result_to_dict(r); },
-                        [](py::dict d) {
-                            return make_apply_result(
-                                d["status"].cast<ApplyStatus>(), StrArg::from(d["game_id"]),
-                                d["state"].cast<std::optional<GameState>>(), StrArg::from(d["reason"]),
-                                StrArg::from(d["entry_id"]));
-                        }));
+    register_apply_result(m);
 }
 
 }  // namespace game_data::bindings

@@ -63,6 +63,19 @@ auto held_of(Game& g, const std::string& player) {
                         [&](const auto& h) { return h.first == player; });
 }
 
+// Sorts stably by `less`: as std::stable_sort, without its buffer for rosters of a usual size.
+template <typename Less>
+void stable_sort_small(std::vector<std::string>& v, Less less) {
+    constexpr std::size_t kInsertionSortMax = 32;
+    if (v.size() > kInsertionSortMax) {
+        std::stable_sort(v.begin(), v.end(), less);
+        return;
+    }
+    for (std::size_t i = 1; i < v.size(); ++i) {
+        for (std::size_t j = i; j > 0 && less(v[j], v[j - 1]); --j) std::swap(v[j], v[j - 1]);
+    }
+}
+
 // Seats the joined players (seated and held) as the publish order would: the creator first,
 // then by the seq of the join that seated them (joins without a seq after those, in arrival
 // order), as many as there are seats; the rest are held. A result of the set of latest events
@@ -70,30 +83,27 @@ auto held_of(Game& g, const std::string& player) {
 // is held until that leave arrives, and a join that arrived early may be held again when an
 // older join arrives late.
 void reseat(Game& g, std::int64_t now_ms) {
+    // The roster's own storage is reused: one reseat per roster event, no allocation once warm.
     std::vector<std::string> joined = std::move(g.players);
     g.players.clear();
     for (auto& h : g.held) joined.push_back(std::move(h.first));
+    g.held.clear();
     auto key = [&](const std::string& p) {
         if (p == g.creator_id) return std::numeric_limits<std::int64_t>::min();
         return seq_of(g, p).value_or(std::numeric_limits<std::int64_t>::max());
     };
-    std::stable_sort(joined.begin(), joined.end(),
-                     [&](const std::string& a, const std::string& b) { return key(a) < key(b); });
+    stable_sort_small(joined, [&](const std::string& a, const std::string& b) { return key(a) < key(b); });
     const bool creator_seat_kept =
         !g.creator_seen && std::find(joined.begin(), joined.end(), g.creator_id) == joined.end();
     // Live reservations hold their seats (g.players is empty here, so all of them count).
     const std::size_t seats = static_cast<std::size_t>(
         std::max(0, g.capacity - (creator_seat_kept ? 1 : 0) - g.live_reservations(now_ms)));
-    g.players.clear();
-    g.held.clear();
-    for (auto& p : joined) {
-        if (g.players.size() < seats) {
-            g.players.push_back(std::move(p));
-        } else {
-            const std::int64_t seq = seq_of(g, p).value_or(0);
-            g.held.emplace_back(std::move(p), seq);
-        }
+    for (std::size_t i = seats; i < joined.size(); ++i) {
+        const std::int64_t seq = seq_of(g, joined[i]).value_or(0);
+        g.held.emplace_back(std::move(joined[i]), seq);
     }
+    joined.resize(std::min(seats, joined.size()));
+    g.players = std::move(joined);
 }
 
 // Keeps at most kMaxAbsentPlayerSeqs seqs of players who are neither seated nor held: the
@@ -331,9 +341,16 @@ std::optional<std::int64_t> reopens_at(const Game& game) {
     return *nth;
 }
 
-std::vector<std::pair<std::string, std::int64_t>> index_entries(
-    const Game& game, std::int64_t score, std::span<const std::string> filter_keys) {
-    std::vector<std::pair<std::string, std::int64_t>> out;
+IndexEntries index_entries(const Game& game, std::int64_t score,
+                           std::span<const std::string> filter_keys) {
+    IndexEntries out;
+    index_entries(game, score, filter_keys, out);
+    return out;
+}
+
+void index_entries(const Game& game, std::int64_t score, std::span<const std::string> filter_keys,
+                   IndexEntries& out) {
+    out.clear();
     if (auto set = set_of(game.state)) out.emplace_back(std::string(to_string(*set)), score);
     if (lists_as_open(game)) {
         const std::optional<std::int64_t> reopens = reopens_at(game);
@@ -348,7 +365,6 @@ std::vector<std::pair<std::string, std::int64_t>> index_entries(
             if (auto value = filter_value(*it)) list(filter_index(key, *value));
         }
     }
-    return out;
 }
 
 void prune_reservations(Game& g, std::int64_t now_ms) {

@@ -28,10 +28,11 @@ constexpr std::string_view kQuickJoined = "quick_join";
 constexpr std::string_view kCancelled = "cancelled";
 constexpr std::string_view kNoGame = "no_game";
 
-using Entries = std::vector<std::pair<std::string, std::int64_t>>;
+using Entries = IndexEntries;
 
-// The index moves from entries `was` to entries `now`: sets left, and sets entered or rescored.
-void diff_entries(const Entries& was, Entries now, std::vector<std::string>& remove, Entries& add) {
+// The index moves from entries `was` to entries `now` (moved from): sets left, and sets entered
+// or rescored.
+void diff_entries(const Entries& was, Entries& now, std::vector<std::string>& remove, Entries& add) {
     for (const auto& [name, score] : was) {
         if (std::none_of(now.begin(), now.end(), [&](const auto& e) { return e.first == name; })) {
             remove.push_back(name);
@@ -61,12 +62,22 @@ GameWrite plan_write(const std::string& id, const StoredGame& before, const Entr
         w.tomb = after.tomb;
         w.tomb_ttl_ms = tomb_ttl_ms;
     }
-    diff_entries(was, std::move(now), w.index_remove, w.index_add);
+    diff_entries(was, now, w.index_remove, w.index_add);
     return w;
 }
 
+void entries_of(const GameSlot& slot, std::span<const std::string> filter_keys, Entries& out) {
+    if (slot.game) {
+        index_entries(*slot.game, slot.score, filter_keys, out);
+    } else {
+        out.clear();
+    }
+}
+
 Entries entries_of(const GameSlot& slot, std::span<const std::string> filter_keys) {
-    return slot.game ? index_entries(*slot.game, slot.score, filter_keys) : Entries{};
+    Entries out;
+    entries_of(slot, filter_keys, out);
+    return out;
 }
 
 constexpr std::int64_t kMaxReservationTtlMs = 10 * 60 * 1000;
@@ -427,26 +438,40 @@ std::optional<Reservation> Store::quick_join(const std::string& player_id, const
 }
 
 ApplyResult Store::apply(const Event& event, std::int64_t now) {
-    return apply_many(std::span(&event, 1), now).at(0);
+    const auto started = std::chrono::steady_clock::now();
+    validate_event(event);
+    const std::span<const Event> one(&event, 1);
+    ApplyResult result;
+    if (apply_in_place(one, now, std::span(&result, 1))) {
+        count_applied(one, std::span(&result, 1), started);
+        return result;
+    }
+    return std::move(apply_many(one, now).front());
 }
 
 bool Store::apply_in_place(std::span<const Event> events, std::int64_t now,
-                           std::vector<ApplyResult>& results) {
+                           std::span<ApplyResult> results) {
     // Settled before the backend's lock is taken: settling may need the backend itself.
     const std::vector<std::string>& keys = filter_keys();
+    // The index entries before and after each event, in storage each thread keeps: no
+    // allocation once warm. Nothing run under the backend's lock comes back here.
+    struct Scratch {
+        Entries was, now;
+    };
+    thread_local Scratch scratch;
     for (std::size_t i = 0; i < events.size(); ++i) {
         const Event& event = events[i];
-        const bool supported = backend_->change_in_place(
-            event.game_id, [&](GameSlot& slot) -> std::optional<Backend::InPlaceChange> {
-                const Entries was = entries_of(slot, keys);
-                results[i] = apply_to_slot(slot, event, now);
-                if (results[i].status != ApplyStatus::Applied) return std::nullopt;
-                Backend::InPlaceChange change;
-                change.tomb_ttl_ms = tombstone_ttl_ms_;
-                diff_entries(was, entries_of(slot, keys), change.index_remove, change.index_add);
-                return change;
-            });
-        if (!supported) return false;
+        ApplyResult& result = results[i];
+        auto change = [&](GameSlot& slot, Backend::InPlaceChange& moves) {
+            entries_of(slot, keys, scratch.was);
+            result = apply_to_slot(slot, event, now);
+            if (result.status != ApplyStatus::Applied) return false;
+            moves.tomb_ttl_ms = tombstone_ttl_ms_;
+            entries_of(slot, keys, scratch.now);
+            diff_entries(scratch.was, scratch.now, moves.index_remove, moves.index_add);
+            return true;
+        };
+        if (!backend_->change_in_place(event.game_id, change)) return false;
     }
     return true;
 }
@@ -525,7 +550,7 @@ std::vector<ApplyResult> Store::apply_many(std::span<const Event> events, std::i
     return results;
 }
 
-void Store::count_applied(std::span<const Event> events, const std::vector<ApplyResult>& results,
+void Store::count_applied(std::span<const Event> events, std::span<const ApplyResult> results,
                           std::chrono::steady_clock::time_point started) {
     for (std::size_t i = 0; i < events.size(); ++i) {
         event_series_[static_cast<std::size_t>(events[i].type) * 3 +

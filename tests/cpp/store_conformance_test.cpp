@@ -214,6 +214,45 @@ TEST_P(StoreConformance, ReusingAReapedIdThrowsGameExists) {
     EXPECT_FALSE(mm_->get_game("g1"));
 }
 
+TEST_P(StoreConformance, EveryEndedOrReapedGameIsRememberedWhileItsTombstoneLasts) {
+    // Far more tombstones than a small table holds, made one by one and by a reap batch.
+    for (int i = 0; i < 200; ++i) bring_to("e" + std::to_string(i), S::Ended);
+    for (int i = 0; i < 50; ++i) create("r" + std::to_string(i));
+    ASSERT_EQ(mm_->reap(kT0 + 1'000).size(), 50u);
+    for (int i = 0; i < 200; ++i) {
+        const std::string id = "e" + std::to_string(i);
+        EXPECT_EQ(apply(ev(E::Heartbeat, id)).reason, "game has ended") << id;
+        EXPECT_THROW(create(id), GameExists) << id;
+    }
+    for (int i = 0; i < 50; ++i) {
+        const std::string id = "r" + std::to_string(i);
+        EXPECT_EQ(apply(ev(E::Heartbeat, id)).reason, "game was reaped") << id;
+        EXPECT_THROW(create(id), GameExists) << id;
+    }
+}
+
+TEST_P(StoreConformance, AnIdIsFreeAgainOnceItsTombstoneExpiresAndLaterTombstonesLast) {
+    options_.tombstone_ttl_ms = 200;  // of the real clock, as Redis expires keys
+    store_ = GetParam().open(options_, "");
+    mm_ = std::make_unique<Matchmaker>(store_, options_, [c = clock_] { return c->load(); });
+    for (int i = 0; i < 30; ++i) bring_to("a" + std::to_string(i), S::Ended);
+    EXPECT_THROW(create("a0"), GameExists);
+    // Made first, a0's tombstone is the first to expire; then all of them have.
+    ASSERT_TRUE(testing::wait_until([&] {
+        try {
+            create("a0");
+            return true;
+        } catch (const GameExists&) {
+            return false;
+        }
+    }));
+    for (int i = 0; i < 30; ++i) bring_to("b" + std::to_string(i), S::Ended);
+    ASSERT_EQ(apply(ev(E::GameEnded, "a0")).status, A::Applied);
+    EXPECT_THROW(create("a0"), GameExists);
+    for (int i = 0; i < 30; ++i) EXPECT_THROW(create("b" + std::to_string(i)), GameExists) << i;
+    for (int i = 1; i < 30; ++i) EXPECT_NO_THROW(create("a" + std::to_string(i))) << i;
+}
+
 TEST_P(StoreConformance, RefusedCreateWritesNothing) {
     create("g1");
     EXPECT_THROW(mm_->create_game(request("alice", 0, "gs-1", "g2")), InvalidArgument);

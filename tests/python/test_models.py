@@ -253,3 +253,31 @@ def test_apply_result_for_unknown_game_has_no_state(mm: game_data.Matchmaker) ->
     assert result.state is None
     assert result.reason
     assert result.to_dict()["state"] is None
+
+
+def test_apply_results_compare_by_value_copy_and_are_not_hashable() -> None:
+    result = ApplyResult(status=ApplyStatus.APPLIED, game_id="g1", state=GameState.IN_PROGRESS,
+                         entry_id="1-0")
+    assert ApplyResult.__module__ == "game_data.models"
+    assert result == ApplyResult(status="applied", game_id="g1", state="in_progress", entry_id="1-0")
+    assert result != ApplyResult(status="applied", game_id="g2", state="in_progress", entry_id="1-0")
+    assert result != result.to_dict()
+    assert copy.copy(result) == result
+    assert copy.deepcopy(result) == result
+    assert "in_progress" in repr(result)
+    with pytest.raises(TypeError):
+        hash(result)
+    with pytest.raises(TypeError):
+        result < result  # noqa: B015 - the comparison itself is what is tested
+
+
+def test_apply_results_of_a_batch_are_separate_values(mm: game_data.Matchmaker) -> None:
+    game = mm.create_game(creator_id="alice", capacity=2, server_id="gs-1")
+    events = [Event(type=EventType.CREATOR_JOINED, game_id=game.id, server_id="gs-1", player_id="alice"),
+              Event(type=EventType.HEARTBEAT, game_id=game.id, server_id="gs-1"),
+              Event(type=EventType.HEARTBEAT, game_id="ghost", server_id="gs-1")]
+    first, second, third = mm.apply_many(events)
+    assert [r.status for r in (first, second, third)] == [ApplyStatus.APPLIED, ApplyStatus.APPLIED,
+                                                          ApplyStatus.REJECTED]
+    assert first is not second and first == second
+    assert third.game_id == "ghost" and third.state is None

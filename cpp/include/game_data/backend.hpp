@@ -12,6 +12,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -22,6 +23,27 @@ namespace game_data {
 
 class StreamTransport;
 using Fields = std::vector<std::pair<std::string, std::string>>;
+
+// A callable passed down a call without owning it (no allocation, unlike std::function): valid
+// while the callable it refers to lives, so only as a parameter.
+template <typename Signature>
+class FunctionRef;
+template <typename R, typename... Args>
+class FunctionRef<R(Args...)> {
+public:
+    template <typename F>
+        requires(!std::is_same_v<std::remove_cvref_t<F>, FunctionRef> && std::is_invocable_r_v<R, F&, Args...>)
+    FunctionRef(F&& f) noexcept  // implicit, as std::function converts
+        : object_(const_cast<void*>(static_cast<const void*>(std::addressof(f)))),
+          call_([](void* object, Args... args) -> R {
+              return std::invoke(*static_cast<std::remove_reference_t<F>*>(object), std::forward<Args>(args)...);
+          }) {}
+    R operator()(Args... args) const { return call_(object_, std::forward<Args>(args)...); }
+
+private:
+    void* object_;
+    R (*call_)(void*, Args...);
+};
 
 // One game id as stored: the slot the rules work on, plus the revision the backend keeps so a
 // commit can tell whether anything wrote the game since it was read.
@@ -96,15 +118,16 @@ public:
     // Optional fast path for backends that can hold a lock over one game (memory://): runs
     // `change` on the stored slot of `id` itself while nothing else can touch it (a missing game
     // comes as a slot with no record and its tombstone), then stores what `change` left in it:
-    // the slot (a removed record leaves `change`'s tombstone) and the index moves it returns.
-    // `change` returns nullopt when nothing changed. Returns false if the backend has no such
+    // the slot (a removed record leaves `change`'s tombstone) and the index moves it wrote into
+    // the InPlaceChange it is given (empty; the backend may reuse its storage from call to call).
+    // `change` returns false when nothing changed. Returns false if the backend has no such
     // lock; Store then reads and commits with a revision guard.
     struct InPlaceChange {
         std::vector<std::string> index_remove;
         std::vector<std::pair<std::string, std::int64_t>> index_add;
         std::int64_t tomb_ttl_ms = 0;
     };
-    using InPlaceFn = std::function<std::optional<InPlaceChange>(GameSlot&)>;
+    using InPlaceFn = FunctionRef<bool(GameSlot&, InPlaceChange&)>;
     virtual bool change_in_place(const std::string& /*id*/, const InPlaceFn& /*change*/) {
         return false;
     }

@@ -84,8 +84,12 @@ ApplyResult apply_to_slot(GameSlot& slot, const Event& event, std::int64_t now_m
 // Backends store exactly these.
 inline constexpr std::string_view kOpenIndex = "open";
 inline constexpr std::string_view kReservedIndex = "reserved";
-std::vector<std::pair<std::string, std::int64_t>> index_entries(
-    const Game& game, std::int64_t score, std::span<const std::string> filter_keys = {});
+using IndexEntries = std::vector<std::pair<std::string, std::int64_t>>;
+IndexEntries index_entries(const Game& game, std::int64_t score,
+                           std::span<const std::string> filter_keys = {});
+// The same into `out` (cleared first), so a caller applying many events reuses its storage.
+void index_entries(const Game& game, std::int64_t score, std::span<const std::string> filter_keys,
+                   IndexEntries& out);
 // The index of open games whose metadata `key` has `encoded_value` (a JSON text).
 std::string filter_index(std::string_view key, std::string_view encoded_value);
 // The reserved twin of an open index ("open..." -> "reserved...").

@@ -185,8 +185,8 @@ public:
 private:
     // Applies each event through Backend::change_in_place; false if the backend has none.
     bool apply_in_place(std::span<const Event> events, std::int64_t now_ms,
-                        std::vector<ApplyResult>& results);
-    void count_applied(std::span<const Event> events, const std::vector<ApplyResult>& results,
+                        std::span<ApplyResult> results);
+    void count_applied(std::span<const Event> events, std::span<const ApplyResult> results,
                        std::chrono::steady_clock::time_point started);
     // The index to scan for `filters` (validated) and the filters left to check per game.
     std::string open_index_for(const Filters& filters);

@@ -4,10 +4,15 @@
 // every handle in the process that names it.
 #include <algorithm>
 #include <deque>
+#include <functional>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <set>
+#include <string>
+#include <string_view>
 #include <unordered_map>
+#include <vector>
 
 #include "game_data/backend.hpp"
 #include "game_data/errors.hpp"
@@ -17,25 +22,94 @@
 namespace game_data {
 namespace {
 
-// A sorted set: members ordered by (score, id), with each member's score.
+// A sorted set: members ordered by (score, id).
 struct SortedSet {
-    std::set<std::pair<std::int64_t, std::string>> by_score;
-    std::unordered_map<std::string, std::int64_t> score_of;
+    using ByScore = std::set<std::pair<std::int64_t, std::string>>;
+    ByScore by_score;
+    std::size_t size() const { return by_score.size(); }
+};
 
-    void add(const std::string& id, std::int64_t score) {
-        auto [it, fresh] = score_of.try_emplace(id, score);
-        if (!fresh) {
-            by_score.erase({it->second, id});
-            it->second = score;
+// Where a live game is in one sorted set. Its record holds one per set it belongs to, so
+// leaving, rescoring or moving between sets needs no lookup by id and, but for a first entry,
+// no allocation (a set entered takes the node of a set left).
+struct Membership {
+    SortedSet* set;  // sets_ never drops a set, so this stays valid
+    SortedSet::ByScore::iterator at;
+};
+
+// Tombstones by game id, each with its expiry (ms, real clock), in one array probed linearly:
+// a game's end writes one slot, where an unordered_map insert cost a node and several cache
+// misses (perf: the largest part of a memory:// apply). Expired entries are not erased one by
+// one: a put may reuse one, and all are dropped when the array is rebuilt, which happens when
+// the slots in use reach 3/4 of it (amortised O(1) per put; at most 4 slots per live entry).
+class TombTable {
+public:
+    struct Entry {
+        Tomb why;
+        std::int64_t expires_at;
+    };
+
+    std::optional<Entry> find(std::string_view id) const {
+        if (slots_.empty()) return std::nullopt;
+        const std::size_t h = hash(id);
+        for (std::size_t i = h & mask();; i = (i + 1) & mask()) {
+            const Slot& s = slots_[i];
+            if (s.why == Tomb::None) return std::nullopt;  // a free slot ends the probe
+            if (s.hash == h && s.id == id) return Entry{s.why, s.expires_at};
         }
-        by_score.emplace(score, id);
     }
-    void remove(const std::string& id) {
-        auto it = score_of.find(id);
-        if (it == score_of.end()) return;
-        by_score.erase({it->second, id});
-        score_of.erase(it);
+
+    // `why` must not be Tomb::None. Entries expired at `now` may be dropped.
+    void put(std::string id, Tomb why, std::int64_t expires_at, std::int64_t now) {
+        if (4 * (used_ + 1) > 3 * slots_.size()) rebuild(now);
+        const std::size_t h = hash(id);
+        Slot* expired = nullptr;  // the first on the probe, reused unless `id` is further on
+        for (std::size_t i = h & mask();; i = (i + 1) & mask()) {
+            Slot& s = slots_[i];
+            if (s.why == Tomb::None) {
+                if (expired == nullptr) ++used_;
+                (expired ? *expired : s) = Slot{h, expires_at, why, std::move(id)};
+                return;
+            }
+            if (s.hash == h && s.id == id) {
+                s.why = why;
+                s.expires_at = expires_at;
+                return;
+            }
+            if (expired == nullptr && s.expires_at <= now) expired = &s;
+        }
     }
+
+private:
+    struct Slot {
+        std::size_t hash = 0;
+        std::int64_t expires_at = 0;
+        Tomb why = Tomb::None;  // None: free
+        std::string id;
+    };
+
+    static std::size_t hash(std::string_view id) { return std::hash<std::string_view>{}(id); }
+    std::size_t mask() const { return slots_.size() - 1; }
+
+    // Keeps the entries live at `now` in an array at most half full (a power of two).
+    void rebuild(std::int64_t now) {
+        std::vector<Slot> old = std::move(slots_);
+        std::size_t live = 0;
+        for (const Slot& s : old) live += s.why != Tomb::None && s.expires_at > now ? 1 : 0;
+        std::size_t size = 16;
+        while (size < 2 * (live + 1)) size *= 2;
+        slots_.assign(size, Slot{});
+        used_ = live;
+        for (Slot& s : old) {
+            if (s.why == Tomb::None || s.expires_at <= now) continue;
+            std::size_t i = s.hash & mask();
+            while (slots_[i].why != Tomb::None) i = (i + 1) & mask();
+            slots_[i] = std::move(s);
+        }
+    }
+
+    std::vector<Slot> slots_;
+    std::size_t used_ = 0;  // slots not free (live or expired)
 };
 
 class MemoryBackend final : public Backend {
@@ -66,54 +140,51 @@ public:
             }
             if (!ok) continue;
             out[i] = true;
-            for (const auto& name : w.index_remove) sets_[name].remove(w.id);
-            for (const auto& [name, score] : w.index_add) sets_[name].add(w.id, score);
             if (w.after) {
-                Record fresh{GameSlot{std::move(w.after), w.score, Tomb::None}, w.revision};
-                if (rec != games_.end()) {
-                    rec->second = std::move(fresh);
-                } else {
-                    games_.emplace(w.id, std::move(fresh));
+                if (rec == games_.end()) {
+                    rec = games_.try_emplace(w.id).first;
+                    adopt_orphans_locked(rec);
                 }
+                move_indexes_locked(rec->first, rec->second.sets, w.index_remove, w.index_add);
+                rec->second.slot = GameSlot{std::move(w.after), w.score, Tomb::None};
+                rec->second.revision = w.revision;
             } else {
-                if (rec != games_.end()) games_.erase(rec);
-                if (w.tomb != Tomb::None) {
-                    const std::int64_t expires_at = now_ms() + w.tomb_ttl_ms;
-                    tombs_[w.id] = Tombstone{w.tomb, expires_at};
-                    tomb_expiry_.emplace_back(expires_at, w.id);
+                if (rec != games_.end()) {
+                    erase_locked(rec, w.index_remove, w.index_add);
+                } else if (!w.index_remove.empty() || !w.index_add.empty()) {
+                    auto& entries = orphans_[w.id];
+                    move_indexes_locked(w.id, entries, w.index_remove, w.index_add);
+                    if (entries.empty()) orphans_.erase(w.id);
                 }
+                if (w.tomb != Tomb::None) add_tomb_locked(w.id, w.tomb, w.tomb_ttl_ms);
             }
             if (w.reaped_entry) streams_->add(reaped_stream_, *w.reaped_entry, 0);
         }
-        prune_tombs_locked();
         return out;
     }
 
     bool change_in_place(const std::string& id, const InPlaceFn& change) override {
         std::lock_guard lock(mutex_);
+        InPlaceChange& moves = moves_;  // storage reused from call to call, under the lock
+        moves.index_remove.clear();
+        moves.index_add.clear();
         auto rec = games_.find(id);
         if (rec == games_.end()) {
             GameSlot missing;
             missing.tomb = live_tomb(id);
-            change(missing);  // nothing to store for a game that is not live
+            change(missing, moves);  // nothing to store for a game that is not live
             return true;
         }
         GameSlot& slot = rec->second.slot;
-        const std::optional<InPlaceChange> done = change(slot);
-        if (!done) return true;
-        for (const auto& name : done->index_remove) sets_[name].remove(id);
-        for (const auto& [name, score] : done->index_add) sets_[name].add(id, score);
-        ++rec->second.revision;
-        if (!slot.game) {
+        if (!change(slot, moves)) return true;
+        if (slot.game) {
+            move_indexes_locked(rec->first, rec->second.sets, moves.index_remove, moves.index_add);
+            ++rec->second.revision;
+        } else {
             const Tomb why = slot.tomb;
-            games_.erase(rec);
-            if (why != Tomb::None) {
-                const std::int64_t expires_at = now_ms() + done->tomb_ttl_ms;
-                tombs_[id] = Tombstone{why, expires_at};
-                tomb_expiry_.emplace_back(expires_at, id);
-            }
+            std::string key = erase_locked(rec, moves.index_remove, moves.index_add);
+            if (why != Tomb::None) add_tomb_locked(std::move(key), why, moves.tomb_ttl_ms);
         }
-        prune_tombs_locked();
         return true;
     }
 
@@ -173,7 +244,7 @@ public:
         std::vector<std::int64_t> out;
         for (const auto& name : indexes) {
             auto it = sets_.find(name);
-            out.push_back(it == sets_.end() ? 0 : static_cast<std::int64_t>(it->second.score_of.size()));
+            out.push_back(it == sets_.end() ? 0 : static_cast<std::int64_t>(it->second.size()));
         }
         return out;
     }
@@ -194,13 +265,10 @@ public:
 private:
     struct Record {
         GameSlot slot;  // always holds a game
-        std::int64_t revision;
+        std::int64_t revision = 0;
+        std::vector<Membership> sets;  // the sorted sets it is in
     };
-    struct Tombstone {
-        Tomb why;
-        std::int64_t expires_at;
-    };
-
+    using Records = std::unordered_map<std::string, Record>;
     StoredGame stored_locked(const std::string& id) const {
         StoredGame out;
         auto it = games_.find(id);
@@ -216,28 +284,80 @@ private:
     // Tombstones expire by the real clock, as Redis expires keys: an apply or reap at a
     // simulated future time must not forget which games ended.
     Tomb live_tomb(const std::string& id) const {
-        auto it = tombs_.find(id);
-        return it != tombs_.end() && it->second.expires_at > now_ms() ? it->second.why : Tomb::None;
+        const auto tomb = tombs_.find(id);
+        return tomb && tomb->expires_at > now_ms() ? tomb->why : Tomb::None;
     }
 
-    // Forgets expired tombstones, oldest first: amortised O(1) per commit. One TTL per backend
-    // makes the queue ordered by expiry.
-    void prune_tombs_locked() {
-        if (tomb_expiry_.empty() || tomb_expiry_.front().first > now_ms()) return;
-        const std::int64_t now = now_ms();
-        while (!tomb_expiry_.empty() && tomb_expiry_.front().first <= now) {
-            auto it = tombs_.find(tomb_expiry_.front().second);
-            if (it != tombs_.end() && it->second.expires_at <= now) tombs_.erase(it);
-            tomb_expiry_.pop_front();
+    // Game `id`, in the sets `in` lists, leaves sets `remove` and enters or rescores `add`. A
+    // set entered takes the node of a set left where there is one. `remove` is consumed.
+    void move_indexes_locked(const std::string& id, std::vector<Membership>& in,
+                             std::vector<std::string>& remove,
+                             const std::vector<std::pair<std::string, std::int64_t>>& add) {
+        auto membership = [&](const SortedSet* set) {
+            return std::find_if(in.begin(), in.end(), [&](const Membership& m) { return m.set == set; });
+        };
+        auto named = [&](const std::string& name) -> SortedSet* {
+            auto it = sets_.find(name);
+            return it == sets_.end() ? nullptr : &it->second;
+        };
+        for (const auto& [name, score] : add) {
+            SortedSet* to = &sets_[name];
+            auto m = membership(to);
+            while (m == in.end() && !remove.empty()) {
+                m = membership(named(remove.back()));
+                remove.pop_back();
+            }
+            if (m == in.end()) {
+                in.push_back(Membership{to, to->by_score.emplace(score, id).first});
+            } else if (m->set != to || m->at->first != score) {
+                auto node = m->set->by_score.extract(m->at);
+                node.value().first = score;
+                m->set = to;
+                m->at = to->by_score.insert(std::move(node)).position;
+            }
         }
+        for (const auto& name : remove) {
+            auto m = membership(named(name));
+            if (m == in.end()) continue;
+            m->set->by_score.erase(m->at);
+            in.erase(m);
+        }
+    }
+
+    // Removes the record after its last index moves; returns its id. The entries of sets the
+    // moves left it in (none, when Store wrote them) stay, as on Redis, as orphans.
+    std::string erase_locked(Records::iterator rec, std::vector<std::string>& remove,
+                             const std::vector<std::pair<std::string, std::int64_t>>& add) {
+        move_indexes_locked(rec->first, rec->second.sets, remove, add);
+        if (!rec->second.sets.empty()) orphans_[rec->first] = std::move(rec->second.sets);
+        return std::move(games_.extract(rec).key());
+    }
+
+    // A record made for an id with orphaned set entries takes them over.
+    void adopt_orphans_locked(Records::iterator rec) {
+        if (orphans_.empty()) return;
+        auto it = orphans_.find(rec->first);
+        if (it == orphans_.end()) return;
+        rec->second.sets = std::move(it->second);
+        orphans_.erase(it);
+    }
+
+    // Remembers that `id` ended or was reaped, for ttl_ms of the real clock: an entry of its
+    // own, not the game's record (which is the size of a Game).
+    void add_tomb_locked(std::string id, Tomb why, std::int64_t ttl_ms) {
+        const std::int64_t now = now_ms();
+        tombs_.put(std::move(id), why, now + ttl_ms, now);
     }
 
     const std::string reaped_stream_;
     std::mutex mutex_;
-    std::unordered_map<std::string, Record> games_;
+    Records games_;
     std::map<std::string, SortedSet, std::less<>> sets_;
-    std::unordered_map<std::string, Tombstone> tombs_;
-    std::deque<std::pair<std::int64_t, std::string>> tomb_expiry_;
+    // Set entries of ids without a record: only after a write that removed a record but not
+    // its entries, which Store never makes (tests make it, as damage a failover leaves).
+    std::unordered_map<std::string, std::vector<Membership>> orphans_;
+    TombTable tombs_;
+    InPlaceChange moves_;  // change_in_place's, kept for its storage
     std::optional<std::vector<std::string>> filter_keys_;  // the namespace's, once given
     std::shared_ptr<memory::MemoryStreams> streams_;
 };
