@@ -2,6 +2,8 @@
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, overload
 
+from typing_extensions import disjoint_base
+
 from game_data.enums import ApplyStatus, EventType, GameState
 
 _Json = Any
@@ -91,7 +93,8 @@ class Event(metaclass=_pybind11_type):
     def from_fields(fields: _Fields) -> Event: ...
     def __eq__(self, other: object) -> bool: ...
 
-class ApplyResult(metaclass=_pybind11_type):
+@disjoint_base  # a plain CPython type (bindings/types.cpp), not a pybind11 class
+class ApplyResult:
     def __init__(
         self,
         *,
@@ -112,7 +115,7 @@ class ApplyResult(metaclass=_pybind11_type):
     @property
     def entry_id(self) -> str: ...
     def to_dict(self) -> dict[str, _Json]: ...
-    def __eq__(self, other: object) -> bool: ...
+    def __eq__(self, value: object, /) -> bool: ...
 
 class Reservation(metaclass=_pybind11_type):
     @property
