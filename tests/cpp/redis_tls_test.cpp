@@ -55,11 +55,13 @@ protected:
 };
 
 TEST_F(RedisTls, VerifiedConnectionWorks) {
-    auto mm = connect(url("127.0.0.1", "ca_cert=" + cert("ca.pem") + "&sni=localhost"));
+    ConnectOptions options;
+    options.ns = "tls-works";
+    auto mm = connect(url("127.0.0.1", "ca_cert=" + cert("ca.pem") + "&sni=localhost"), options);
     auto game = mm.create_game("alice", 2, "gs-1", {{"mode", "duel"}});
     EXPECT_EQ(mm.get_game(game.id)->creator_id, "alice");
     // The same data is there over the plain port: one server, two listeners.
-    EXPECT_EQ(server_->command({"EXISTS", "gd:{0}:game:" + game.id}), std::vector<std::string>{"1"});
+    EXPECT_EQ(server_->command({"EXISTS", "tls-works:{0}:game:" + game.id}), std::vector<std::string>{"1"});
 }
 
 TEST_F(RedisTls, HostNameFromTheUrlIsVerified) {
