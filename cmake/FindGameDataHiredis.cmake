@@ -2,7 +2,9 @@
 # same in this project and, installed beside game_dataConfig.cmake, in a consumer's project.
 # Defines the imported targets
 #   game_data::hiredis       hiredis (static or shared)
-#   game_data::hiredis_ssl   hiredis_ssl, linking game_data::hiredis and OpenSSL::SSL
+#   game_data::hiredis_ssl   hiredis_ssl, linking game_data::hiredis and game_data::openssl
+#   game_data::openssl       libssl + libcrypto (found here too: CMake's FindOpenSSL would
+#                            call pkg-config)
 # and GameDataHiredis_FOUND, GameDataHiredis_VERSION, GameDataHiredis_ssl_FOUND.
 # Search order: GameDataHiredis_ROOT, CMAKE_PREFIX_PATH (./dev puts a TLS-capable hiredis it
 # built there on Debian 12), then the system. The component "ssl" may be REQUIRED.
@@ -27,8 +29,11 @@ endif()
 set(GameDataHiredis_ssl_FOUND FALSE)
 if(GameDataHiredis_SSL_LIBRARY AND EXISTS "${GameDataHiredis_INCLUDE_DIR}/hiredis/hiredis_ssl.h")
   # hiredis_ssl uses OpenSSL; a static libhiredis_ssl.a needs it on the link line.
-  find_package(OpenSSL QUIET COMPONENTS SSL Crypto)
-  if(OpenSSL_FOUND)
+  find_path(GameDataHiredis_OPENSSL_INCLUDE_DIR openssl/ssl.h)
+  find_library(GameDataHiredis_LIBSSL NAMES ssl)
+  find_library(GameDataHiredis_LIBCRYPTO NAMES crypto)
+  mark_as_advanced(GameDataHiredis_OPENSSL_INCLUDE_DIR GameDataHiredis_LIBSSL GameDataHiredis_LIBCRYPTO)
+  if(GameDataHiredis_OPENSSL_INCLUDE_DIR AND GameDataHiredis_LIBSSL AND GameDataHiredis_LIBCRYPTO)
     set(GameDataHiredis_ssl_FOUND TRUE)
   endif()
 endif()
@@ -46,8 +51,12 @@ if(GameDataHiredis_FOUND AND NOT TARGET game_data::hiredis)
     INTERFACE_INCLUDE_DIRECTORIES "${GameDataHiredis_INCLUDE_DIR}")
 endif()
 if(GameDataHiredis_FOUND AND GameDataHiredis_ssl_FOUND AND NOT TARGET game_data::hiredis_ssl)
+  add_library(game_data::openssl INTERFACE IMPORTED)
+  set_target_properties(game_data::openssl PROPERTIES
+    INTERFACE_INCLUDE_DIRECTORIES "${GameDataHiredis_OPENSSL_INCLUDE_DIR}"
+    INTERFACE_LINK_LIBRARIES "${GameDataHiredis_LIBSSL};${GameDataHiredis_LIBCRYPTO}")
   add_library(game_data::hiredis_ssl UNKNOWN IMPORTED)
   set_target_properties(game_data::hiredis_ssl PROPERTIES
     IMPORTED_LOCATION "${GameDataHiredis_SSL_LIBRARY}"
-    INTERFACE_LINK_LIBRARIES "game_data::hiredis;OpenSSL::SSL;OpenSSL::Crypto")
+    INTERFACE_LINK_LIBRARIES "game_data::hiredis;game_data::openssl")
 endif()
