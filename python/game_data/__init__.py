@@ -7,15 +7,30 @@
 
 from __future__ import annotations
 
+def _core_import_error(err: ImportError) -> str:
+    """What to tell when game_data._core does not load: the shared library it misses, if any."""
+    import re
+
+    missing = re.search(r"([^\s:]+\.so[\w.-]*): cannot open shared object file", str(err))
+    if missing:
+        return (
+            f"game_data's compiled module game_data._core needs the shared library "
+            f"{missing.group(1)}, which was not found ({err}). A wheel carries its libraries "
+            "in game_data.libs (reinstall it if that is where the library belongs); a source "
+            "build needs the runtime libraries it was built against (hiredis, spdlog, fmt, "
+            "OpenSSL)."
+        )
+    return (
+        "game_data's compiled module game_data._core could not be imported "
+        f"({err}). Install the package with `pip install .` (which builds it), "
+        "and do not run Python from inside the source tree's python/ directory."
+    )
+
+
 try:
     from . import _core
 except ImportError as _err:  # pragma: no cover - only on a broken install
-    _msg = (
-        "game_data's compiled module game_data._core could not be imported "
-        f"({_err}). Install the package with `pip install .` (which builds it), "
-        "and do not run Python from inside the source tree's python/ directory."
-    )
-    raise ImportError(_msg) from _err
+    raise ImportError(_core_import_error(_err)) from _err
 
 from .enums import ApplyStatus, EventType, GameState, set_of
 from .errors import (

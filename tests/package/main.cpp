@@ -1,6 +1,12 @@
 // A minimal game server + matchmaker on the embedded backend, through the installed package;
 // given the path of the example memalias plug-in, it loads it and opens memalias://.
 #include <game_data/game_data.hpp>
+#include <game_data/version.hpp>
+
+#if !defined(GAME_DATA_VERSION_MAJOR) || !defined(GAME_DATA_VERSION_MINOR) || \
+    !defined(GAME_DATA_VERSION_PATCH) || GAME_DATA_VERSION < 100  // 0.1.0 is 100
+#error "game_data/version.hpp lacks the GAME_DATA_VERSION_* macros"
+#endif
 
 #include <string_view>
 

@@ -3,11 +3,17 @@ come from the game_data pytest plugin (game_data.testing.pytest_plugin)."""
 
 from __future__ import annotations
 
+import dataclasses
+import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 import game_data
+from game_data.testing.redis_server import RedisServer, free_port
+
+TESTS_DIR = Path(__file__).resolve().parent.parent  # tests/ of the source tree
 
 
 # Every backend, always: a backend that cannot run here fails its tests, it is never left out.
@@ -51,3 +57,33 @@ def cpp_prefix(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from cpp_package import install_cpp_package
 
     return install_cpp_package(tmp_path_factory.mktemp("cpp-prefix"))
+@dataclasses.dataclass(frozen=True)
+class TlsServer:
+    """A redis-server listening in plain text (``server.url``) and with TLS (``tls_port``),
+    with the certificates of tests/tls/make_certs.sh in ``certs``."""
+
+    server: RedisServer
+    tls_port: int
+    certs: Path
+
+    def url(self, host: str = "127.0.0.1", **query: str) -> str:
+        """A rediss:// URL for it; ``query`` are the TLS options (ca_cert=..., sni=...)."""
+        options = "&".join(f"{k}={v}" for k, v in query.items())
+        return f"rediss://{host}:{self.tls_port}/0?{options}"
+
+    def verified_url(self) -> str:
+        """The URL that verifies: our CA, and the name the certificate is for."""
+        return self.url(ca_cert=str(self.certs / "ca.pem"), sni="localhost")
+
+
+@pytest.fixture(scope="session")
+def tls_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TlsServer]:
+    """A redis-server with TLS on, certificates made for this run (see TlsServer)."""
+    certs = tmp_path_factory.mktemp("certs")
+    subprocess.run(["sh", str(TESTS_DIR / "tls" / "make_certs.sh"), str(certs)], check=True)
+    tls_port = free_port()
+    args = ("--tls-port", str(tls_port), "--tls-cert-file", str(certs / "server.pem"),
+            "--tls-key-file", str(certs / "server.key"), "--tls-ca-cert-file",
+            str(certs / "ca.pem"), "--tls-auth-clients", "optional")
+    with RedisServer(extra_args=args) as server:
+        yield TlsServer(server, tls_port, certs)

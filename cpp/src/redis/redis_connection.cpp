@@ -14,7 +14,11 @@
 #include "game_data/logging.hpp"
 
 #ifdef GAME_DATA_HAVE_HIREDIS_SSL
+#include <arpa/inet.h>
 #include <hiredis/hiredis_ssl.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 #endif
 
 namespace game_data::redis {
@@ -92,6 +96,68 @@ std::string describe(const Args& args, const Endpoint& endpoint) {
     return (args.empty() ? std::string("command") : args.front()) + " on " + endpoint.display;
 }
 
+#ifdef GAME_DATA_HAVE_HIREDIS_SSL
+// The last OpenSSL error of this thread as text (its queue is cleared).
+std::string openssl_error() {
+    const unsigned long code = ERR_peek_last_error();
+    ERR_clear_error();
+    if (code == 0) return "unknown OpenSSL error";
+    char text[256];
+    ERR_error_string_n(code, text, sizeof(text));
+    return text;
+}
+
+// A client context that verifies the server's chain against ca_cert/ca_path (the system's CA
+// store when neither is given) and presents cert/key when given. hiredis' own context builder
+// is not used: it checks the chain but not the server's name, which connect() checks per SSL.
+std::shared_ptr<void> make_tls_context(const std::string& ca_cert, const std::string& ca_path,
+                                       const std::string& cert, const std::string& key,
+                                       const std::string& display) {
+    std::shared_ptr<SSL_CTX> ctx(SSL_CTX_new(TLS_client_method()), SSL_CTX_free);
+    if (!ctx) throw ConnectionError("cannot set up TLS for " + display + ": " + openssl_error());
+    SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_PEER, nullptr);
+    auto c_or_null = [](const std::string& s) { return s.empty() ? nullptr : s.c_str(); };
+    const bool cas_loaded =
+        ca_cert.empty() && ca_path.empty()
+            ? SSL_CTX_set_default_verify_paths(ctx.get()) == 1
+            : SSL_CTX_load_verify_locations(ctx.get(), c_or_null(ca_cert), c_or_null(ca_path)) == 1;
+    if (!cas_loaded) {
+        throw ConnectionError("cannot set up TLS for " + display +
+                              ": cannot load the CA certificates (ca_cert, ca_path): " +
+                              openssl_error());
+    }
+    if (!cert.empty() && SSL_CTX_use_certificate_chain_file(ctx.get(), cert.c_str()) != 1) {
+        throw ConnectionError("cannot set up TLS for " + display +
+                              ": cannot load the client certificate (cert): " + openssl_error());
+    }
+    if (!key.empty() && SSL_CTX_use_PrivateKey_file(ctx.get(), key.c_str(), SSL_FILETYPE_PEM) != 1) {
+        throw ConnectionError("cannot set up TLS for " + display +
+                              ": cannot load the client key (key): " + openssl_error());
+    }
+    return ctx;
+}
+
+// A TLS session for one connection: SNI and the name the certificate must match (an IP
+// address is matched against the certificate's IP entries).
+SSL* new_tls_session(const Endpoint& e) {
+    SSL* ssl = SSL_new(static_cast<SSL_CTX*>(e.tls_context.get()));
+    if (!ssl) throw ConnectionError("cannot set up TLS for " + e.display + ": " + openssl_error());
+    in6_addr ip{};
+    const bool is_ip = ::inet_pton(AF_INET, e.tls_name.c_str(), &ip) == 1 ||
+                       ::inet_pton(AF_INET6, e.tls_name.c_str(), &ip) == 1;
+    X509_VERIFY_PARAM* param = SSL_get0_param(ssl);
+    const bool ok = is_ip ? X509_VERIFY_PARAM_set1_ip_asc(param, e.tls_name.c_str()) == 1
+                          : SSL_set_tlsext_host_name(ssl, e.tls_name.c_str()) == 1 &&
+                                X509_VERIFY_PARAM_set1_host(param, e.tls_name.c_str(), 0) == 1;
+    if (!ok) {
+        SSL_free(ssl);
+        throw ConnectionError("cannot set up TLS for " + e.display + " with server name '" +
+                              e.tls_name + "': " + openssl_error());
+    }
+    return ssl;
+}
+#endif
+
 }  // namespace
 
 Endpoint Endpoint::from(const Url& url, const ConnectOptions& options) {
@@ -143,20 +209,9 @@ Endpoint Endpoint::from(const Url& url, const ConnectOptions& options) {
             auto it = url.query.find(key);
             return it == url.query.end() ? std::string() : it->second;
         };
-        const std::string ca_cert = opt("ca_cert"), ca_path = opt("ca_path"), cert = opt("cert"),
-                          key = opt("key");
-        const std::string sni = url.query.contains("sni") ? opt("sni") : e.host;
-        auto c_or_null = [](const std::string& s) { return s.empty() ? nullptr : s.c_str(); };
-        redisSSLContextError err = REDIS_SSL_CTX_NONE;
-        redisSSLContext* ctx = redisCreateSSLContext(c_or_null(ca_cert), c_or_null(ca_path),
-                                                     c_or_null(cert), c_or_null(key),
-                                                     c_or_null(sni), &err);
-        if (!ctx) {
-            throw ConnectionError("cannot set up TLS for " + e.display + ": " +
-                                  redisSSLContextGetError(err));
-        }
-        e.tls_context = std::shared_ptr<void>(
-            ctx, [](void* p) { redisFreeSSLContext(static_cast<redisSSLContext*>(p)); });
+        e.tls_name = url.query.contains("sni") ? opt("sni") : e.host;
+        e.tls_context = make_tls_context(opt("ca_cert"), opt("ca_path"), opt("cert"), opt("key"),
+                                         e.display);
 #else
         throw Unsupported("rediss:// needs TLS, but this build of game_data uses a hiredis "
                           "without SSL support (hiredis_ssl was not found at build time); use "
@@ -253,11 +308,20 @@ Connection::Connection(const Endpoint& endpoint) : endpoint_(endpoint) {
     if (endpoint.tls && redisSetTimeout(context_.get(), connect_tv) != REDIS_OK) {
         throw_error(Stage::Connect, context_.get(), nullptr, where);
     }
-    if (endpoint.tls &&
-        redisInitiateSSLWithContext(context_.get(),
-                                    static_cast<redisSSLContext*>(endpoint.tls_context.get())) !=
-            REDIS_OK) {
-        throw_error(Stage::Connect, context_.get(), nullptr, where + " (TLS handshake)");
+    if (endpoint.tls) {
+        SSL* ssl = new_tls_session(endpoint);
+        if (redisInitiateSSL(context_.get(), ssl) != REDIS_OK) {  // on failure ssl stays ours
+            const long verify = SSL_get_verify_result(ssl);
+            SSL_free(ssl);
+            if (verify != X509_V_OK) {
+                throw ConnectionError("TLS handshake with " + where +
+                                      " failed: the server certificate was not accepted (" +
+                                      X509_verify_cert_error_string(verify) +
+                                      "; checked against ca_cert/ca_path or the system CAs, "
+                                      "for the server name '" + endpoint.tls_name + "')");
+            }
+            throw_error(Stage::Connect, context_.get(), nullptr, where + " (TLS handshake)");
+        }
     }
 #endif
     if (redisSetTimeout(context_.get(), to_timeval(endpoint.command_timeout)) != REDIS_OK) {

@@ -43,7 +43,8 @@ struct Endpoint {
     std::chrono::milliseconds command_timeout{5000};
     int pool_size = 4;
     std::string display;  // redacted URL for messages
-    std::shared_ptr<void> tls_context;  // redisSSLContext when built with hiredis_ssl
+    std::shared_ptr<void> tls_context;  // OpenSSL SSL_CTX when built with hiredis_ssl
+    std::string tls_name;  // sent as SNI; the server certificate must be issued for it
 
     // Throws InvalidArgument on bad options, Unsupported for rediss:// without hiredis_ssl.
     static Endpoint from(const Url& url, const ConnectOptions& options);

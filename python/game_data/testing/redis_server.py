@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 from types import TracebackType
 
-__all__ = ["RedisServer", "RedisServerError", "find_redis_server"]
+__all__ = ["RedisServer", "RedisServerError", "find_redis_server", "free_port"]
 
 
 def _reply_end(buf: bytes, pos: int) -> int | None:
@@ -63,7 +63,8 @@ def find_redis_server() -> str:
     return found
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that was free a moment ago (e.g. for --tls-port)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
@@ -131,7 +132,7 @@ class RedisServer:
         last_error: Exception | None = None
         for _ in range(attempts):
             if not fixed_port:
-                self.port = _free_port()
+                self.port = free_port()
             try:
                 self._spawn()
                 return self

@@ -19,6 +19,7 @@
 #include <mutex>
 #include <stdexcept>
 #include <thread>
+#include <utility>
 
 #include <hiredis/hiredis.h>
 
@@ -157,13 +158,18 @@ void flatten(const redisReply* r, std::vector<std::string>& out) {
 
 }  // namespace
 
-RedisServer::RedisServer(bool appendonly) : appendonly_(appendonly) {
+RedisServer::RedisServer(bool appendonly, std::optional<TlsFiles> tls)
+    : appendonly_(appendonly), tls_(std::move(tls)) {
     std::string tmpl = (std::filesystem::temp_directory_path() / "gd-redis-XXXXXX").string();
     if (!::mkdtemp(tmpl.data())) throw std::runtime_error("mkdtemp failed for " + tmpl);
     dir_ = tmpl;
     std::lock_guard lock(start_mutex());
     for (int attempt = 0; attempt < 5; ++attempt) {
         port_ = pick_free_port();
+        if (tls_) {
+            do tls_port_ = pick_free_port();
+            while (tls_port_ == port_);
+        }
         if (start()) return;
     }
     std::error_code ec;
@@ -178,6 +184,8 @@ RedisServer::~RedisServer() {
 }
 
 int RedisServer::port() const { return port_; }
+
+int RedisServer::tls_port() const { return tls_port_; }
 
 std::string RedisServer::url(int db) const {
     return "redis://127.0.0.1:" + std::to_string(port_) + "/" + std::to_string(db);
@@ -208,6 +216,11 @@ bool RedisServer::start() {
         "--daemonize", "no",
         "--logfile", dir_ + "/redis.log",
     };
+    if (tls_) {
+        argv.insert(argv.end(), {"--tls-port", std::to_string(tls_port_), "--tls-cert-file",
+                                 tls_->cert, "--tls-key-file", tls_->key, "--tls-ca-cert-file",
+                                 tls_->ca, "--tls-auth-clients", "optional"});
+    }
     pid_ = Spawner::instance().spawn(std::move(argv));
 
     const auto deadline = Clock::now() + kStartDeadline;
