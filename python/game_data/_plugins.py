@@ -203,3 +203,17 @@ def exporter(name: str) -> ExporterStart:
             f"come from plug-ins in entry-point group {ENTRY_POINT_GROUP}"
         )
     return start
+
+
+def register_builtin(registry: PluginRegistry) -> None:
+    """This package's own plug-in (entry point ``prometheus`` in group ``game_data.plugins``):
+    the Prometheus exporter of :mod:`game_data.prometheus`. That module, and the
+    ``prometheus_client`` it needs, are imported when an exporter starts, not when plug-ins
+    load, so a connect never depends on them."""
+
+    def start_prometheus(mm: Matchmaker, host: str, port: int) -> Exporter:
+        from game_data import prometheus
+
+        return prometheus.start(mm, host, port)
+
+    registry.add_exporter("prometheus", start_prometheus)
