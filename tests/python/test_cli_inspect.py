@@ -90,7 +90,8 @@ def test_games_lists_every_set_as_an_aligned_table(mm, target):
 
 def test_games_json_has_stable_keys_and_follows_set_and_limit(mm, target):
     three_games(mm)
-    extra = [mm.create_game(creator_id="eve", capacity=2, server_id=SERVER, game_id=f"g-more-{i}") for i in range(2)]
+    # Games made in the same millisecond are ordered by id: these ids sort after "g-pending".
+    extra = [mm.create_game(creator_id="eve", capacity=2, server_id=SERVER, game_id=f"g-queued-{i}") for i in range(2)]
     doc = run_json("games", *target, "--set", "pending", "--limit", "2")
     assert doc["sets"] == ["pending"] and doc["limit"] == 2 and doc["namespace"] == target[3]
     assert [g["id"] for g in doc["games"]] == ["g-pending", extra[0].id]  # oldest first
