@@ -8,7 +8,6 @@ import json
 import signal
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 from typing import Iterator
@@ -22,9 +21,8 @@ from game_data.simulate import SEATS_HEADING, SimulationOptions, run_simulation
 from game_data.testing import wait_for
 from game_data.testing import RedisServer
 
+from cli_daemons import CLI, LineReader, spawned
 from conftest import STREAM_BACKENDS
-
-CLI = [sys.executable, "-m", "game_data.cli"]
 
 
 def run_cli(*args: str, timeout: float = 60) -> subprocess.CompletedProcess:
@@ -44,25 +42,6 @@ def deterministic_lines(summary: str) -> list[str]:
         if not in_seats and not line.strip().startswith(timing):
             out.append(line)
     return out
-
-
-class _LineReader:
-    """Collects a child's stderr lines on a thread, so the test can wait for one."""
-
-    def __init__(self, stream) -> None:
-        self.lines: list[str] = []
-        self._thread = threading.Thread(target=self._read, args=(stream,), daemon=True)
-        self._thread.start()
-
-    def _read(self, stream) -> None:
-        for line in stream:
-            self.lines.append(line)
-
-    def text(self) -> str:
-        return "".join(self.lines)
-
-    def join(self) -> None:
-        self._thread.join(timeout=5)
 
 
 def test_simulate_twice_with_one_seed_prints_identical_summaries():
@@ -336,25 +315,13 @@ def test_unreachable_backend_is_a_clean_error():
 
 
 @contextlib.contextmanager
-def spawned_consumer(url: str, namespace: str, name: str | None) -> Iterator[tuple[subprocess.Popen, _LineReader]]:
+def spawned_consumer(url: str, namespace: str, name: str | None) -> Iterator[tuple[subprocess.Popen, LineReader]]:
     """`game-data consume` as a child process (default name when `name` is None); killed on
     the way out if still running."""
     naming = [] if name is None else ["--name", name]
-    proc = subprocess.Popen(
-        [*CLI, "consume", "--url", url, "--namespace", namespace, *naming,
-         "--block-ms", "50", "--claim-idle-ms", "1000", "--log-level", "INFO"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )
-    reader = _LineReader(proc.stderr)
-    try:
+    with spawned(["consume", "--url", url, "--namespace", namespace, *naming, "--block-ms", "50",
+                  "--claim-idle-ms", "1000", "--log-level", "INFO"]) as (proc, reader):
         yield proc, reader
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        proc.wait(timeout=10)
-        reader.join()
-        proc.stdout.close()
-        proc.stderr.close()
 
 
 def test_consume_stops_cleanly_on_sigterm():

@@ -17,42 +17,18 @@ import game_data
 from game_data import Event, EventType
 from game_data.testing import wait_for
 
-CLI = [sys.executable, "-m", "game_data.cli"]
+from cli_daemons import CLI, LineReader, spawned
+
 SERVER = "gs-1"
 TINY_MAX_AGES = "pending=100,lobby=100,active=100"
-
-
-class LineReader:
-    """Collects a child's stderr on a thread, so the test can wait for a line."""
-
-    def __init__(self, stream) -> None:
-        self.lines: list[str] = []
-        self._thread = threading.Thread(target=lambda: self.lines.extend(stream), daemon=True)
-        self._thread.start()
-
-    def text(self) -> str:
-        return "".join(self.lines)
-
-    def join(self) -> None:
-        self._thread.join(timeout=5)
 
 
 @contextlib.contextmanager
 def reaper(url: str, namespace: str, *extra: str) -> Iterator[tuple[subprocess.Popen, LineReader]]:
     """`game-data reap` as a child process; killed on the way out if still running."""
-    proc = subprocess.Popen([*CLI, "reap", "--url", url, "--namespace", namespace, *extra],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    reader = LineReader(proc.stderr)
-    try:
+    with spawned(["reap", "--url", url, "--namespace", namespace, *extra]) as (proc, reader):
         wait_for(lambda: "started" in reader.text() or proc.poll() is not None, what="the reaper to start")
         yield proc, reader
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        proc.wait(timeout=10)
-        reader.join()
-        proc.stdout.close()
-        proc.stderr.close()
 
 
 def stale_games(mm: game_data.Matchmaker) -> dict[str, str]:
