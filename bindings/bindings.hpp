@@ -12,6 +12,7 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include "game_data/json.hpp"
 #include "game_data/store.hpp"
 
 namespace game_data::bindings {

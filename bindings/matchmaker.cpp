@@ -72,8 +72,8 @@ Game create_game(Matchmaker& mm, const StrArg& creator_id, py::handle capacity, 
     std::optional<std::string> id = get(game_id, "game_id");
     const std::int64_t cap = int_arg(capacity, "capacity");
     validate_capacity(cap);
-    nlohmann::json meta = metadata.is_none() ? nlohmann::json::object()
-                                             : py_to_json(metadata, "metadata", kMaxMetadataBytes);
+    Metadata meta = metadata.is_none() ? Metadata{}
+                                       : to_metadata(py_to_json(metadata, "metadata", kMaxMetadataBytes));
     validate_metadata(meta);
     py::gil_scoped_release nogil;
     return mm.create_game(creator, static_cast<std::int32_t>(cap), server, std::move(meta), std::move(id));
@@ -112,10 +112,12 @@ Filters filters_from(py::handle src) {
     if (!PyDict_Check(src.ptr())) throw InvalidArgument("filters must be a dict of metadata key -> value");
     for (auto [k, v] : py::reinterpret_borrow<py::dict>(src)) {
         std::string key = to_utf8(k, "a filter key");
-        if (!PyUnicode_Check(v.ptr()) && !PyLong_Check(v.ptr())) {
-            throw InvalidArgument("filter '" + key + "' must be a string, an integer or a boolean");
+        std::optional<FilterValue> value;
+        if (PyUnicode_Check(v.ptr()) || PyLong_Check(v.ptr())) {
+            value = to_filter_value(py_to_json(v, "filter '" + key + "'", kMaxMetadataBytes, 0));
         }
-        out.emplace(std::move(key), py_to_json(v, "filter '" + key + "'", kMaxMetadataBytes, 0));
+        if (!value) throw InvalidArgument("filter '" + key + "' must be a string, an integer or a boolean");
+        out.emplace(std::move(key), std::move(*value));
     }
     return out;
 }

@@ -336,7 +336,7 @@ void register_types(py::module_& m) {
         .def_readonly("server_id", &Game::server_id)
         .def_property_readonly("players", [](const Game& g) { return py::cast(g.players); },
                                "Player ids in join order (a new list on every access).")
-        .def_property_readonly("metadata", [](const Game& g) { return json_to_py(g.metadata); },
+        .def_property_readonly("metadata", [](const Game& g) { return json_to_py(json_of(g.metadata)); },
                                "The game's metadata (a new dict on every access).")
         .def_readonly("created_at", &Game::created_at)
         .def_readonly("updated_at", &Game::updated_at)

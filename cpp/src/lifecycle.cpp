@@ -302,8 +302,8 @@ ApplyResult apply_to_slot(GameSlot& slot, const Event& event, std::int64_t now_m
     return result;
 }
 
-std::optional<std::string> filter_value(const nlohmann::json& v) {
-    if (v.is_string() || v.is_boolean() || v.is_number_integer()) return v.dump();
+std::optional<std::string> filter_value(const Metadata& metadata, std::string_view key) {
+    if (auto value = metadata.get(key)) return value->json();
     return std::nullopt;
 }
 
@@ -360,9 +360,7 @@ void index_entries(const Game& game, std::int64_t score, std::span<const std::st
         };
         list(std::string(kOpenIndex));
         for (const auto& key : filter_keys) {
-            auto it = game.metadata.find(key);
-            if (it == game.metadata.end()) continue;
-            if (auto value = filter_value(*it)) list(filter_index(key, *value));
+            if (auto value = filter_value(game.metadata, key)) list(filter_index(key, *value));
         }
     }
 }

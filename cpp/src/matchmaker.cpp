@@ -84,7 +84,7 @@ Game Matchmaker::create_game(const CreateGameRequest& r) {
 }
 
 Game Matchmaker::create_game(std::string creator_id, std::int32_t capacity, std::string server_id,
-                             nlohmann::json metadata, std::optional<std::string> game_id) {
+                             Metadata metadata, std::optional<std::string> game_id) {
     return create_game(CreateGameRequest{std::move(creator_id), capacity, std::move(server_id),
                                          std::move(metadata), std::move(game_id)});
 }

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include "game_data/errors.hpp"
+#include "game_data/json.hpp"
 #include "game_data/logging.hpp"
 #include "game_data/store.hpp"
 #include "game_data/validation.hpp"

@@ -13,6 +13,7 @@
 #include <spdlog/spdlog.h>
 
 #include "game_data/errors.hpp"
+#include "game_data/json.hpp"
 #include "game_data/event_codec.hpp"
 #include "game_data/logging.hpp"
 #include "game_data/validation.hpp"
@@ -117,8 +118,7 @@ IndexCursor decode_cursor(const std::string& text) {
 
 bool matches(const Game& g, const Filters& filters) {
     for (const auto& [key, value] : filters) {
-        auto it = g.metadata.find(key);
-        if (it == g.metadata.end() || *it != value) return false;
+        if (g.metadata.get(key) != value) return false;
     }
     return true;
 }
@@ -277,13 +277,10 @@ std::string Store::open_index_for(const Filters& filters) {
             throw InvalidArgument("cannot filter on '" + key +
                                   "': declare it in connect(filter_keys=...) so it is indexed");
         }
-        if (!filter_value(value)) {
-            throw InvalidArgument("filter '" + key + "' must be a string, an integer or a boolean");
-        }
     }
     if (filters.empty()) return std::string(kOpenIndex);
     std::vector<std::string> names;
-    for (const auto& [key, value] : filters) names.push_back(filter_index(key, *filter_value(value)));
+    for (const auto& [key, value] : filters) names.push_back(filter_index(key, value.json()));
     if (names.size() == 1) return names[0];
     const auto sizes = backend_->sizes(names);  // scan the smallest; check the rest per game
     return names[std::min_element(sizes.begin(), sizes.end()) - sizes.begin()];

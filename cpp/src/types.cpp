@@ -6,6 +6,7 @@
 #include <limits>
 
 #include "game_data/errors.hpp"
+#include "game_data/json.hpp"
 #include "game_data/validation.hpp"
 
 namespace game_data {
@@ -132,7 +133,7 @@ void from_json(const nlohmann::json& j, Game& g) {
         out.capacity = j.at("capacity").get<std::int32_t>();
         out.server_id = j.at("server_id").get<std::string>();
         out.players = j.value("players", std::vector<std::string>{});
-        out.metadata = j.value("metadata", nlohmann::json::object());
+        out.metadata = to_metadata(j.value("metadata", nlohmann::json::object()));
         out.created_at = j.value("created_at", std::int64_t{0});
         out.updated_at = j.value("updated_at", std::int64_t{0});
         out.last_seq = j.value("last_seq", std::int64_t{0});

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "game_data/errors.hpp"
+#include "game_data/json.hpp"
 
 namespace game_data {
 
@@ -44,8 +45,7 @@ void validate_capacity(std::int64_t capacity) {
     }
 }
 
-void validate_metadata(const nlohmann::json& metadata) {
-    if (!metadata.is_object()) throw InvalidArgument("metadata must be a JSON object");
+void validate_metadata(const Metadata& metadata) {
     std::string text;
     try {
         text = metadata.dump();

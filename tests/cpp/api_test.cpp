@@ -61,7 +61,7 @@ TEST(Registry, UnknownSchemeIsRefusedAndNamesTheKnownOnes) {
 TEST(Connect, PlainMemoryUrlsArePrivate) {
     Matchmaker a = connect("memory://");
     Matchmaker b = connect("memory://");
-    a.create_game(CreateGameRequest{"alice", 2, "gs-1", nlohmann::json::object(), "g1"});
+    a.create_game(CreateGameRequest{"alice", 2, "gs-1", Metadata{}, "g1"});
     EXPECT_FALSE(b.get_game("g1"));
 }
 
@@ -69,7 +69,7 @@ TEST(Connect, NamedMemoryUrlsAreSharedWithinANamespace) {
     const std::string url = "memory://" + unique_name("shared");
     Matchmaker a = connect(url);
     Matchmaker b = connect(url);
-    a.create_game(CreateGameRequest{"alice", 2, "gs-1", nlohmann::json::object(), "g1"});
+    a.create_game(CreateGameRequest{"alice", 2, "gs-1", Metadata{}, "g1"});
     EXPECT_TRUE(b.get_game("g1"));
 }
 

@@ -80,7 +80,7 @@ TEST_P(ChangeCallbacks, CreateGameFiresCreatedWithStateCreatedAndNoEvent) {
 }
 
 TEST_P(ChangeCallbacks, ApplyFiresAppliedWithTheEventAndTheStateAfter) {
-    mm_->create_game(CreateGameRequest{"alice", 2, "gs-1", nlohmann::json::object(), "g1"});
+    mm_->create_game(CreateGameRequest{"alice", 2, "gs-1", Metadata{}, "g1"});
     Recorder r;
     mm_->on_change(r.callback());
     const Event e = event(EventType::CreatorJoined, "g1", "alice");
@@ -102,8 +102,8 @@ TEST_P(ChangeCallbacks, DuplicatesAndRejectionsFireNothing) {
 }
 
 TEST_P(ChangeCallbacks, ApplyManyFiresOncePerAppliedEventInOrder) {
-    mm_->create_game(CreateGameRequest{"alice", 3, "gs-1", nlohmann::json::object(), "g1"});
-    mm_->create_game(CreateGameRequest{"bob", 3, "gs-1", nlohmann::json::object(), "g2"});
+    mm_->create_game(CreateGameRequest{"alice", 3, "gs-1", Metadata{}, "g1"});
+    mm_->create_game(CreateGameRequest{"bob", 3, "gs-1", Metadata{}, "g2"});
     Recorder r;
     mm_->on_change(r.callback());
     const std::vector<Event> events = {
@@ -140,12 +140,12 @@ TEST_P(ChangeCallbacks, RefusedReservationsAndEmptyCancellationsFireNothing) {
     EXPECT_THROW(mm_->reserve_seat("nope", "bob"), GameNotFound);
     EXPECT_FALSE(mm_->cancel_reservation("g1", "nobody"));
     EXPECT_FALSE(mm_->quick_join("dave", {{"mode", "battle-royale"}}));
-    EXPECT_THROW(mm_->create_game(CreateGameRequest{"alice", 2, "gs-1", nlohmann::json::object(), "g1"}), GameExists);
+    EXPECT_THROW(mm_->create_game(CreateGameRequest{"alice", 2, "gs-1", Metadata{}, "g1"}), GameExists);
     EXPECT_TRUE(r.changes.empty());
 }
 
 TEST_P(ChangeCallbacks, ReapFiresOneReapedPerGameWithTheStateItWasReapedIn) {
-    mm_->create_game(CreateGameRequest{"alice", 2, "gs-1", nlohmann::json::object(), "pending-1"});
+    mm_->create_game(CreateGameRequest{"alice", 2, "gs-1", Metadata{}, "pending-1"});
     open_game("lobby-1");
     Recorder r;
     mm_->on_change(r.callback());
@@ -158,7 +158,7 @@ TEST_P(ChangeCallbacks, ReapFiresOneReapedPerGameWithTheStateItWasReapedIn) {
 }
 
 TEST_P(ChangeCallbacks, ConsumerBatchesFireInThePollingThreadAfterTheCommit) {
-    mm_->create_game(CreateGameRequest{"alice", 2, "gs-1", nlohmann::json::object(), "g1"});
+    mm_->create_game(CreateGameRequest{"alice", 2, "gs-1", Metadata{}, "g1"});
     std::vector<Change> seen;
     std::vector<std::optional<GameState>> committed;  // the state a read finds inside the callback
     std::vector<std::thread::id> threads;
@@ -281,7 +281,7 @@ TEST_P(ChangeCallbacks, CallbacksComeAndGoWhileOtherThreadsApply) {
         workers.emplace_back([&, t] {
             for (int i = 0; i < kGamesEach; ++i) {
                 const std::string id = "t" + std::to_string(t) + "-" + std::to_string(i);
-                mm_->create_game(CreateGameRequest{"alice", 2, "gs-1", nlohmann::json::object(), id});
+                mm_->create_game(CreateGameRequest{"alice", 2, "gs-1", Metadata{}, id});
                 mm_->apply(event(EventType::CreatorJoined, id, "alice"));
             }
         });

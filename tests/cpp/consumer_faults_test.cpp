@@ -117,13 +117,13 @@ TEST(ConsumerFaults, TombstonesOutliveAReapAtASimulatedFutureTime) {
         ConnectOptions o;
         o.ns = "tomb" + unique;
         auto mm = connect(url, o);
-        const Game g = mm.create_game("alice", 2, "gs-1", nlohmann::json::object(), "ended-" + unique);
+        const Game g = mm.create_game("alice", 2, "gs-1", Metadata{}, "ended-" + unique);
         ASSERT_EQ(mm.apply({EventType::GameEnded, g.id, "gs-1", {}, {}, {}}).status, ApplyStatus::Applied);
         mm.reap(mm.now() + 2 * 3'600'000);
         const ApplyResult late = mm.apply({EventType::GameEnded, g.id, "gs-1", {}, {}, {}});
         EXPECT_EQ(late.status, ApplyStatus::Duplicate) << url;
         EXPECT_EQ(late.reason, "game has ended") << url;
-        EXPECT_THROW(mm.create_game("alice", 2, "gs-1", nlohmann::json::object(), g.id), GameExists) << url;
+        EXPECT_THROW(mm.create_game("alice", 2, "gs-1", Metadata{}, g.id), GameExists) << url;
     }
 }
 

@@ -67,7 +67,7 @@ protected:
     std::string dead() const { return stream() + ":dead"; }
 
     Game create(const std::string& id, const std::string& server = "gs-1") {
-        return mm_->create_game(CreateGameRequest{"alice", 4, server, nlohmann::json::object(), id});
+        return mm_->create_game(CreateGameRequest{"alice", 4, server, Metadata{}, id});
     }
 
     Consumer consumer() {

@@ -119,7 +119,7 @@ TEST(Plugins, AChangeCallbackSeesTheCViewOfEachChange) {
     const auto last = plugin_function<const char* (*)()>(path, "test_plugin_last_change");
     ASSERT_NE(last, nullptr);
     Matchmaker mm = connect("memory://");
-    mm.create_game(CreateGameRequest{"alice", 2, "gs-1", nlohmann::json::object(), "c-view"});
+    mm.create_game(CreateGameRequest{"alice", 2, "gs-1", Metadata{}, "c-view"});
     EXPECT_STREQ(last(), "created c-view created (null) (null) (null)");
     Event e;
     e.type = EventType::CreatorJoined;

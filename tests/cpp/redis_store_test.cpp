@@ -185,7 +185,7 @@ TEST_F(RedisLayout, ReapRemovesOldGamesAndLeavesReapedTombstones) {
     auto removed = store->reap(kT0 + 60'001, ages, 1);
     ASSERT_EQ(removed.size(), 1u);
     EXPECT_EQ(removed[0].id, "old");
-    EXPECT_EQ(removed[0].metadata, (nlohmann::json{{"mode", "duel"}}));
+    EXPECT_EQ(removed[0].metadata, (Metadata{{"mode", "duel"}}));
     EXPECT_EQ(sorted_keys(server, ns),
               (Strings{k("game:new"), k("pending"), k("reaped"), k("tomb:old")}));
     EXPECT_EQ(server.command({"GET", k("tomb:old")}), Strings{"reaped"});

@@ -88,7 +88,7 @@ protected:
     Game create(const std::string& id, std::int32_t capacity = 8,
                 const std::string& server = "gs-1") {
         return mm_->create_game(
-            CreateGameRequest{"alice", capacity, server, nlohmann::json::object(), id});
+            CreateGameRequest{"alice", capacity, server, Metadata{}, id});
     }
 
     // Polls until `want` results have come back (or the deadline passes); returns them all.
@@ -837,7 +837,7 @@ INSTANTIATE_TEST_SUITE_P(Streams, StreamLoss, ::testing::ValuesIn(stream_params(
 TEST(MemoryStream, PublisherAndMatchmakerOpenedByTheSameNameShareTheStream) {
     const std::string url = "memory://stream-test-" + unique_namespace();
     Matchmaker mm = connect(url);
-    mm.create_game(CreateGameRequest{"alice", 2, "gs-1", nlohmann::json::object(), "g1"});
+    mm.create_game(CreateGameRequest{"alice", 2, "gs-1", Metadata{}, "g1"});
     EventPublisher pub(url, "gs-1", mm.default_stream());
     pub.creator_joined("g1", "alice");
     Consumer c = mm.consumer(ConsumerOptions{});

@@ -3,6 +3,7 @@
 
 #include <string>
 
+#include "game_data/json.hpp"
 #include "game_data/errors.hpp"
 #include "game_data/types.hpp"
 
@@ -75,7 +76,7 @@ Game sample() {
     g.capacity = 3;
     g.server_id = "gs-1";
     g.players = {"alice", "bob"};
-    g.metadata = {{"mode", "duel"}, {"map", {{"w", 64}}}};
+    g.metadata = to_metadata({{"mode", "duel"}, {"map", {{"w", 64}}}});
     g.created_at = 10;
     g.updated_at = 20;
     g.last_seq = 7;

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "game_data/errors.hpp"
+#include "game_data/json.hpp"
 #include "game_data/validation.hpp"
 
 namespace game_data {
@@ -88,6 +89,9 @@ TEST(ValidateCapacity, Of1025IsRefused) {
     EXPECT_THROW(validate_capacity(INT64_MAX), InvalidArgument);
 }
 
+// The metadata check on a JSON document: a non-object is refused on its way to Metadata.
+void validate_json(const json& j) { validate_metadata(to_metadata(j)); }
+
 // An object whose dump() is exactly `bytes` long: {"k":"xxx..."} is 8 bytes plus the padding.
 json object_of_serialised_size(std::size_t bytes) {
     json j = {{"k", std::string(bytes - 8, 'x')}};
@@ -95,26 +99,26 @@ json object_of_serialised_size(std::size_t bytes) {
 }
 
 TEST(ValidateMetadata, EmptyObjectIsAccepted) {
-    EXPECT_NO_THROW(validate_metadata(json::object()));
+    EXPECT_NO_THROW(validate_json(json::object()));
 }
 
 TEST(ValidateMetadata, NonObjectsAreRefused) {
     for (const json& j : {json(nullptr), json(1), json("text"), json::array(), json(true),
                           json::array({1, 2})}) {
-        EXPECT_THROW(validate_metadata(j), InvalidArgument) << j.dump();
+        EXPECT_THROW(validate_json(j), InvalidArgument) << j.dump();
     }
 }
 
 TEST(ValidateMetadata, ExactlySixteenKibSerialisedIsAccepted) {
     const json j = object_of_serialised_size(16384);
     ASSERT_EQ(j.dump().size(), 16384u);
-    EXPECT_NO_THROW(validate_metadata(j));
+    EXPECT_NO_THROW(validate_json(j));
 }
 
 TEST(ValidateMetadata, OneByteOverSixteenKibIsRefused) {
     const json j = object_of_serialised_size(16385);
     ASSERT_EQ(j.dump().size(), 16385u);
-    EXPECT_THROW(validate_metadata(j), InvalidArgument);
+    EXPECT_THROW(validate_json(j), InvalidArgument);
 }
 
 TEST(ValidateMetadata, NestedObjectsAndArraysAreAccepted) {
@@ -123,19 +127,19 @@ TEST(ValidateMetadata, NestedObjectsAndArraysAreAccepted) {
                     {"tags", {"ranked", "eu"}},
                     {"ratio", 0.5},
                     {"open", nullptr}};
-    EXPECT_NO_THROW(validate_metadata(j));
+    EXPECT_NO_THROW(validate_json(j));
 }
 
 TEST(ValidateMetadata, NestedObjectsCountTowardsTheSizeLimit) {
     json inner = object_of_serialised_size(16384);
     const json j = {{"outer", inner}};
     EXPECT_GT(j.dump().size(), 16384u);
-    EXPECT_THROW(validate_metadata(j), InvalidArgument);
+    EXPECT_THROW(validate_json(j), InvalidArgument);
 }
 
 TEST(ValidateMetadata, InvalidUtf8StringIsRefusedNotCrashed) {
     const json j = {{"k", std::string("\xff\xfe")}};
-    EXPECT_THROW(validate_metadata(j), InvalidArgument);
+    EXPECT_THROW(validate_json(j), InvalidArgument);
 }
 
 }  // namespace

@@ -94,8 +94,9 @@ void index_entries(const Game& game, std::int64_t score, std::span<const std::st
 std::string filter_index(std::string_view key, std::string_view encoded_value);
 // The reserved twin of an open index ("open..." -> "reserved...").
 std::string reserved_twin(std::string_view open_index);
-// The JSON text a filterable metadata value is indexed under; nullopt if it cannot be filtered.
-std::optional<std::string> filter_value(const nlohmann::json& value);
+// The JSON text the metadata value of `key` is indexed under (FilterValue::json); nullopt if
+// absent or not a value a filter can match.
+std::optional<std::string> filter_value(const Metadata& metadata, std::string_view key);
 // Whether the open index (or its reserved twin) lists the game: creator_joined with a seat the
 // roster does not take. Readers still check the live reservations.
 bool lists_as_open(const Game& game);

@@ -27,7 +27,7 @@ struct CreateGameRequest {
     std::string creator_id;
     std::int32_t capacity = 2;
     std::string server_id;
-    nlohmann::json metadata = nlohmann::json::object();
+    Metadata metadata;
     std::optional<std::string> game_id;  // default: a fresh random id
 };
 
@@ -39,7 +39,7 @@ public:
 
     Game create_game(const CreateGameRequest& request);
     Game create_game(std::string creator_id, std::int32_t capacity, std::string server_id,
-                     nlohmann::json metadata = nlohmann::json::object(),
+                     Metadata metadata = {},
                      std::optional<std::string> game_id = std::nullopt);
     std::optional<Game> get_game(std::string_view id);
     // Lobby games with free seats, oldest first. limit 0..10000.

@@ -9,7 +9,7 @@
 #include <string_view>
 #include <vector>
 
-#include <nlohmann/json.hpp>
+#include "game_data/metadata.hpp"
 
 namespace game_data {
 
@@ -77,7 +77,7 @@ struct Game {
     std::int32_t capacity = 1;
     std::string server_id;
     std::vector<std::string> players;                    // roster, in join order
-    nlohmann::json metadata = nlohmann::json::object();  // always a JSON object
+    Metadata metadata;                                   // a JSON object (metadata.hpp)
     std::int64_t created_at = 0;                         // ms
     std::int64_t updated_at = 0;                         // ms
     std::int64_t last_seq = 0;                           // highest seq applied, 0 = none
@@ -114,10 +114,6 @@ struct Game {
     bool operator==(const Game&) const = default;
 };
 
-void to_json(nlohmann::json& j, const Game& g);
-void from_json(const nlohmann::json& j, Game& g);  // throws InvalidArgument on a bad document
-void to_json(nlohmann::json& j, const Event& e);
-
 struct ApplyResult {
     ApplyStatus status = ApplyStatus::Rejected;
     std::string reason;               // short text; set when rejected, may explain a duplicate
@@ -136,8 +132,9 @@ struct Reservation {
     bool operator==(const Reservation&) const = default;
 };
 
-// Equality filters on top-level metadata values (strings, integers, booleans).
-using Filters = std::map<std::string, nlohmann::json>;
+// Equality filters on top-level metadata values (strings, integers, booleans):
+// Filters{{"mode", "duel"}, {"ranked", true}}.
+using Filters = std::map<std::string, FilterValue>;
 
 // One page of open games; next_cursor is nullopt on the last page.
 struct OpenGamesPage {

@@ -5,7 +5,7 @@
 #include <cstdint>
 #include <string_view>
 
-#include <nlohmann/json.hpp>
+#include "game_data/metadata.hpp"
 
 namespace game_data {
 
@@ -19,6 +19,6 @@ bool is_valid_id(std::string_view id) noexcept;
 
 void validate_id(std::string_view field, std::string_view id);
 void validate_capacity(std::int64_t capacity);
-void validate_metadata(const nlohmann::json& metadata);  // object, <= 16 KiB serialised
+void validate_metadata(const Metadata& metadata);  // <= 16 KiB serialised
 
 }  // namespace game_data

@@ -20,6 +20,7 @@
 
 #include "game_data/backend.hpp"
 #include "game_data/errors.hpp"
+#include "game_data/json.hpp"
 #include "game_data/logging.hpp"
 #include "game_data/lua_scripts.hpp"
 #include "game_data/store.hpp"
@@ -134,8 +135,9 @@ StoredGame decode_record(const redisReply& r) {
         } else if (f == field::kPlayers) {
             split(v, ',', [&](std::string_view p) { g.players.emplace_back(p); });
         } else if (f == field::kMetadata) {
-            g.metadata = nlohmann::json::parse(v, nullptr, false);
-            if (!g.metadata.is_object()) throw ReplyError("corrupt game record: metadata");
+            nlohmann::json doc = nlohmann::json::parse(v, nullptr, false);
+            if (!doc.is_object()) throw ReplyError("corrupt game record: metadata");
+            g.metadata = to_metadata(std::move(doc));
         } else if (f == field::kCreatedAt) {
             g.created_at = to_int(v, "created_at");
         } else if (f == field::kUpdatedAt) {
