@@ -8,6 +8,11 @@
 #error "game_data/version.hpp lacks the GAME_DATA_VERSION_* macros"
 #endif
 
+// The installed public headers stay lean: no JSON library, no Redis client, no logger.
+#if defined(NLOHMANN_JSON_VERSION_MAJOR) || defined(HIREDIS_MAJOR) || defined(SPDLOG_VERSION)
+#error "game_data/game_data.hpp pulls in nlohmann/json, hiredis or spdlog"
+#endif
+
 #include <string_view>
 
 int main(int argc, char** argv) {
