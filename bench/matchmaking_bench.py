@@ -21,10 +21,8 @@ from __future__ import annotations
 import argparse
 import multiprocessing
 import os
-import platform
 import sys
 import time
-import traceback
 import uuid
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -40,6 +38,7 @@ import redis  # noqa: E402
 import game_data  # noqa: E402
 from benchlib.handwritten_seats import (  # noqa: E402
     FILTERED_OPEN_SCAN_LUA, RESERVE_SCAN_LUA, SeatKeys, write_lobby)
+from benchlib.runner import Report  # noqa: E402
 from benchlib.table import (  # noqa: E402
     Row, at_most, f_rate, f_us, loadavg, pct, ratio, render_table)
 from game_data import ApplyStatus, Event  # noqa: E402
@@ -115,16 +114,13 @@ class Results:
     bursts: dict[str, dict[str, float]] = field(default_factory=dict)  # burst / burst small
 
 
-class Bench:
+class Bench(Report):
     def __init__(self, args: argparse.Namespace, server: RedisServer) -> None:
+        super().__init__()
         self.args = args
         self.server = server
         self.r = redis.Redis(host=server.host, port=server.port,
                              socket_timeout=COMMAND_TIMEOUT_MS / 1000)
-        self.lines: list[str] = []
-        self.notes: list[str] = []
-        self.failures: list[str] = []
-        self.section_load: dict[str, str] = {}
         self.load_scripts()
 
     def load_scripts(self) -> None:
@@ -134,19 +130,6 @@ class Bench:
     def reset(self) -> None:
         self.r.flushall()
         self.load_scripts()
-
-    def say(self, text: str = "") -> None:
-        print(text, flush=True)
-        self.lines.append(text)
-
-    def section(self, name: str, text: str) -> None:
-        self.section_load[name] = loadavg().split()[0]
-        print(f"  .. {text}", file=sys.stderr, flush=True)
-
-    def check(self, ok: bool, what: str) -> None:
-        if not ok:
-            self.failures.append(what)
-            print(f"VERIFY FAILED: {what}", file=sys.stderr, flush=True)
 
     def connect(self) -> game_data.Matchmaker:
         return game_data.connect(self.server.url, namespace=f"mm-{uuid.uuid4().hex[:8]}",
@@ -405,14 +388,9 @@ def build_rows(res: Results, procs: int) -> list[Row]:
 
 def report(b: Bench, res: Results, started: float, load0: str) -> None:
     a = b.args
-    b.say(f"## {TABLE_TITLE}")
-    b.say()
     version = b.r.info("server").get("redis_version", "?")
-    b.say(f"{time.strftime('%Y-%m-%d %H:%M:%S')}, {platform.node()}, {os.cpu_count()} CPUs, "
-          f"load average {load0} at start, {loadavg()} at end; redis-server {version}; "
-          f"redis-py {redis.__version__}; game_data {game_data.__version__}"
-          f"{' (--quick)' if a.quick else ''}")
-    b.say()
+    b.say_heading(TABLE_TITLE, load0, f"redis-server {version}; redis-py {redis.__version__}; "
+                  f"game_data {game_data.__version__}", a.quick)
     for line in render_table(build_rows(res, a.burst_procs)):
         b.say(line)
     b.say()
@@ -432,13 +410,7 @@ def report(b: Bench, res: Results, started: float, load0: str) -> None:
               f"seated; project {int(bu['granted'])} seats in {bu['seconds']:.3f}s = "
               f"{bu['rate']:,.0f}/s, hand-written {int(bu['hw_granted'])} in {bu['hw_seconds']:.3f}s "
               f"= {bu['hw_rate']:,.0f}/s (from the common start to the last process done)")
-    b.say("- load average (1 min) at the start of each section: "
-          + ", ".join(f"{k} {v}" for k, v in b.section_load.items()))
-    for note in b.notes:
-        b.say(f"- note: {note}")
-    for failure in b.failures:
-        b.say(f"- VERIFY FAILED: {failure}")
-    b.say(f"- total {time.monotonic() - started:.0f}s")
+    b.say_run_details(started)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -456,16 +428,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             # Ten times fewer last seats: how the burst's cost grows with the seats it takes.
             ("burst small", lambda: section_burst(b, res, max(1, args.burst_games // 10), "burst small")),
         ]
-        for name, run in sections:
-            try:
-                run()
-            except Exception as err:  # noqa: BLE001 - report it, keep the other sections' rows
-                traceback.print_exc()
-                b.check(False, f"section {name} failed: {type(err).__name__}: {err}")
+        b.run_sections(sections)
         report(b, res, started, load0)
-        (args.out_dir / "matchmaking_bench.txt").write_text("\n".join(b.lines) + "\n")
-        print(f"(written to {args.out_dir / 'matchmaking_bench.txt'})", file=sys.stderr)
-        return 1 if b.failures else 0
+        return b.write(args.out_dir / "matchmaking_bench.txt")
 
 
 if __name__ == "__main__":

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import re
 import shutil
 import statistics
@@ -34,7 +33,6 @@ import sys
 import tempfile
 import threading
 import time
-import traceback
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -49,6 +47,7 @@ import redis  # noqa: E402
 
 import game_data  # noqa: E402
 from benchlib import handwritten as hw  # noqa: E402
+from benchlib.runner import Report  # noqa: E402
 from benchlib.table import Row, f_rate, f_us, pct, ratio, render_table  # noqa: E402
 from benchlib.table import at_least as _at_least  # noqa: E402
 from benchlib.table import at_most as _at_most  # noqa: E402
@@ -170,39 +169,19 @@ def _snapshot(r: redis.Redis) -> tuple[dict[str, tuple[int, int]], float]:
     return cmds, cpu_s
 
 
-class Bench:
+class Bench(Report):
     def __init__(self, args: argparse.Namespace, server: RedisServer, tmp: Path) -> None:
+        super().__init__()
         self.args = args
         self.server = server
         self.tmp = tmp
         self.r = redis_client(server)
-        self.lines: list[str] = []
-        self.notes: list[str] = []
-        self.failures: list[str] = []
         self.apply_sha = self.r.script_load(hw.APPLY_LUA)
         self.scan_sha = self.r.script_load(hw.OPEN_SCAN_LUA)
         self.redis_cli = shutil.which("redis-cli") or "/usr/bin/redis-cli"
         self.resp_pipe = find_resp_pipe(tmp, self.notes)
         self._census: dict[str, dict[str, float]] = {}
-        self.section_load: dict[str, str] = {}
         self._census_active = False
-
-    # output
-    def say(self, text: str = "") -> None:
-        print(text, flush=True)
-        self.lines.append(text)
-
-    def progress(self, text: str) -> None:
-        print(f"  .. {text}", file=sys.stderr, flush=True)
-
-    def section(self, name: str, text: str) -> None:
-        self.section_load[name] = _loadavg().split()[0]
-        self.progress(text)
-
-    def check(self, ok: bool, what: str) -> None:
-        if not ok:
-            self.failures.append(what)
-            print(f"VERIFY FAILED: {what}", file=sys.stderr, flush=True)
 
     # server
     def reset(self) -> None:
@@ -941,13 +920,8 @@ def write_chart(b: Bench, res: Results, path: Path) -> str:
 def report(b: Bench, res: Results, started: float, load0: str) -> None:
     a = b.args
     rows = build_rows(res)
-    b.say(f"## {TABLE_TITLE}")
-    b.say()
-    b.say(f"{time.strftime('%Y-%m-%d %H:%M:%S')}, {platform.node()}, {os.cpu_count()} CPUs, "
-          f"load average {load0} at start, {_loadavg()} at end; {_redis_version(b)}; "
-          f"redis-py {redis.__version__} ({_parser()}); game_data {game_data.__version__}"
-          f"{' (--quick)' if a.quick else ''}")
-    b.say()
+    b.say_heading(TABLE_TITLE, load0, f"{_redis_version(b)}; redis-py {redis.__version__} "
+                  f"({_parser()}); game_data {game_data.__version__}", a.quick)
     for line in render_table(rows):
         b.say(line)
     b.say()
@@ -983,13 +957,7 @@ def report(b: Bench, res: Results, started: float, load0: str) -> None:
     for name, points in res.chart.items():
         pts = ", ".join(f"b={k}: {v:,.0f}/s" for k, v in sorted(points.items())) or "n/a"
         b.say(f"- chart {name}: {pts}")
-    b.say("- load average (1 min) at the start of each section: "
-          + ", ".join(f"{k} {v}" for k, v in b.section_load.items()))
-    for note in b.notes:
-        b.say(f"- note: {note}")
-    for failure in b.failures:
-        b.say(f"- VERIFY FAILED: {failure}")
-    b.say(f"- total {time.monotonic() - started:.0f}s")
+    b.say_run_details(started)
 
 
 def _redis_version(b: Bench) -> str:
@@ -1021,17 +989,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             ("memory", lambda: section_memory(b, res)),
             ("chart", lambda: section_chart(b, res)),
         ]
-        for name, run in sections:
-            try:
-                run()
-            except Exception as err:  # noqa: BLE001 - report it, keep the other sections' rows
-                traceback.print_exc()
-                b.check(False, f"section {name} failed: {type(err).__name__}: {err}")
+        b.run_sections(sections)
         b.notes.append(write_chart(b, res, args.out_dir / "redis_throughput.png"))
         report(b, res, started, load0)
-        (args.out_dir / "redis_bench.txt").write_text("\n".join(b.lines) + "\n")
-        print(f"(written to {args.out_dir / 'redis_bench.txt'})", file=sys.stderr)
-        return 1 if b.failures else 0
+        return b.write(args.out_dir / "redis_bench.txt")
 
 
 if __name__ == "__main__":

@@ -1,10 +1,15 @@
 // Facts the Python package reads from the core instead of keeping copies: the version, the
-// default maximum ages of the sets, and which set each state lives in.
+// default maximum ages of the sets, which set each state lives in, and the reason texts of
+// apply results and seat refusals.
 #include <optional>
 #include <string>
+#include <string_view>
+#include <utility>
 
 #include "bindings.hpp"
 #include "casters.hpp"
+#include "game_data/lifecycle.hpp"
+#include "game_data/reasons.hpp"
 #include "game_data/types.hpp"
 #include "game_data/version.hpp"
 
@@ -24,6 +29,19 @@ void register_constants(py::module_& m) {
             return std::string(to_string(*set));
         },
         py::arg("state"), "The set ('pending', 'lobby', 'active') a game in `state` is in; None when ended.");
+    // REASON_*: ApplyResult.reason and a dead letter's error; SEAT_*: SeatUnavailableError.reason.
+    const std::pair<const char*, std::string_view> texts[] = {
+        {"REASON_STATE_REACHED", reasons::kStateReached}, {"REASON_GAME_ENDED", reasons::kGameEnded},
+        {"REASON_SEQ_APPLIED", reasons::kSeqApplied}, {"REASON_ALREADY_IN_GAME", reasons::kAlreadyInGame},
+        {"REASON_ALREADY_HELD", reasons::kAlreadyHeld}, {"REASON_NOT_IN_GAME", reasons::kNotInGame},
+        {"REASON_UNKNOWN_GAME", reasons::kUnknownGame}, {"REASON_GAME_REAPED", reasons::kGameReaped},
+        {"REASON_WRONG_SERVER", reasons::kWrongServer}, {"REASON_NOT_CREATOR", reasons::kNotCreator},
+        {"REASON_SEQ_TOO_OLD", reasons::kSeqTooOld}, {"REASON_GAME_FULL", reasons::kGameFull},
+        {"REASON_HELD", reasons::kHeld}, {"SEAT_NOT_OPEN", to_string(SeatRefusal::NotOpen)},
+        {"SEAT_FULL", to_string(SeatRefusal::Full)},
+        {"SEAT_ALREADY_JOINED", to_string(SeatRefusal::AlreadyJoined)},
+    };
+    for (const auto& [name, text] : texts) m.attr(name) = std::string(text);
 }
 
 }  // namespace game_data::bindings

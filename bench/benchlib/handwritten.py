@@ -9,10 +9,12 @@ open-games scan (OPEN_SCAN_LUA). None of it touches the library's keys.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import redis
+from redis.client import Pipeline
 
 __all__ = [
     "APPLY_LUA",
@@ -24,7 +26,10 @@ __all__ = [
     "create_games",
     "make_workload",
     "resp",
+    "write_pipelined",
 ]
+
+T = TypeVar("T")
 
 # Applies one event to one game: read the record, check it, write state/roster/time, move the
 # game between the sets and keep an "open" set of joinable lobby games.
@@ -186,20 +191,32 @@ class Keys:
         return [self.game(gid), *self.sets, self.tomb(gid)]
 
 
+def write_pipelined(r: redis.Redis, items: Iterable[T], write: Callable[[Pipeline, T], None],
+                    chunk: int = 1000) -> None:
+    """`write(pipe, item)` queues each item's commands on one pipeline (no MULTI), sent every
+    `chunk` items and at the end: how both hand-written trackers fill Redis before timing."""
+    pipe = r.pipeline(transaction=False)
+    for i, item in enumerate(items, 1):
+        write(pipe, item)
+        if i % chunk == 0:
+            pipe.execute()
+    pipe.execute()
+
+
 def create_games(r: redis.Redis, keys: Keys, games: Iterable[tuple[str, str, str, int]],
                  now_ms: int, chunk: int = 1000) -> None:
     """The hand-written create: HSET the record and ZADD it to pending, pipelined."""
     pending = keys.sets[0]
-    pipe = r.pipeline(transaction=False)
-    for i, (gid, creator, server, cap) in enumerate(games, 1):
+
+    def create(pipe: Pipeline, game: tuple[str, str, str, int]) -> None:
+        gid, creator, server, cap = game
         pipe.hset(keys.game(gid), mapping={
             "id": gid, "state": "created", "creator_id": creator, "capacity": cap,
             "server_id": server, "players": "", "metadata": "{}", "created_at": now_ms,
             "updated_at": now_ms, "last_seq": 0})
         pipe.zadd(pending, {gid: now_ms})
-        if i % chunk == 0:
-            pipe.execute()
-    pipe.execute()
+
+    write_pipelined(r, games, create, chunk)
 
 
 # -- the commands APPLY_LUA runs, for the raw ceiling --------------------------------------------

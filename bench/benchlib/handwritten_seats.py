@@ -13,6 +13,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 import redis
+from redis.client import Pipeline
+
+from benchlib.handwritten import write_pipelined
 
 __all__ = ["FILTERED_OPEN_SCAN_LUA", "RESERVE_SCAN_LUA", "SeatKeys", "write_lobby"]
 
@@ -87,12 +90,12 @@ class SeatKeys:
 def write_lobby(r: redis.Redis, keys: SeatKeys,
                 games: Iterable[tuple[str, int, list[str], str]], chunk: int = 1000) -> None:
     """Lobby games (id, capacity, players, mode), in age order, pipelined."""
-    pipe = r.pipeline(transaction=False)
-    for i, (gid, capacity, players, mode) in enumerate(games):
+
+    def write(pipe: Pipeline, aged: tuple[int, tuple[str, int, list[str], str]]) -> None:
+        age, (gid, capacity, players, mode) = aged
         pipe.hset(keys.game(gid), mapping={"id": gid, "state": "creator_joined", "capacity": capacity,
                                            "players": ",".join(players), "mode": mode,
                                            "reserved": 0})
-        pipe.zadd(keys.lobby, {gid: i})
-        if i % chunk == chunk - 1:
-            pipe.execute()
-    pipe.execute()
+        pipe.zadd(keys.lobby, {gid: age})
+
+    write_pipelined(r, enumerate(games), write, chunk)

@@ -4,6 +4,8 @@
 #include <array>
 #include <limits>
 
+#include "game_data/reasons.hpp"
+
 namespace game_data {
 namespace {
 
@@ -12,11 +14,7 @@ constexpr Decision dup(std::string_view why) { return {Verdict::Duplicate, GameS
 constexpr Decision roster() { return {Verdict::Roster, GameState::Created, {}}; }
 constexpr Decision refresh() { return {Verdict::Refresh, GameState::Created, {}}; }
 
-constexpr std::string_view kNotAfter = "state already reached";
-constexpr std::string_view kEnded = "game has ended";
-constexpr std::string_view kReaped = "game was reaped";
-constexpr std::string_view kHeld = "held until a seat frees";
-constexpr std::string_view kFull = "game is full";
+using namespace reasons;  // the reason texts: one definition each, in reasons.hpp
 
 // Rows: live states in order (Created .. InProgress), then Ended.
 // Columns: creator_joined, player_joined, player_left, all_players_joined, game_started,
@@ -26,13 +24,14 @@ constexpr std::string_view kFull = "game is full";
 constexpr std::array<std::array<Decision, 7>, 5> kTable = {{
     {adv(GameState::CreatorJoined), roster(), roster(), adv(GameState::AllPlayersJoined),
      adv(GameState::InProgress), adv(GameState::Ended), refresh()},
-    {dup(kNotAfter), roster(), roster(), adv(GameState::AllPlayersJoined),
+    {dup(kStateReached), roster(), roster(), adv(GameState::AllPlayersJoined),
      adv(GameState::InProgress), adv(GameState::Ended), refresh()},
-    {dup(kNotAfter), roster(), roster(), dup(kNotAfter), adv(GameState::InProgress),
+    {dup(kStateReached), roster(), roster(), dup(kStateReached), adv(GameState::InProgress),
      adv(GameState::Ended), refresh()},
-    {dup(kNotAfter), roster(), roster(), dup(kNotAfter), dup(kNotAfter), adv(GameState::Ended),
-     refresh()},
-    {dup(kEnded), dup(kEnded), dup(kEnded), dup(kEnded), dup(kEnded), dup(kEnded), dup(kEnded)},
+    {dup(kStateReached), roster(), roster(), dup(kStateReached), dup(kStateReached),
+     adv(GameState::Ended), refresh()},
+    {dup(kGameEnded), dup(kGameEnded), dup(kGameEnded), dup(kGameEnded), dup(kGameEnded),
+     dup(kGameEnded), dup(kGameEnded)},
 }};
 
 // One applied-or-not step; the game is changed in place only when it is applied.
@@ -131,7 +130,7 @@ std::size_t seats_for_joined(const Game& g, bool creator_joined) {
 // later events) it still seats the creator once, so rosters do not depend on delivery order.
 Step creator_joined(Game& g, const Event& event, const Decision& d, std::int64_t now_ms) {
     if (event.player_id != g.creator_id) {
-        return unchanged(g, ApplyStatus::Rejected, "player is not the creator");
+        return unchanged(g, ApplyStatus::Rejected, kNotCreator);
     }
     const auto known = seq_of(g, g.creator_id);
     const bool superseded = event.seq && known && *known >= *event.seq;
@@ -162,10 +161,10 @@ Step roster_event(Game& g, const Event& event, std::int64_t now_ms) {
     const auto known = seq_of(g, player);
     if (event.seq) {
         if (known && *event.seq <= *known) {
-            return unchanged(g, ApplyStatus::Duplicate, "seq already applied");
+            return unchanged(g, ApplyStatus::Duplicate, kSeqApplied);
         }
         if (!known && g.seq_floor > 0 && *event.seq <= g.seq_floor) {
-            return unchanged(g, ApplyStatus::Rejected, "seq too old");
+            return unchanged(g, ApplyStatus::Rejected, kSeqTooOld);
         }
     }
     const bool joining = event.type == EventType::PlayerJoined;
@@ -176,10 +175,10 @@ Step roster_event(Game& g, const Event& event, std::int64_t now_ms) {
     // even when the roster already agrees. Without one, a no-op is a duplicate.
     if (!event.seq && joining && (seated || held)) {
         return unchanged(g, ApplyStatus::Duplicate,
-                         seated ? "player already in game" : "player already held");
+                         seated ? kAlreadyInGame : kAlreadyHeld);
     }
     if (!event.seq && !joining && !seated && !held) {
-        return unchanged(g, ApplyStatus::Duplicate, "player not in game");
+        return unchanged(g, ApplyStatus::Duplicate, kNotInGame);
     }
     auto reserved = g.reservations.find(player);
     const bool has_reservation = reserved != g.reservations.end() && reserved->second > now_ms;
@@ -193,10 +192,10 @@ Step roster_event(Game& g, const Event& event, std::int64_t now_ms) {
         // Seats held by other players' reservations are not free: an unreserved join that only
         // they keep out is refused (SPEC section 7), not held.
         if (!has_reservation && joined <= seats && joined + reserved_seats > seats) {
-            return unchanged(g, ApplyStatus::Rejected, kFull);
+            return unchanged(g, ApplyStatus::Rejected, kGameFull);
         }
         if (joined > seats + kMaxHeldJoins) {
-            return unchanged(g, ApplyStatus::Rejected, kFull);
+            return unchanged(g, ApplyStatus::Rejected, kGameFull);
         }
     }
     if (reserved != g.reservations.end()) g.reservations.erase(reserved);  // consumed (or expired)
@@ -214,7 +213,7 @@ Step roster_event(Game& g, const Event& event, std::int64_t now_ms) {
 
 // The whole rule for a live game, in place.
 Step apply_in_place(Game& g, const Event& event, std::int64_t now_ms) {
-    if (event.server_id != g.server_id) return unchanged(g, ApplyStatus::Rejected, "wrong server");
+    if (event.server_id != g.server_id) return unchanged(g, ApplyStatus::Rejected, kWrongServer);
     const Decision d = decide(g.state, event.type);
     if (event.type == EventType::CreatorJoined && g.state != GameState::Ended) {
         return creator_joined(g, event, d, now_ms);
@@ -272,17 +271,17 @@ ApplyResult apply_to_slot(GameSlot& slot, const Event& event, std::int64_t now_m
         switch (slot.tomb) {
             case Tomb::None:
                 result.status = ApplyStatus::Rejected;
-                result.reason = "unknown game";
+                result.reason = kUnknownGame;
                 break;
             case Tomb::Ended:
                 result.status = ApplyStatus::Duplicate;
-                result.reason = kEnded;
+                result.reason = kGameEnded;
                 break;
             case Tomb::Reaped:
                 // The game's servers were told to drop it; only its end is news we expected.
                 result.status = event.type == EventType::GameEnded ? ApplyStatus::Duplicate
                                                                    : ApplyStatus::Rejected;
-                result.reason = kReaped;
+                result.reason = kGameReaped;
                 break;
         }
         return result;

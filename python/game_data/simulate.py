@@ -63,6 +63,8 @@ from typing import Any, Optional, TextIO
 
 import game_data
 from game_data import ApplyStatus, EventType, GameNotFoundError, GameState, SeatUnavailableError
+from game_data._core import (REASON_GAME_FULL, REASON_HELD, REASON_WRONG_SERVER, SEAT_ALREADY_JOINED,
+                             SEAT_FULL, SEAT_NOT_OPEN)
 from game_data.testing.simulator import GARBAGE_KINDS, SimulatedGameServer
 
 __all__ = ["SEATS_HEADING", "ReapedLedger", "SeatLedger", "SimulationOptions", "SimulationResult",
@@ -74,7 +76,6 @@ FATES = ("normal", "no_creator", "die_lobby", "die_active")
 # The set an abandoned game is left in, and so reaped from.
 FATE_SET = {"no_creator": "pending", "die_lobby": "lobby", "die_active": "active"}
 MAX_TICKS_PER_WAVE = 1_000
-HELD = "held until a seat frees"  # the reason of a join applied while its game is full
 FILTER_KEYS = ("mode", "region")  # the metadata keys the matchmaker indexes
 MODES = ("duel", "team", "ffa", "ranked")
 REGIONS = ("eu", "na", "asia")
@@ -441,7 +442,7 @@ class _GameActor:
             self._flush_delayed()  # no join came to overtake it: it goes out a tick late
         elif self.phase == "created":
             if self.wrong_server and self.wrong_server_id is not None:
-                self._bad(server.send_as(self.wrong_server_id, game), "wrong server")
+                self._bad(server.send_as(self.wrong_server_id, game), REASON_WRONG_SERVER)
             if self.garbage:
                 ghost = f"{game.id}-ghost" if self.garbage == "unknown_game" else game.id
                 self._bad(server.send_garbage(self.garbage, ghost), GARBAGE_KINDS[self.garbage])
@@ -490,7 +491,7 @@ class _GameActor:
             # Every other seat is taken and this player's reservation holds the last one.
             self.gatecrash = False
             crasher = server.prepare(game, EventType.PLAYER_JOINED, f"{game.id}-crasher")
-            self._bad(server.send(crasher, kind="gatecrash"), "game is full")
+            self._bad(server.send(crasher, kind="gatecrash"), REASON_GAME_FULL)
         if self.reorder_join and not self.leave_pending and len(self.players) + 1 < game.capacity:
             # This join is stamped now but sent after the next player's (newer) join.
             self.reorder_join = False
@@ -667,7 +668,7 @@ class _Simulation:
                     self.results["applied"] += 1
                     if r.state == GameState.ENDED:
                         self.ended += 1
-                    elif r.reason == HELD:
+                    elif r.reason == REASON_HELD:
                         self.held_joins += 1
                 elif status == ApplyStatus.DUPLICATE:
                     self.results["duplicate"] += 1
@@ -868,10 +869,10 @@ class _Simulation:
             self.seats[f"stale listing: {err.reason}"] = self.seats.get(f"stale listing: {err.reason}", 0) + 1
             if again is None:
                 right = False
-            elif err.reason == "full":
+            elif err.reason == SEAT_FULL:
                 right = again.free_seats == 0 or self.ledger.expired_between(game.id, t0, t1)
             else:
-                right = err.reason == "not open" and again.state is not GameState.CREATOR_JOINED
+                right = err.reason == SEAT_NOT_OPEN and again.state is not GameState.CREATOR_JOINED
             if not right:
                 self.refusals.append(f"reserve_seat({game.id}, {player}) refused {err.reason!r}; then "
                                      f"the game was {again.state.value if again else None} with "
@@ -993,8 +994,8 @@ class _Simulation:
                        f"{set_name} holds {counts[set_name]} games before reaping, expected {len(ids)}")
         # Documented refusals, on games left in each set: a game not yet open, one started, a
         # player already seated.
-        for fate, want in (("no_creator", "not open"), ("die_active", "not open"),
-                           ("die_lobby", "already joined")):
+        for fate, want in (("no_creator", SEAT_NOT_OPEN), ("die_active", SEAT_NOT_OPEN),
+                           ("die_lobby", SEAT_ALREADY_JOINED)):
             actor = next((a for a in actors.values() if a.fate == fate), None)
             if actor is not None:  # the creator is seated in the lobby game; "prober" nowhere
                 self.probe(actor.game.id, actor.game.creator_id if fate == "die_lobby" else "prober", want)

@@ -66,16 +66,22 @@ def cells(lines: list[str], row: str) -> list[str]:
     return [c.strip() for c in line.strip("|").split("|")]
 
 
-def test_redis_bench_quick_prints_every_row(tmp_path: Path) -> None:
-    proc = run_quick(BENCH, tmp_path)
+def printed_rows(proc: subprocess.CompletedProcess, rows: tuple[str, ...], written: Path) -> list[str]:
+    """The run passed, printed the table with every row and no failed check, and wrote the
+    table once to `written`; its stdout lines."""
     detail = f"stdout:\n{proc.stdout[-4000:]}\nstderr:\n{proc.stderr[-4000:]}"
     assert proc.returncode == 0, detail
     lines = proc.stdout.splitlines()
     assert any(line.startswith(HEADER) for line in lines), detail
-    for row in ROWS:
+    for row in rows:
         assert any(line.startswith(f"| {row} ") for line in lines), f"row {row!r} missing\n{detail}"
     assert "VERIFY FAILED" not in proc.stdout
-    assert (tmp_path / "redis_bench.txt").read_text().count("| measurement") == 1
+    assert written.read_text().count("| measurement") == 1
+    return lines
+
+
+def test_redis_bench_quick_prints_every_row(tmp_path: Path) -> None:
+    printed_rows(run_quick(BENCH, tmp_path), ROWS, tmp_path / "redis_bench.txt")
     if importlib.util.find_spec("matplotlib") is not None:
         assert (tmp_path / "redis_throughput.png").stat().st_size > 0
 
@@ -83,14 +89,8 @@ def test_redis_bench_quick_prints_every_row(tmp_path: Path) -> None:
 def test_matchmaking_bench_quick_prints_every_row_and_fills_no_seat_twice(tmp_path: Path) -> None:
     # An argument meant for redis_bench.py (./dev bench passes them to every script) is ignored.
     proc = run_quick(MATCHMAKING_BENCH, tmp_path, "--stream-games", "10")
-    detail = f"stdout:\n{proc.stdout[-4000:]}\nstderr:\n{proc.stderr[-4000:]}"
-    assert proc.returncode == 0, detail
-    lines = proc.stdout.splitlines()
-    assert any(line.startswith(HEADER) for line in lines), detail
+    lines = printed_rows(proc, MATCHMAKING_ROWS, tmp_path / "matchmaking_bench.txt")
     for row in MATCHMAKING_ROWS:
-        assert any(line.startswith(f"| {row} ") for line in lines), f"row {row!r} missing\n{detail}"
-        assert "n/a" not in cells(lines, row)[1], f"row {row!r} not measured\n{detail}"
+        assert "n/a" not in cells(lines, row)[1], f"row {row!r} not measured\n{proc.stdout[-4000:]}"
     assert cells(lines, "reservation burst over-filled seats")[1:4:2] == ["0", "0"]
-    assert "VERIFY FAILED" not in proc.stdout
     assert "ignoring arguments for other benchmarks: --stream-games 10" in proc.stderr
-    assert (tmp_path / "matchmaking_bench.txt").read_text().count("| measurement") == 1

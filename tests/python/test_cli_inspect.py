@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from typing import Any
 
 import pytest
@@ -16,7 +15,8 @@ from game_data import Event, EventType, GameState
 from game_data.inspection import format_table
 from game_data.testing import drain
 
-CLI = [sys.executable, "-m", "game_data.cli"]
+from cli_daemons import CLI
+
 SERVER = "gs-1"
 
 

@@ -6,14 +6,13 @@ from __future__ import annotations
 import os
 import re
 import subprocess
-import sys
 
 import pytest
 
 import game_data
 from game_data.testing import RedisServer
 
-CLI = [sys.executable, "-m", "game_data.cli"]
+from cli_daemons import CLI
 
 
 def simulate(*args: str, columns: int | None = None) -> subprocess.CompletedProcess[str]:

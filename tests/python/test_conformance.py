@@ -12,10 +12,30 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 import game_data
-from game_data import ApplyStatus, Event, EventType, GameState
+from game_data import ApplyStatus, Event, EventType, GameState, _core
 
 A, D, R = "applied", "duplicate", "rejected"
 HELD = "held until a seat frees"  # the reason an applied join gives while it waits for a seat
+
+# The reason texts are wire text (SPEC, README "Lifecycle"; dashboards and servers match them),
+# so the tests here write them out instead of reading game_data._core.REASON_*: a changed text
+# fails them. This pins the exported names to those texts, and every exported one is pinned.
+WIRE_TEXTS = {
+    "REASON_STATE_REACHED": "state already reached", "REASON_GAME_ENDED": "game has ended",
+    "REASON_SEQ_APPLIED": "seq already applied", "REASON_ALREADY_IN_GAME": "player already in game",
+    "REASON_ALREADY_HELD": "player already held", "REASON_NOT_IN_GAME": "player not in game",
+    "REASON_UNKNOWN_GAME": "unknown game", "REASON_GAME_REAPED": "game was reaped",
+    "REASON_WRONG_SERVER": "wrong server", "REASON_NOT_CREATOR": "player is not the creator",
+    "REASON_SEQ_TOO_OLD": "seq too old", "REASON_GAME_FULL": "game is full", "REASON_HELD": HELD,
+    "SEAT_NOT_OPEN": "not open", "SEAT_FULL": "full", "SEAT_ALREADY_JOINED": "already joined",
+}
+
+
+
+def test_the_reason_texts_the_core_exports_are_the_wire_texts() -> None:
+    exported = {name: getattr(_core, name) for name in dir(_core) if name.startswith(("REASON_", "SEAT_"))}
+    assert exported == WIRE_TEXTS
+
 
 # (event type, game, player, expected status, expected state afterwards or None)
 SCENARIO = [

@@ -6,11 +6,8 @@ the format's rules; SIGTERM stops the daemon and its server."""
 from __future__ import annotations
 
 import contextlib
-import re
 import signal
 import subprocess
-import sys
-import threading
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -21,29 +18,20 @@ import game_data
 from game_data import Event, EventType
 from game_data.testing import wait_for
 
+from cli_daemons import CLI, LineReader, spawned_with_metrics
 from exposition import check_exposition, samples, scrape, series
 
-CLI = [sys.executable, "-m", "game_data.cli"]
 SERVER = "gs-1"
-SERVING = re.compile(r"serving metrics at (http://\S+/metrics)")
 
 
 class Daemon:
-    """A `game-data` daemon child with --metrics-port 0; its stderr collected on a thread."""
+    """A `game-data` daemon child serving its metrics (cli_daemons.spawned_with_metrics)."""
 
-    def __init__(self, args: list[str]) -> None:
-        self.proc = subprocess.Popen([*CLI, *args, "--metrics-port", "0"], stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE, text=True)
-        self.lines: list[str] = []
-        self._reader = threading.Thread(target=lambda: self.lines.extend(self.proc.stderr), daemon=True)
-        self._reader.start()
-        found = wait_for(lambda: SERVING.search(self.text()) or self.proc.poll() is not None,
-                         what="the daemon to serve its metrics")
-        assert isinstance(found, re.Match), f"the daemon exited:\n{self.text()}"
-        self.url = found.group(1)
+    def __init__(self, proc: subprocess.Popen, reader: LineReader, url: str) -> None:
+        self.proc, self.reader, self.url = proc, reader, url
 
     def text(self) -> str:
-        return "".join(self.lines)
+        return self.reader.text()
 
     def metrics(self) -> dict[str, float]:
         return samples(check_exposition(scrape(self.url)))
@@ -51,26 +39,14 @@ class Daemon:
     def stop(self) -> int:
         self.proc.send_signal(signal.SIGTERM)
         code = self.proc.wait(timeout=20)
-        self._reader.join(timeout=5)
+        self.reader.join()
         return code
-
-    def close(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-        self.proc.wait(timeout=10)
-        self._reader.join(timeout=5)
-        for stream in (self.proc.stdout, self.proc.stderr):
-            if stream is not None:
-                stream.close()
 
 
 @contextlib.contextmanager
 def daemon(*args: str) -> Iterator[Daemon]:
-    d = Daemon(list(args))
-    try:
-        yield d
-    finally:
-        d.close()
+    with spawned_with_metrics(args) as (proc, reader, url):
+        yield Daemon(proc, reader, url)
 
 
 def consumed(metrics: dict[str, float]) -> float:

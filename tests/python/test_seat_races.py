@@ -185,13 +185,18 @@ def test_processes_racing_for_the_last_seats_never_over_fill_and_take_each_seat_
 # ---- (b) janitors reaping the same games ----------------------------------------------------
 
 
-def _janitor(barrier, url: str, namespace: str, now: int, worker: int) -> list[str]:
-    mm = game_data.connect(url, namespace=namespace, max_age_ms=TINY_MAX_AGE)
-    barrier.wait()
+def _reap_until_empty(mm: game_data.Matchmaker, now: int) -> list[str]:
+    """Reaps again and again until a reap finds nothing; the ids this janitor reaped."""
     reaped: list[str] = []
     while batch := mm.reap(now=now):
         reaped.extend(g.id for g in batch)
     return reaped
+
+
+def _janitor(barrier, url: str, namespace: str, now: int, worker: int) -> list[str]:
+    mm = game_data.connect(url, namespace=namespace, max_age_ms=TINY_MAX_AGE)
+    barrier.wait()
+    return _reap_until_empty(mm, now)
 
 
 def test_janitor_processes_reap_each_stale_game_exactly_once(redis_url, gd_namespace):
@@ -253,10 +258,7 @@ def _racing_janitor(barrier, url: str, namespace: str, started, reaping, start_a
     while started.value < start_after:
         pass
     reaping.set()
-    reaped: list[str] = []
-    while batch := mm.reap(now=now):
-        reaped.extend(g.id for g in batch)
-    return reaped
+    return _reap_until_empty(mm, now)
 
 
 def test_an_event_racing_the_janitor_lands_or_finds_the_game_reaped_never_both(redis_url, gd_namespace):

@@ -7,10 +7,10 @@ import json
 import math
 import struct
 import subprocess
-import sys
 from pathlib import Path
 
-CLI = [sys.executable, "-m", "game_data.cli"]
+from cli_daemons import CLI
+
 GAMES, BATCH = 300, 100
 
 

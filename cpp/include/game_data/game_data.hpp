@@ -13,6 +13,7 @@
 #include "game_data/plugin.hpp"
 #include "game_data/publisher.hpp"
 #include "game_data/reaped_feed.hpp"
+#include "game_data/reasons.hpp"
 #include "game_data/run_loop.hpp"
 #include "game_data/store.hpp"
 #include "game_data/types.hpp"

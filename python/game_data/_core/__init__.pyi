@@ -306,6 +306,24 @@ __version__: str
 DEFAULT_MAX_AGE_MS: dict[str, int]
 METRIC_FAMILIES: list[tuple[str, str, str]]  # (name, "counter" | "gauge" | "histogram", help)
 HISTOGRAM_BUCKETS: list[float]
+# Reason texts (cpp/include/game_data/reasons.hpp): ApplyResult.reason, a dead letter's error.
+REASON_STATE_REACHED: str
+REASON_GAME_ENDED: str
+REASON_SEQ_APPLIED: str
+REASON_ALREADY_IN_GAME: str
+REASON_ALREADY_HELD: str
+REASON_NOT_IN_GAME: str
+REASON_UNKNOWN_GAME: str
+REASON_GAME_REAPED: str
+REASON_WRONG_SERVER: str
+REASON_NOT_CREATOR: str
+REASON_SEQ_TOO_OLD: str
+REASON_GAME_FULL: str
+REASON_HELD: str
+# SeatUnavailableError.reason
+SEAT_NOT_OPEN: str
+SEAT_FULL: str
+SEAT_ALREADY_JOINED: str
 
 def set_of(state: GameState | str) -> str | None: ...
 def backend_available(scheme: str) -> bool: ...

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any, Iterable, Mapping, Optional, Sequence, Union
 
 import game_data
-from game_data import EventType
+from game_data import EventType, _core
 
 __all__ = [
     "GARBAGE_KINDS",
@@ -47,7 +47,7 @@ GARBAGE_KINDS: Mapping[str, str] = {
     "bad_seq": "seq is not a non-negative integer",
     "bad_ts": "ts is not a non-negative integer",
     "empty": "missing field type",
-    "unknown_game": "unknown game",
+    "unknown_game": _core.REASON_UNKNOWN_GAME,
 }
 
 
