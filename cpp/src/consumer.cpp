@@ -257,19 +257,22 @@ struct Consumer::Impl {
     }
 
     void report() {
-        StreamTransport::GroupInfo info{-1, -1};
+        std::int64_t lag = -1;  // unknown (-1) when the backend cannot be read right now
+        std::int64_t pending = -1;
         try {
-            info = transport->group_info(options.stream, options.group);
+            const StreamTransport::GroupInfo info = transport->group_info(options.stream, options.group);
             set_gauges(info);
+            lag = info.lag;
+            pending = info.pending;
         } catch (const GameDataError&) {
-            // Unavailable right now: the summary says unknown (-1).
+            // Unavailable right now: the summary says unknown.
         }
         ConsumerStats s;
         count([&](const ConsumerStats& current) { s = current; });
         logger()->info("consumer {} on {}: applied={} duplicate={} rejected={} dead_lettered={} "
                        "lost={} claimed={} batches={} lag={} pending={}",
                        options.name, options.stream, s.applied, s.duplicate, s.rejected,
-                       s.dead_lettered, s.lost, s.claimed, s.batches, info.lag, info.pending);
+                       s.dead_lettered, s.lost, s.claimed, s.batches, lag, pending);
     }
 };
 
