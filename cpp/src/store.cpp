@@ -124,8 +124,9 @@ bool matches(const Game& g, const Filters& filters) {
 }
 
 // The game as handed to callers: only the reservations live at now.
+void as_of_in_place(Game& g, std::int64_t now) { prune_reservations(g, now); }
 Game as_of(Game g, std::int64_t now) {
-    prune_reservations(g, now);
+    as_of_in_place(g, now);
     return g;
 }
 
@@ -315,6 +316,7 @@ OpenGamesPage Store::open_games_page(std::size_t limit, const Filters& filters,
         const std::size_t want =
             std::max(limit - page.games.size() + 1, std::min(2 * skipped, kMaxOpenLimit));
         auto entries = scan_open(index, now, after, want);
+        page.games.reserve(std::min(limit, page.games.size() + entries.size()));
         for (auto& e : entries) {
             const auto& game = e.stored.slot.game;
             if (!game || !lists_as_open(*game) || !matches(*game, filters) ||
@@ -326,7 +328,8 @@ OpenGamesPage Store::open_games_page(std::size_t limit, const Filters& filters,
                 more = true;
                 break;
             }
-            page.games.push_back(as_of(std::move(*e.stored.slot.game), now));
+            // One move per game (as_of by value moved each twice more).
+            as_of_in_place(page.games.emplace_back(std::move(*e.stored.slot.game)), now);
             after = IndexCursor{e.score, e.id};
         }
         if (entries.size() < want) break;

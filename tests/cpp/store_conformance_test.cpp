@@ -1204,6 +1204,32 @@ TEST_P(StoreConformance, ReapSkipsAndReportsEntriesWithoutARecordAndReturnsEvery
     EXPECT_EQ(doc, reaped[0]);
 }
 
+TEST_P(StoreConformance, AnEntryWithoutARecordReadsAsNoGameUntilARecordOfItsIdTakesItOver) {
+    bring_to("g1", S::Created);
+    bring_to("g2", S::Created);
+    drop_record_only(*store_, "g2");
+    const std::string pending(to_string(GameSet::Pending));
+    const auto scan = [&] {
+        return store_->backend()->scan(pending, std::numeric_limits<std::int64_t>::max(),
+                                       std::nullopt, 10);
+    };
+    auto entries = scan();
+    ASSERT_EQ(entries.size(), 2u);
+    EXPECT_EQ(entries[1].id, "g2");
+    EXPECT_FALSE(entries[1].stored.slot.game) << "listed, with no record";
+    EXPECT_EQ(entries[1].stored.revision, 0);
+    create("g2");  // no tombstone was left: the id is free
+    entries = scan();
+    ASSERT_EQ(entries.size(), 2u);
+    ASSERT_TRUE(entries[1].stored.slot.game);
+    EXPECT_EQ(entries[1].stored.slot.game->id, "g2");
+    const std::string g2 = "g2";
+    EXPECT_EQ(entries[1].stored.revision, store_->backend()->read(std::span(&g2, 1)).at(0).revision);
+    ASSERT_EQ(apply(ev(E::CreatorJoined, "g2", "alice")).status, A::Applied);
+    EXPECT_EQ(open_ids(), std::vector<std::string>{"g2"}) << "its entry moved with its record";
+    EXPECT_EQ(scan().size(), 1u);
+}
+
 TEST_P(StoreConformance, ConcurrentJanitorsReapEachGameExactlyOnce) {
     for (int i = 0; i < 300; ++i) bring_to("g" + std::to_string(i), S::CreatorJoined);
     std::vector<std::vector<Game>> got(4);

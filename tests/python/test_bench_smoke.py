@@ -34,6 +34,7 @@ ROWS = (
     "get_open_games(50) p99 us, oldest full",
     "memory:// C++ apply events/s",
     "memory:// C++ apply_many(1000) events/s",
+    "memory:// C++ get_open_games(50) p50 us",
     "memory:// Python apply loop events/s",
     "memory:// Python apply_many(1000) events/s",
 )
