@@ -227,6 +227,21 @@ std::vector<StreamEntry> RedisStreams::read_group(const std::string& stream, con
         apply_deliveries(*exec.element[1], entries);
         return entries;
     }
+    {
+        // New entries, with the entries trimmed before the group read them counted in the same
+        // atomic step (read_new.lua: Redis 8 hides them once a read has jumped over them).
+        ReplyPtr r = eval(*conn, stream_lua::read_new, {stream}, {group, consumer, n});
+        check(*r, "XREADGROUP");
+        if (r->type != REDIS_REPLY_ARRAY || r->elements != 3) throw ReplyError("unexpected reply to read_new");
+        if (const std::int64_t lost = integer_or(r->element[0], 0); lost > 0) {
+            const std::lock_guard lock(lost_mu_);
+            lost_found_[{stream, group}] += lost;
+        }
+        std::vector<StreamEntry> entries = decode_read(*r->element[2]);
+        // Nothing new: wait for it below. An entry added meanwhile is read by that XREADGROUP;
+        // a trim can drop only entries older than it, which the group has read by then.
+        if (!entries.empty() || block_ms <= 0) return entries;  // fresh entries: deliveries = 1
+    }
     Args args{"XREADGROUP", "GROUP", group, consumer, "COUNT", n};
     if (block_ms > 0) {
         args.insert(args.end(), {"BLOCK", std::to_string(block_ms)});
@@ -341,6 +356,14 @@ StreamTransport::LostEntries RedisStreams::take_lost(const std::string& stream,
     }
     LostEntries out;
     out.lost = integer_or(r->element[0], 0);
+    {
+        // What reads found (read_new.lua) since the last call, reported here once.
+        const std::lock_guard lock(lost_mu_);
+        if (auto it = lost_found_.find({stream, group}); it != lost_found_.end()) {
+            out.lost += it->second;
+            lost_found_.erase(it);
+        }
+    }
     out.exact = integer_or(r->element[1], 0) == 1;
     out.info = GroupInfo{integer_or(r->element[2], 0), integer_or(r->element[3], -1)};
     return out;

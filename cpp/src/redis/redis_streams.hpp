@@ -4,7 +4,12 @@
 // waiting on the stream never hold the connections that publishers and applies need.
 #pragma once
 
+#include <cstdint>
+#include <map>
 #include <memory>
+#include <mutex>
+#include <string>
+#include <utility>
 
 #include "game_data/store.hpp"
 #include "redis/redis_connection.hpp"
@@ -43,6 +48,10 @@ public:
 private:
     std::shared_ptr<ConnectionPool> pool_;
     std::shared_ptr<ConnectionPool> blocking_pool_;
+    // Entries found lost by reads of new entries (read_new.lua), per (stream, group), until
+    // take_lost() reports them.
+    std::mutex lost_mu_;
+    std::map<std::pair<std::string, std::string>, std::int64_t> lost_found_;
 };
 
 }  // namespace game_data::redis
