@@ -153,18 +153,26 @@ std::vector<Game> Matchmaker::reap(std::optional<std::int64_t> at) {
 Counts Matchmaker::counts() { return store_->counts(); }
 
 std::map<std::string, double> Matchmaker::stats() {
+    // The counters first, the set sizes after: a change a counter shows has then reached the
+    // sets read (a scrape never shows "11 events applied" beside the sets before the last one).
+    std::map<std::string, double> out = metrics_->snapshot();
     try {
         const Counts c = store_->counts();
-        metrics_->set(labelled(metric::kGames, {{"set", "pending"}}), static_cast<double>(c.pending));
-        metrics_->set(labelled(metric::kGames, {{"set", "lobby"}}), static_cast<double>(c.lobby));
-        metrics_->set(labelled(metric::kGames, {{"set", "active"}}), static_cast<double>(c.active));
+        const std::pair<std::string_view, std::int64_t> sizes[] = {
+            {"pending", c.pending}, {"lobby", c.lobby}, {"active", c.active}};
+        for (const auto& [set, n] : sizes) {
+            const std::string key = labelled(metric::kGames, {{"set", set}});
+            metrics_->set(key, static_cast<double>(n));
+            out[key] = static_cast<double>(n);
+        }
     } catch (const BackendError& e) {
         // The counters are still worth serving while the backend is away (a scrape during an
         // outage): the set gauges keep their last values and the failure is counted.
         metrics_->add(labelled(metric::kBackendErrorsTotal, {{"kind", backend_error_kind(e)}}));
         logger()->warn("stats: cannot read the set sizes: {}", e.what());
+        out = metrics_->snapshot();  // with the failure counted
     }
-    return metrics_->snapshot();
+    return out;
 }
 
 EventPublisher Matchmaker::publisher(std::string server_id, std::optional<std::string> stream,
