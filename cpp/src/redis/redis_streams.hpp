@@ -48,7 +48,7 @@ public:
 private:
     std::shared_ptr<ConnectionPool> pool_;
     std::shared_ptr<ConnectionPool> blocking_pool_;
-    // Entries found lost by reads of new entries (read_new.lua), per (stream, group), until
+    // Entries found lost by reads of new entries (read_group ">"), per (stream, group), until
     // take_lost() reports them.
     std::mutex lost_mu_;
     std::map<std::pair<std::string, std::string>, std::int64_t> lost_found_;
