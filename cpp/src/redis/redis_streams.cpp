@@ -143,6 +143,19 @@ std::chrono::milliseconds blocking_read_timeout(std::chrono::milliseconds comman
 
 // Runs one of the stream scripts with EVAL, stream_helpers.lua in front of it: they run about
 // once a second, so caching them (SCRIPT LOAD, EVALSHA, NOSCRIPT) would buy nothing.
+// Two commands in one MULTI/EXEC round trip, every reply checked (errors named `what`). Returns
+// the four replies (so they stay alive); EXEC's, the last, holds the two commands' replies.
+std::vector<ReplyPtr> transaction(Connection& conn, Args first, Args second, const char* what) {
+    std::vector<ReplyPtr> replies =
+        conn.pipeline({{"MULTI"}, std::move(first), std::move(second), {"EXEC"}});
+    for (const auto& r : replies) check(*r, what);
+    const redisReply& exec = *replies[3];
+    if (exec.type != REDIS_REPLY_ARRAY || exec.elements != 2) {
+        throw ReplyError(std::string("unexpected reply to ") + what + " transaction");
+    }
+    return replies;
+}
+
 Args eval_args(std::string_view script, const Args& keys, const Args& args) {
     std::string text;
     text.reserve(stream_lua::stream_helpers.size() + 1 + script.size());
@@ -216,17 +229,10 @@ std::vector<StreamEntry> RedisStreams::read_group(const std::string& stream, con
     auto conn = (from_id == ">" && block_ms > 0) ? blocking_pool_->acquire() : pool_->acquire();
     if (from_id != ">") {
         // Own pending entries: read and their delivery counts in one atomic round trip.
-        std::vector<ReplyPtr> replies = conn->pipeline(
-            {{"MULTI"},
-             {"XREADGROUP", "GROUP", group, consumer, "COUNT", n, "STREAMS", stream, from_id},
-             {"XPENDING", stream, group, "(" + from_id, "+", n, consumer},
-             {"EXEC"}});
-        for (std::size_t i = 0; i < 3; ++i) check(*replies[i], "XREADGROUP");
+        const std::vector<ReplyPtr> replies = transaction(
+            *conn, {"XREADGROUP", "GROUP", group, consumer, "COUNT", n, "STREAMS", stream, from_id},
+            {"XPENDING", stream, group, "(" + from_id, "+", n, consumer}, "XREADGROUP");
         const redisReply& exec = *replies[3];
-        check(exec, "XREADGROUP");
-        if (exec.type != REDIS_REPLY_ARRAY || exec.elements != 2) {
-            throw ReplyError("unexpected reply to XREADGROUP transaction");
-        }
         std::vector<StreamEntry> entries = decode_read(*exec.element[0]);
         apply_deliveries(*exec.element[1], entries);
         return entries;
@@ -236,17 +242,11 @@ std::vector<StreamEntry> RedisStreams::read_group(const std::string& stream, con
         // one transaction: Redis 8 moves the group's read counter past them at this read, after
         // which nothing tells they were lost. (Not one script: passing a batch of entries
         // through Lua cost ~2.7 us of Redis CPU per entry; MULTI passes XREADGROUP's reply as is.)
-        std::vector<ReplyPtr> replies = conn->pipeline(
-            {{"MULTI"},
-             eval_args(stream_lua::take_lost_entries, {stream}, {group}),
-             {"XREADGROUP", "GROUP", group, consumer, "COUNT", n, "STREAMS", stream, ">"},
-             {"EXEC"}});
-        for (std::size_t i = 0; i < 3; ++i) check(*replies[i], "XREADGROUP");
+        const std::vector<ReplyPtr> replies = transaction(
+            *conn, eval_args(stream_lua::take_lost_entries, {stream}, {group}),
+            {"XREADGROUP", "GROUP", group, consumer, "COUNT", n, "STREAMS", stream, ">"},
+            "XREADGROUP");
         const redisReply& exec = *replies[3];
-        check(exec, "XREADGROUP");
-        if (exec.type != REDIS_REPLY_ARRAY || exec.elements != 2) {
-            throw ReplyError("unexpected reply to XREADGROUP transaction");
-        }
         const redisReply& found = *exec.element[0];
         check(found, "XREADGROUP");  // NOGROUP: the stream or the group is missing
         if (found.type == REDIS_REPLY_ARRAY && found.elements == 4) {
