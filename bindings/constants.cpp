@@ -40,6 +40,7 @@ void register_constants(py::module_& m) {
         {"REASON_HELD", reasons::kHeld}, {"SEAT_NOT_OPEN", to_string(SeatRefusal::NotOpen)},
         {"SEAT_FULL", to_string(SeatRefusal::Full)},
         {"SEAT_ALREADY_JOINED", to_string(SeatRefusal::AlreadyJoined)},
+        {"SEAT_RESERVED_ELSEWHERE", to_string(SeatRefusal::ReservedElsewhere)},
     };
     for (const auto& [name, text] : texts) m.attr(name) = std::string(text);
 }

@@ -189,13 +189,15 @@ void register_matchmaker(py::module_& m) {
              py::arg("limit") = 50, py::arg("filters") = py::none(), py::arg("min_free_seats") = 1,
              py::arg("cursor") = py::none())
         .def("reserve_seat",
-             [](Matchmaker& mm, const StrArg& game_id, const StrArg& player_id, const IntArg& ttl_ms) {
+             [](Matchmaker& mm, const StrArg& game_id, const StrArg& player_id, const IntArg& ttl_ms,
+                bool exclusive) {
                  const std::string g = game_id.get("game_id"), p = player_id.get("player_id");
                  const std::int64_t ttl = ttl_ms.get("ttl_ms");
                  py::gil_scoped_release nogil;
-                 return mm.reserve_seat(g, p, ttl);
+                 return mm.reserve_seat(g, p, ttl, exclusive);
              },
-             py::arg("game_id"), py::arg("player_id"), py::arg("ttl_ms") = 15'000)
+             py::arg("game_id"), py::arg("player_id"), py::arg("ttl_ms") = 15'000, py::kw_only(),
+             py::arg("exclusive") = true)
         .def("cancel_reservation",
              [](Matchmaker& mm, const StrArg& game_id, const StrArg& player_id) {
                  const std::string g = game_id.get("game_id"), p = player_id.get("player_id");
@@ -204,14 +206,16 @@ void register_matchmaker(py::module_& m) {
              },
              py::arg("game_id"), py::arg("player_id"))
         .def("quick_join",
-             [](Matchmaker& mm, const StrArg& player_id, py::object filters, const IntArg& ttl_ms) {
+             [](Matchmaker& mm, const StrArg& player_id, py::object filters, const IntArg& ttl_ms,
+                bool exclusive) {
                  const std::string p = player_id.get("player_id");
                  const Filters f = filters_from(filters);
                  const std::int64_t ttl = ttl_ms.get("ttl_ms");
                  py::gil_scoped_release nogil;
-                 return mm.quick_join(p, f, ttl);
+                 return mm.quick_join(p, f, ttl, exclusive);
              },
-             py::arg("player_id"), py::arg("filters") = py::none(), py::arg("ttl_ms") = 15'000)
+             py::arg("player_id"), py::arg("filters") = py::none(), py::arg("ttl_ms") = 15'000,
+             py::kw_only(), py::arg("exclusive") = true)
         .def("apply", &Matchmaker::apply, py::arg("event"), release_gil())
         .def("apply_many",
              [](Matchmaker& mm, const std::vector<Event>& events) { return mm.apply_many(events); },

@@ -58,7 +58,7 @@ void register_observe(py::module_& m) {
                std::vector<SetMember> members;
                {
                    py::gil_scoped_release nogil;
-                   members = mm.store()->set_members(set, static_cast<std::size_t>(limit), mm.now());
+                   members = mm.store()->set_members(set, static_cast<std::size_t>(limit), mm.explicit_now());
                }
                py::list out;
                for (auto& member : members) out.append(py::make_tuple(std::move(member.game), member.score));

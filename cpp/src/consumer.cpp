@@ -217,7 +217,8 @@ struct Consumer::Impl {
         for (std::size_t slot : dead_slots) count_unapplied(batch[slot].fields);
 
         if (!events.empty()) {
-            auto applied = store->apply_many(events, clock());
+            // Without a clock of its own, the backend's decides (README "One clock").
+            auto applied = store->apply_many(events, clock ? Store::Now(clock()) : std::nullopt);
             if (hooks && hooks->active()) hooks->fire_applied(events, applied);
             for (std::size_t k = 0; k < applied.size(); ++k) {
                 const std::size_t slot = event_slots[k];
@@ -299,7 +300,7 @@ Consumer::Consumer(std::shared_ptr<Store> store, std::shared_ptr<StreamTransport
     impl_->metrics->add(metric::kDeadLettersTotal, 0);
     impl_->transport = std::move(transport);
     impl_->options = std::move(options);
-    impl_->clock = clock ? std::move(clock) : std::function<std::int64_t()>(now_ms);
+    impl_->clock = std::move(clock);
 }
 
 Consumer::Consumer(Consumer&&) noexcept = default;

@@ -380,6 +380,20 @@ SeatRefusal reserve_seat(Game& g, const std::string& player, std::int64_t now_ms
     return SeatRefusal::None;
 }
 
+std::vector<std::string> seats_let_go(const std::map<std::string, std::int64_t>& before,
+                                      const Game* after, std::int64_t now_ms) {
+    std::vector<std::string> out;
+    for (const auto& [player, expires_at] : before) {
+        if (expires_at <= now_ms) continue;  // lapsed: its seat lapsed with it
+        if (after != nullptr) {
+            auto it = after->reservations.find(player);
+            if (it != after->reservations.end() && it->second > now_ms) continue;
+        }
+        out.push_back(player);
+    }
+    return out;
+}
+
 bool cancel_reservation(Game& g, const std::string& player, std::int64_t now_ms) {
     auto it = g.reservations.find(player);
     if (it == g.reservations.end() || it->second <= now_ms) return false;
@@ -393,6 +407,7 @@ std::string_view to_string(SeatRefusal r) noexcept {
         case SeatRefusal::NotOpen: return "not open";
         case SeatRefusal::Full: return "full";
         case SeatRefusal::AlreadyJoined: return "already joined";
+        case SeatRefusal::ReservedElsewhere: return "reserved elsewhere";
         case SeatRefusal::None: break;
     }
     return "";

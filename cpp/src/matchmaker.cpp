@@ -77,8 +77,7 @@ Game Matchmaker::create_game(const CreateGameRequest& r) {
     g.capacity = r.capacity;
     g.server_id = r.server_id;
     g.metadata = r.metadata;
-    g.created_at = g.updated_at = now();
-    store_->create_game(g, g.created_at);
+    g = store_->create_game(g, explicit_now());
     if (hooks_->active()) hooks_->fire(Change{ChangeKind::Created, g.id, g.state, std::nullopt});
     return g;
 }
@@ -91,7 +90,7 @@ Game Matchmaker::create_game(std::string creator_id, std::int32_t capacity, std:
 
 std::optional<Game> Matchmaker::get_game(std::string_view id) {
     validate_id("game_id", id);
-    return store_->get_game(id, now());
+    return store_->get_game(id, explicit_now());
 }
 
 std::vector<Game> Matchmaker::get_open_games(std::size_t limit) {
@@ -100,24 +99,24 @@ std::vector<Game> Matchmaker::get_open_games(std::size_t limit) {
 
 std::vector<Game> Matchmaker::get_open_games(std::size_t limit, const Filters& filters,
                                              std::int32_t min_free_seats) {
-    return store_->open_games_page(limit, filters, min_free_seats, std::nullopt, now()).games;
+    return store_->open_games_page(limit, filters, min_free_seats, std::nullopt, explicit_now()).games;
 }
 
 OpenGamesPage Matchmaker::open_games_page(std::size_t limit, const Filters& filters,
                                           std::int32_t min_free_seats,
                                           const std::optional<std::string>& cursor) {
-    return store_->open_games_page(limit, filters, min_free_seats, cursor, now());
+    return store_->open_games_page(limit, filters, min_free_seats, cursor, explicit_now());
 }
 
 Reservation Matchmaker::reserve_seat(const std::string& game_id, const std::string& player_id,
-                                     std::int64_t ttl_ms) {
-    Reservation r = store_->reserve_seat(game_id, player_id, ttl_ms, now());
+                                     std::int64_t ttl_ms, bool exclusive) {
+    Reservation r = store_->reserve_seat(game_id, player_id, ttl_ms, explicit_now(), exclusive);
     if (hooks_->active()) hooks_->fire(Change{ChangeKind::Reserved, r.game_id, std::nullopt, std::nullopt});
     return r;
 }
 
 bool Matchmaker::cancel_reservation(const std::string& game_id, const std::string& player_id) {
-    const bool cancelled = store_->cancel_reservation(game_id, player_id, now());
+    const bool cancelled = store_->cancel_reservation(game_id, player_id, explicit_now());
     if (cancelled && hooks_->active()) {
         hooks_->fire(Change{ChangeKind::ReservationCancelled, game_id, std::nullopt, std::nullopt});
     }
@@ -125,27 +124,28 @@ bool Matchmaker::cancel_reservation(const std::string& game_id, const std::strin
 }
 
 std::optional<Reservation> Matchmaker::quick_join(const std::string& player_id,
-                                                  const Filters& filters, std::int64_t ttl_ms) {
-    auto r = store_->quick_join(player_id, filters, ttl_ms, now());
+                                                  const Filters& filters, std::int64_t ttl_ms,
+                                                  bool exclusive) {
+    auto r = store_->quick_join(player_id, filters, ttl_ms, explicit_now(), exclusive);
     if (r && hooks_->active()) hooks_->fire(Change{ChangeKind::Reserved, r->game_id, std::nullopt, std::nullopt});
     return r;
 }
 
 ApplyResult Matchmaker::apply(const Event& event) {
-    ApplyResult r = store_->apply(event, now());
+    ApplyResult r = store_->apply(event, explicit_now());
     if (hooks_->active()) hooks_->fire_applied(std::span(&event, 1), std::span(&r, 1));
     return r;
 }
 
 std::vector<ApplyResult> Matchmaker::apply_many(std::span<const Event> events) {
-    auto results = store_->apply_many(events, now());
+    auto results = store_->apply_many(events, explicit_now());
     if (hooks_->active()) hooks_->fire_applied(events, results);
     return results;
 }
 
 std::vector<Game> Matchmaker::reap(std::optional<std::int64_t> at) {
     if (at && *at < 0) throw InvalidArgument("reap: now must be a non-negative time in ms");
-    auto games = store_->reap(at.value_or(now()), options_.max_age, options_.reap_batch);
+    auto games = store_->reap(at ? at : explicit_now(), options_.max_age, options_.reap_batch);
     if (hooks_->active()) hooks_->fire_reaped(games);
     return games;
 }
@@ -185,9 +185,7 @@ Consumer Matchmaker::consumer(const ConsumerOptions& options) {
     ConsumerOptions o = options;
     if (o.stream.empty()) o.stream = default_stream();
     if (o.dead_letter_stream.empty()) o.dead_letter_stream = o.stream + ":dead";
-    return Consumer(store_, store_->streams(), std::move(o), [this_clock = clock_] {
-        return this_clock ? this_clock() : now_ms();
-    }, metrics_, hooks_);
+    return Consumer(store_, store_->streams(), std::move(o), clock_, metrics_, hooks_);
 }
 
 ReapedFeed Matchmaker::reaped_feed(const ReapedFeedOptions& options) {

@@ -16,6 +16,7 @@
 #include "game_data/json.hpp"
 #include "game_data/event_codec.hpp"
 #include "game_data/logging.hpp"
+#include "game_data/reasons.hpp"
 #include "game_data/validation.hpp"
 
 namespace game_data {
@@ -48,11 +49,15 @@ void diff_entries(const Entries& was, Entries& now, std::vector<std::string>& re
 // `after`.
 GameWrite plan_write(const std::string& id, const StoredGame& before, const Entries& was,
                      GameSlot after, std::int64_t tomb_ttl_ms,
-                     std::span<const std::string> filter_keys = {}) {
+                     std::span<const std::string> filter_keys, std::int64_t now_ms) {
     GameWrite w;
     w.id = id;
     w.expect_revision = before.revision;
     w.before = before.slot.game ? &*before.slot.game : nullptr;
+    if (w.before && !w.before->reservations.empty()) {
+        w.seat_release = seats_let_go(w.before->reservations,
+                                      after.game ? &*after.game : nullptr, now_ms);
+    }
     Entries now;
     if (after.game) {
         now = index_entries(*after.game, after.score, filter_keys);
@@ -142,6 +147,13 @@ Fields reaped_fields(const Game& g, GameSet set, std::int64_t score, std::int64_
             {"game", doc.dump()}};
 }
 
+// A write the backend refused (a key of the wrong type): the typed error of a call that
+// cannot go on.
+ReplyError refused_error(std::string_view what, const GameWrite& w) {
+    return ReplyError(std::string(what) + " '" + w.id + "': " + std::string(reasons::kStorageRefused) +
+                      ": " + w.refused);
+}
+
 void pause_before_retry(int attempt) {
     // Optimistic retries back off a little once contention persists, so writers interleave.
     if (attempt >= 4) std::this_thread::sleep_for(std::chrono::microseconds(50 << std::min(attempt - 4, 6)));
@@ -165,11 +177,104 @@ InvalidArgument filter_keys_mismatch(const std::vector<std::string>& requested,
                            list(requested) + ")");
 }
 
-const std::vector<std::string>& Store::filter_keys() {
-    std::call_once(filter_keys_settled_, [&] {
-        filter_keys_ = backend_->namespace_filter_keys(requested_filter_keys_);
-    });
-    return filter_keys_;
+NamespaceConfig parse_filter_keys_config(std::string_view text, std::string_view where) {
+    NamespaceConfig out;
+    if (text.empty()) return out;  // an empty declaration (before 0.5): none
+    out.stored = true;
+    const auto bad = [&](const std::string& why) {
+        return ReplyError("the namespace config " + std::string(where) + " holds filter_keys '" +
+                          std::string(text) + "', which no client stores (" + why +
+                          "); set it right or delete it");
+    };
+    std::size_t start = 0;
+    while (start <= text.size()) {
+        std::size_t end = text.find(',', start);
+        if (end == std::string_view::npos) end = text.size();
+        const std::string_view key = text.substr(start, end - start);
+        if (!is_valid_id(key)) throw bad("a key may only hold [A-Za-z0-9_.-]");
+        if (!out.filter_keys.empty() && out.filter_keys.back() >= key) {
+            throw bad("keys must be sorted, each once");
+        }
+        out.filter_keys.emplace_back(key);
+        start = end + 1;
+    }
+    return out;
+}
+
+std::string filter_keys_config_text(const NamespaceConfig& config) {
+    std::string out;
+    for (const auto& k : config.filter_keys) {
+        if (!out.empty()) out.push_back(',');
+        out += k;
+    }
+    return out;
+}
+
+std::shared_ptr<const NamespaceConfig> Store::config() {
+    {
+        std::lock_guard lock(config_mutex_);
+        if (config_) return config_;
+    }
+    return refresh_config();
+}
+
+std::shared_ptr<const NamespaceConfig> Store::refresh_config() {
+    bool declared = false;
+    auto fresh = std::make_shared<const NamespaceConfig>(
+        backend_->namespace_config(requested_filter_keys_, &declared));
+    {
+        std::lock_guard lock(config_mutex_);
+        config_ = fresh;
+    }
+    if (declared) index_open_games(*fresh);
+    return fresh;
+}
+
+std::vector<std::string> Store::filter_keys() { return config()->filter_keys; }
+
+std::optional<std::vector<bool>> Store::commit(std::span<GameWrite> writes,
+                                               const NamespaceConfig& config) {
+    try {
+        return backend_->commit(writes, &config);
+    } catch (const ConfigChanged&) {
+        logger()->info("namespace {}: its filter keys changed; deciding again with the new ones", ns_);
+        refresh_config();
+        conflicts_->add();
+        return std::nullopt;
+    }
+}
+
+void Store::index_open_games(const NamespaceConfig& config) {
+    // Games written before the declaration were indexed by no filter key. Each is entered
+    // into its filter indexes by a guarded write (a failed guard: a writer that already knew
+    // the keys wrote it since). In pages: a backend is never blocked long.
+    const std::string lobby(to_string(GameSet::Lobby));
+    std::optional<IndexCursor> cursor;
+    std::int64_t indexed = 0;
+    while (true) {
+        auto entries = backend_->scan(lobby, std::numeric_limits<std::int64_t>::max(), cursor, 500);
+        if (entries.empty()) break;
+        cursor = IndexCursor{entries.back().score, entries.back().id};
+        std::vector<GameWrite> writes;
+        const std::int64_t now = backend_->clock();
+        for (const auto& e : entries) {
+            if (!e.stored.slot.game) continue;
+            const Entries was = entries_of(e.stored.slot, {});
+            if (was == entries_of(e.stored.slot, config.filter_keys)) continue;
+            writes.push_back(plan_write(e.id, e.stored, was, e.stored.slot, tombstone_ttl_ms_,
+                                        config.filter_keys, now));
+        }
+        if (!writes.empty()) {
+            const auto committed = commit(writes, config);
+            if (!committed) return;  // the keys changed again: whoever changed them indexes
+            indexed += std::count(committed->begin(), committed->end(), true);
+        }
+        if (entries.size() < 500) break;
+    }
+    if (indexed > 0) {
+        logger()->info("namespace {}: {} open games written before its filter keys were declared "
+                       "entered into their filter indexes", ns_, indexed);
+    }
 }
 
 Store::Store(std::shared_ptr<Backend> backend, const ConnectOptions& options)
@@ -178,6 +283,8 @@ Store::Store(std::shared_ptr<Backend> backend, const ConnectOptions& options)
       tombstone_ttl_ms_(options.tombstone_ttl_ms),
       metrics_(std::make_shared<Metrics>()),
       requested_filter_keys_(options.filter_keys) {
+    // An empty declaration is no declaration: the client adopts the namespace's keys.
+    if (requested_filter_keys_ && requested_filter_keys_->empty()) requested_filter_keys_.reset();
     if (requested_filter_keys_) {
         for (const auto& key : *requested_filter_keys_) validate_id("filter key", key);
         std::sort(requested_filter_keys_->begin(), requested_filter_keys_->end());
@@ -218,27 +325,37 @@ std::string Store::reaped_stream() const { return key_prefix(ns_, 0) + "reaped";
 
 std::shared_ptr<StreamTransport> Store::streams() { return backend_->streams(); }
 
-void Store::create_game(const Game& game, std::int64_t now) {
+Game Store::create_game(const Game& game, Now now) {
     validate_id("game_id", game.id);
     for (const auto& p : game.players) validate_id("player_id", p);
-    StoredGame none;
-    GameSlot slot;
-    slot.game = game;
-    slot.game->state = GameState::Created;
-    slot.score = now;
-    GameWrite w = plan_write(game.id, none, {}, std::move(slot), tombstone_ttl_ms_, filter_keys());
-    w.expect_revision = 0;  // no record and no tombstone: ids are never reused
-    if (!backend_->commit(std::span(&w, 1)).at(0)) {
+    for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
+        const auto cfg = config();
+        const std::int64_t at = now ? *now : backend_->clock();
+        GameSlot slot;
+        slot.game = game;
+        slot.game->state = GameState::Created;
+        slot.game->created_at = slot.game->updated_at = at;
+        slot.score = at;
+        Game made = *slot.game;
+        GameWrite w = plan_write(game.id, StoredGame{}, {}, std::move(slot), tombstone_ttl_ms_,
+                                 cfg->filter_keys, at);
+        w.expect_revision = 0;  // no record and no tombstone: ids are never reused
+        const auto committed = commit(std::span(&w, 1), *cfg);
+        if (!committed) continue;
+        if (committed->at(0)) return made;
+        if (!w.refused.empty()) throw refused_error("create_game", w);
         throw GameExists("game id '" + game.id + "' is already taken");
     }
+    throw BackendError("create_game: the namespace's config kept changing");
 }
 
-std::optional<Game> Store::get_game(std::string_view id, std::int64_t now) {
+std::optional<Game> Store::get_game(std::string_view id, Now now) {
     const std::string key(id);
-    auto stored = backend_->read(std::span(&key, 1));
+    std::int64_t at = now.value_or(0);
+    auto stored = backend_->read(std::span(&key, 1), now ? nullptr : &at);
     auto& game = stored.at(0).slot.game;
     if (!game) return std::nullopt;
-    return as_of(std::move(*game), now);
+    return as_of(std::move(*game), at);
 }
 
 std::optional<std::pair<GameSet, std::int64_t>> Store::set_entry(std::string_view id) {
@@ -249,8 +366,9 @@ std::optional<std::pair<GameSet, std::int64_t>> Store::set_entry(std::string_vie
     return std::make_pair(*set_of(slot.game->state), slot.score);
 }
 
-std::vector<SetMember> Store::set_members(GameSet set, std::size_t limit, std::int64_t now) {
+std::vector<SetMember> Store::set_members(GameSet set, std::size_t limit, Now at) {
     validate_limit(limit);
+    const std::int64_t now = at ? *at : backend_->clock();
     const std::string index(to_string(set));
     std::vector<SetMember> out;
     std::optional<IndexCursor> after;
@@ -268,11 +386,11 @@ std::vector<SetMember> Store::set_members(GameSet set, std::size_t limit, std::i
 }
 
 std::vector<Game> Store::get_open_games(std::size_t limit) {
-    return open_games_page(limit, {}, 1, std::nullopt, now_ms()).games;
+    return open_games_page(limit, {}, 1, std::nullopt, std::nullopt).games;
 }
 
-std::string Store::open_index_for(const Filters& filters) {
-    const auto& keys = filter_keys();
+std::string Store::open_index_for(const Filters& filters, const NamespaceConfig& config) {
+    const auto& keys = config.filter_keys;
     for (const auto& [key, value] : filters) {
         if (std::find(keys.begin(), keys.end(), key) == keys.end()) {
             throw InvalidArgument("cannot filter on '" + key +
@@ -297,14 +415,15 @@ std::vector<IndexedGame> Store::scan_open(const std::string& index, std::int64_t
 
 OpenGamesPage Store::open_games_page(std::size_t limit, const Filters& filters,
                                      std::int32_t min_free_seats,
-                                     const std::optional<std::string>& cursor, std::int64_t now) {
+                                     const std::optional<std::string>& cursor, Now at) {
     validate_limit(limit);
     if (min_free_seats < 1 || min_free_seats > kMaxCapacity) {
         throw InvalidArgument("min_free_seats must be 1.." + std::to_string(kMaxCapacity));
     }
     std::optional<IndexCursor> after;
     if (cursor) after = decode_cursor(*cursor);
-    const std::string index = open_index_for(filters);
+    const std::string index = open_index_for(filters, *filters_config(filters));
+    const std::int64_t now = at ? *at : backend_->clock();
     OpenGamesPage page;
     if (limit == 0) return page;
     // One more match than asked tells whether another page exists. Games the index lists but
@@ -339,16 +458,33 @@ OpenGamesPage Store::open_games_page(std::size_t limit, const Filters& filters,
     return page;
 }
 
+std::shared_ptr<const NamespaceConfig> Store::filters_config(const Filters& filters) {
+    auto cfg = config();
+    for (const auto& [key, value] : filters) {
+        // A key this store has not seen may have been declared since it last read the config.
+        if (std::find(cfg->filter_keys.begin(), cfg->filter_keys.end(), key) == cfg->filter_keys.end()) {
+            return refresh_config();
+        }
+    }
+    return cfg;
+}
+
 template <typename Decide>
-void Store::change_one(const std::string& id, Decide&& decide) {
+GameWrite Store::change_one(const std::string& id, Now now, Decide&& decide) {
     for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
         pause_before_retry(attempt);
-        std::vector<StoredGame> stored = backend_->read(std::span(&id, 1));
+        const auto cfg = config();
+        std::int64_t at = now.value_or(0);
+        std::vector<StoredGame> stored = backend_->read(std::span(&id, 1), now ? nullptr : &at);
         GameSlot slot = stored[0].slot;
-        if (!decide(slot)) return;
-        GameWrite w = plan_write(id, stored[0], entries_of(stored[0].slot, filter_keys()),
-                                 std::move(slot), tombstone_ttl_ms_, filter_keys());
-        if (backend_->commit(std::span(&w, 1)).at(0)) return;
+        std::optional<GameWrite::SeatClaim> claim;
+        if (!decide(slot, at, claim)) return GameWrite{};
+        GameWrite w = plan_write(id, stored[0], entries_of(stored[0].slot, cfg->filter_keys),
+                                 std::move(slot), tombstone_ttl_ms_, cfg->filter_keys, at);
+        w.seat_claim = std::move(claim);
+        const auto committed = commit(std::span(&w, 1), *cfg);
+        if (!committed) continue;
+        if (committed->at(0) || w.seat_held || !w.refused.empty()) return w;
         conflicts_->add();
     }
     throw BackendError("game '" + id + "' kept changing under " + std::to_string(kMaxAttempts) +
@@ -356,44 +492,54 @@ void Store::change_one(const std::string& id, Decide&& decide) {
 }
 
 Reservation Store::reserve_seat(const std::string& game_id, const std::string& player_id,
-                                std::int64_t ttl_ms, std::int64_t now) {
+                                std::int64_t ttl_ms, Now now, bool exclusive) {
     validate_id("game_id", game_id);
     validate_id("player_id", player_id);
     validate_ttl(ttl_ms);
-    const std::int64_t expires_at = now + ttl_ms;
-    change_one(game_id, [&](GameSlot& slot) {
+    const auto refuse = [&](SeatRefusal refusal, const std::string& detail) {
+        metrics_->add(labelled(metric::kReservationsTotal, {{"outcome", to_string(refusal)}}));
+        return SeatUnavailable(std::string(to_string(refusal)),
+                               "no seat for '" + player_id + "' in game '" + game_id + "': " +
+                                   std::string(to_string(refusal)) + detail);
+    };
+    std::int64_t expires_at = 0;
+    const GameWrite w = change_one(game_id, now, [&](GameSlot& slot, std::int64_t at,
+                                                     std::optional<GameWrite::SeatClaim>& claim) {
         if (!slot.game) throw GameNotFound("no live game '" + game_id + "'");
-        const SeatRefusal refusal = game_data::reserve_seat(*slot.game, player_id, now, expires_at);
-        if (refusal != SeatRefusal::None) {
-            metrics_->add(labelled(metric::kReservationsTotal, {{"outcome", to_string(refusal)}}));
-            throw SeatUnavailable(std::string(to_string(refusal)),
-                                  "no seat for '" + player_id + "' in game '" + game_id +
-                                      "': " + std::string(to_string(refusal)));
-        }
+        expires_at = at + ttl_ms;
+        const SeatRefusal refusal = game_data::reserve_seat(*slot.game, player_id, at, expires_at);
+        if (refusal != SeatRefusal::None) throw refuse(refusal, "");
+        if (exclusive) claim = GameWrite::SeatClaim{player_id, expires_at, at};
         return true;
     });
+    if (!w.refused.empty()) throw refused_error("reserve_seat", w);
+    if (w.seat_held) {
+        throw refuse(SeatRefusal::ReservedElsewhere, " (game '" + w.seat_held->game_id + "')");
+    }
     metrics_->add(labelled(metric::kReservationsTotal, {{"outcome", kReserved}}));
     return Reservation{game_id, player_id, expires_at};
 }
 
-bool Store::cancel_reservation(const std::string& game_id, const std::string& player_id,
-                               std::int64_t now) {
+bool Store::cancel_reservation(const std::string& game_id, const std::string& player_id, Now now) {
     validate_id("game_id", game_id);
     validate_id("player_id", player_id);
     bool cancelled = false;
-    change_one(game_id, [&](GameSlot& slot) {
-        cancelled = slot.game && game_data::cancel_reservation(*slot.game, player_id, now);
+    const GameWrite w = change_one(game_id, now, [&](GameSlot& slot, std::int64_t at,
+                                                     std::optional<GameWrite::SeatClaim>&) {
+        cancelled = slot.game && game_data::cancel_reservation(*slot.game, player_id, at);
         return cancelled;
     });
+    if (!w.refused.empty()) throw refused_error("cancel_reservation", w);
     if (cancelled) metrics_->add(labelled(metric::kReservationsTotal, {{"outcome", kCancelled}}));
     return cancelled;
 }
 
 std::optional<Reservation> Store::quick_join(const std::string& player_id, const Filters& filters,
-                                             std::int64_t ttl_ms, std::int64_t now) {
+                                             std::int64_t ttl_ms, Now at, bool exclusive) {
     validate_id("player_id", player_id);
     validate_ttl(ttl_ms);
-    const std::string index = open_index_for(filters);
+    auto cfg = filters_config(filters);
+    std::string index = open_index_for(filters, *cfg);
     // Most calls take the first game read: a small first window, doubled while every game in
     // it is refused. The game read is the one the guarded write starts from, so a seat costs
     // two round trips (read, commit); a failed guard reads again from the same place.
@@ -402,6 +548,7 @@ std::optional<Reservation> Store::quick_join(const std::string& player_id, const
     std::optional<IndexCursor> after;  // every game up to here was refused
     int conflicts = 0;
     while (true) {
+        const std::int64_t now = at ? *at : backend_->clock();
         auto entries = scan_open(index, now, after, window);
         bool conflict = false;
         for (auto& e : entries) {
@@ -413,13 +560,25 @@ std::optional<Reservation> Store::quick_join(const std::string& player_id, const
                 after = IndexCursor{e.score, e.id};
                 continue;
             }
-            GameWrite w = plan_write(e.id, e.stored, entries_of(read, filter_keys()), std::move(slot),
-                                     tombstone_ttl_ms_, filter_keys());
-            if (backend_->commit(std::span(&w, 1)).at(0)) {
+            GameWrite w = plan_write(e.id, e.stored, entries_of(read, cfg->filter_keys), std::move(slot),
+                                     tombstone_ttl_ms_, cfg->filter_keys, now);
+            if (exclusive) w.seat_claim = GameWrite::SeatClaim{player_id, now + ttl_ms, now};
+            const auto committed = commit(std::span(&w, 1), *cfg);
+            if (committed && committed->at(0)) {
                 metrics_->add(labelled(metric::kReservationsTotal, {{"outcome", kQuickJoined}}));
                 return Reservation{e.id, player_id, now + ttl_ms};
             }
-            // Another client wrote the game in between: it may still have a seat.
+            if (committed && w.seat_held) {  // a retried call: the seat the player holds
+                metrics_->add(labelled(metric::kReservationsTotal, {{"outcome", kQuickJoined}}));
+                return *w.seat_held;
+            }
+            if (committed && !w.refused.empty()) throw refused_error("quick_join", w);
+            // Another client wrote the game in between (it may still have a seat), or the
+            // namespace's filter keys changed (the index to read may be another).
+            if (!committed) {
+                cfg = filters_config(filters);
+                index = open_index_for(filters, *cfg);
+            }
             conflicts_->add();
             if (++conflicts == kMaxAttempts) {
                 throw BackendError("quick_join: games kept changing under " +
@@ -437,7 +596,7 @@ std::optional<Reservation> Store::quick_join(const std::string& player_id, const
     return std::nullopt;
 }
 
-ApplyResult Store::apply(const Event& event, std::int64_t now) {
+ApplyResult Store::apply(const Event& event, Now now) {
     const auto started = std::chrono::steady_clock::now();
     validate_event(event);
     const std::span<const Event> one(&event, 1);
@@ -449,26 +608,33 @@ ApplyResult Store::apply(const Event& event, std::int64_t now) {
     return std::move(apply_many(one, now).front());
 }
 
-bool Store::apply_in_place(std::span<const Event> events, std::int64_t now,
-                           std::span<ApplyResult> results) {
-    // Settled before the backend's lock is taken: settling may need the backend itself.
-    const std::vector<std::string>& keys = filter_keys();
-    // The index entries before and after each event, in storage each thread keeps: no
-    // allocation once warm. Nothing run under the backend's lock comes back here.
+bool Store::apply_in_place(std::span<const Event> events, Now now, std::span<ApplyResult> results) {
+    // The index entries before and after each event, and the reservations before, in storage
+    // each thread keeps: no allocation once warm. Nothing run under the backend's lock comes
+    // back here. The filter keys are the namespace's as the backend holds them under its lock.
     struct Scratch {
         Entries was, now;
+        std::map<std::string, std::int64_t> reservations;
     };
     thread_local Scratch scratch;
+    const std::int64_t at = now ? *now : backend_->clock();
     for (std::size_t i = 0; i < events.size(); ++i) {
         const Event& event = events[i];
         ApplyResult& result = results[i];
         auto change = [&](GameSlot& slot, Backend::InPlaceChange& moves) {
+            const std::vector<std::string>& keys = moves.config->filter_keys;
             entries_of(slot, keys, scratch.was);
-            result = apply_to_slot(slot, event, now);
+            const bool reserved = slot.game && !slot.game->reservations.empty();
+            if (reserved) scratch.reservations = slot.game->reservations;
+            result = apply_to_slot(slot, event, at);
             if (result.status != ApplyStatus::Applied) return false;
             moves.tomb_ttl_ms = tombstone_ttl_ms_;
             entries_of(slot, keys, scratch.now);
             diff_entries(scratch.was, scratch.now, moves.index_remove, moves.index_add);
+            if (reserved) {
+                moves.seat_release = seats_let_go(scratch.reservations,
+                                                  slot.game ? &*slot.game : nullptr, at);
+            }
             return true;
         };
         if (!backend_->change_in_place(event.game_id, change)) return false;
@@ -476,7 +642,7 @@ bool Store::apply_in_place(std::span<const Event> events, std::int64_t now,
     return true;
 }
 
-std::vector<ApplyResult> Store::apply_many(std::span<const Event> events, std::int64_t now) {
+std::vector<ApplyResult> Store::apply_many(std::span<const Event> events, Now now) {
     const auto started = std::chrono::steady_clock::now();
     for (const auto& e : events) validate_event(e);  // all of the batch, before anything is read
     std::vector<ApplyResult> results(events.size());
@@ -496,6 +662,8 @@ std::vector<ApplyResult> Store::apply_many(std::span<const Event> events, std::i
                                " attempts; nothing of the remaining events was applied");
         }
         pause_before_retry(attempt);
+        const auto cfg = config();
+        const std::vector<std::string>& keys = cfg->filter_keys;
         // Events grouped by game, each group in event order; games in first-seen order.
         ids.clear();
         groups.clear();
@@ -513,35 +681,62 @@ std::vector<ApplyResult> Store::apply_many(std::span<const Event> events, std::i
                 groups[it->second].push_back(i);
             }
         }
-        std::vector<StoredGame> stored = backend_->read(ids);
+        std::int64_t at = now.value_or(0);
+        std::vector<StoredGame> stored = backend_->read(ids, now ? nullptr : &at);
         std::vector<GameWrite> writes;
         std::vector<std::size_t> write_group;
         // Backends that write differences keep the record read; others let the rules work on it.
         const bool keep_before = backend_->writes_differences();
         for (std::size_t g = 0; g < ids.size(); ++g) {
-            const Entries was = entries_of(stored[g].slot, filter_keys());
+            const Entries was = entries_of(stored[g].slot, keys);
+            std::map<std::string, std::int64_t> reservations;
+            if (!keep_before && stored[g].slot.game) reservations = stored[g].slot.game->reservations;
             GameSlot slot = keep_before ? stored[g].slot : std::move(stored[g].slot);
             bool changed = false;
             for (std::size_t i : groups[g]) {
-                results[i] = apply_to_slot(slot, events[i], now);
+                results[i] = apply_to_slot(slot, events[i], at);
                 changed = changed || results[i].status == ApplyStatus::Applied;
             }
             if (changed) {
-                writes.push_back(plan_write(ids[g], stored[g], was, std::move(slot), tombstone_ttl_ms_, filter_keys()));
-                if (!keep_before) writes.back().before = nullptr;  // it was moved into the rules
+                writes.push_back(plan_write(ids[g], stored[g], was, std::move(slot), tombstone_ttl_ms_, keys, at));
+                if (!keep_before) {
+                    writes.back().before = nullptr;  // it was moved into the rules
+                    writes.back().seat_release = seats_let_go(
+                        reservations, writes.back().after ? &*writes.back().after : nullptr, at);
+                }
                 write_group.push_back(g);
             }
         }
         todo.clear();
         if (!writes.empty()) {
-            const std::vector<bool> committed = backend_->commit(writes);
+            const auto committed = commit(writes, *cfg);
+            if (!committed) {  // the filter keys changed: decide the whole batch again
+                todo.resize(events.size());
+                for (std::size_t i = 0; i < events.size(); ++i) todo[i] = i;
+                continue;
+            }
+            std::size_t conflicted = 0;
             for (std::size_t k = 0; k < writes.size(); ++k) {
-                if (committed.at(k)) continue;
+                if (committed->at(k)) continue;
                 const auto& group = groups[write_group[k]];
+                if (!writes[k].refused.empty()) {
+                    // Nothing of this game was written: each of its events is refused (a
+                    // consumer dead-letters them with this reason and goes on).
+                    logger()->error("apply: game '{}': {}: {}", writes[k].id, reasons::kStorageRefused,
+                                    writes[k].refused);
+                    for (std::size_t i : group) {
+                        results[i] = ApplyResult{};
+                        results[i].status = ApplyStatus::Rejected;
+                        results[i].game_id = events[i].game_id;
+                        results[i].reason = std::string(reasons::kStorageRefused) + ": " + writes[k].refused;
+                    }
+                    continue;
+                }
+                ++conflicted;
                 todo.insert(todo.end(), group.begin(), group.end());
             }
             if (!todo.empty()) {
-                conflicts_->add(static_cast<double>(writes.size()));
+                conflicts_->add(static_cast<double>(conflicted));
                 std::sort(todo.begin(), todo.end());
             }
         }
@@ -560,9 +755,10 @@ void Store::count_applied(std::span<const Event> events, std::span<const ApplyRe
         std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
 }
 
-std::vector<Game> Store::reap(std::int64_t now, const MaxAges& ages, std::size_t batch) {
+std::vector<Game> Store::reap(Now at, const MaxAges& ages, std::size_t batch) {
     batch = std::clamp<std::size_t>(batch, 1, 100'000);
     std::vector<Game> out;
+    const std::int64_t now = at ? *at : backend_->clock();
     try {
         for (GameSet set : kAllSets) {
             const std::string set_name(to_string(set));
@@ -573,6 +769,7 @@ std::vector<Game> Store::reap(std::int64_t now, const MaxAges& ages, std::size_t
                 auto entries = backend_->scan(set_name, cutoff, cursor, batch);
                 if (entries.empty()) break;
                 cursor = IndexCursor{entries.back().score, entries.back().id};
+                const auto cfg = config();
                 std::vector<GameWrite> writes;
                 writes.reserve(entries.size());
                 for (const auto& e : entries) {
@@ -598,17 +795,25 @@ std::vector<Game> Store::reap(std::int64_t now, const MaxAges& ages, std::size_t
                     }
                     GameSlot gone;
                     gone.tomb = Tomb::Reaped;
-                    GameWrite w = plan_write(e.id, e.stored, entries_of(e.stored.slot, filter_keys()),
-                                             std::move(gone), tombstone_ttl_ms_);
+                    GameWrite w = plan_write(e.id, e.stored, entries_of(e.stored.slot, cfg->filter_keys),
+                                             std::move(gone), tombstone_ttl_ms_, cfg->filter_keys, now);
                     // Reported as every read reports a game: with the reservations live at now.
                     w.reaped_entry = reaped_fields(as_of(*game, now), set, e.score, now);
                     writes.push_back(std::move(w));
                 }
-                const std::vector<bool> committed = backend_->commit(writes);
+                const auto committed = commit(writes, *cfg);
+                if (!committed) {  // the filter keys changed: scan this batch again
+                    cursor = std::nullopt;
+                    continue;
+                }
                 for (std::size_t k = 0; k < writes.size(); ++k) {
                     // A failed guard: the game changed since the scan (an event, another
                     // janitor); it is reaped by whoever saw it last, or later if still stale.
-                    if (!committed.at(k) || !writes[k].before) continue;
+                    if (!writes[k].refused.empty()) {
+                        logger()->error("reap: game '{}': {}: {}; skipped (run audit)", writes[k].id,
+                                        reasons::kStorageRefused, writes[k].refused);
+                    }
+                    if (!committed->at(k) || !writes[k].before) continue;
                     out.push_back(as_of(*writes[k].before, now));
                     metrics_->add(reaped_series);
                 }

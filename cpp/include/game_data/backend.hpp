@@ -10,6 +10,7 @@
 #include <memory>
 #include <optional>
 #include <span>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -69,6 +70,38 @@ struct GameWrite {
     std::vector<std::string> index_remove;                      // sorted sets to leave
     std::vector<std::pair<std::string, std::int64_t>> index_add;  // sorted sets to enter/rescore
     std::optional<Fields> reaped_entry;  // appended to the reaped stream in the same step
+    // Seats (one live reservation per player and namespace, README "Seats"): the commit
+    // claims the player's namespace seat for this game until expires_at, and is refused
+    // (nothing written, `seat_held` set) while the player holds a live one in another game
+    // at `now`. Seats of `seat_release` players that point at this game are let go.
+    struct SeatClaim {
+        std::string player;
+        std::int64_t expires_at = 0;
+        std::int64_t now = 0;
+    };
+    std::optional<SeatClaim> seat_claim;
+    std::vector<std::string> seat_release;
+
+    // Set by the backend when commit() returns false for this write for another reason than
+    // its revision guard (nothing of it was written in either case):
+    std::string refused;                     // a key the write needs holds another type
+    std::optional<Reservation> seat_held;    // the seat the player holds elsewhere
+};
+
+// The namespace's stored configuration (the filter keys open games are indexed by), as a
+// writer assumed it when it computed its writes. Backend::commit checks it in the same atomic
+// step as the revisions, so no writer ever keeps an index by keys the namespace no longer has.
+struct NamespaceConfig {
+    bool stored = false;                   // false: no filter keys declared yet
+    std::vector<std::string> filter_keys;  // sorted; empty unless stored
+    bool operator==(const NamespaceConfig&) const = default;
+};
+
+// Thrown by Backend::commit when the namespace's config is not the one the writes assumed:
+// nothing was written; Store reads the config again and decides again.
+class ConfigChanged : public std::runtime_error {
+public:
+    ConfigChanged() : std::runtime_error("the namespace's filter keys changed") {}
 };
 
 // An entry of a sorted set (by score, then id) with what is stored under its id.
@@ -85,20 +118,35 @@ struct IndexCursor {
 };
 
 class InvalidArgument;
-// The error a namespace_filter_keys() mismatch throws (one wording for every backend).
+// The error a namespace_config() mismatch throws (one wording for every backend).
 InvalidArgument filter_keys_mismatch(const std::vector<std::string>& requested,
                                      const std::vector<std::string>& stored);
+// A stored config's filter keys (comma-joined, sorted) as a NamespaceConfig: "" (what
+// versions before 0.5 stored for an empty declaration) is no declaration. Throws ReplyError
+// naming `where` when the text is not one a client stores (bad key, unsorted, duplicates).
+NamespaceConfig parse_filter_keys_config(std::string_view text, std::string_view where);
+// The text parse_filter_keys_config reads ("" when not stored).
+std::string filter_keys_config_text(const NamespaceConfig& config);
 
 class Backend {
 public:
     virtual ~Backend() = default;
 
-    // What is stored under each id, in order; one consistent snapshot per call.
-    virtual std::vector<StoredGame> read(std::span<const std::string> ids) = 0;
-    // Applies each write atomically iff its revision guard holds; true for the committed ones.
-    // Guards are checked before any write of that game. Writes to different games are
-    // independent: a failed guard skips only its own write. A backend may move from `writes`.
-    virtual std::vector<bool> commit(std::span<GameWrite> writes) = 0;
+    // What is stored under each id, in order; one consistent snapshot per call. With
+    // `clock`, also the backend's clock (ms) read in that same snapshot (Redis: TIME).
+    virtual std::vector<StoredGame> read(std::span<const std::string> ids,
+                                         std::int64_t* clock = nullptr) = 0;
+    // The backend's clock in ms: the one clock that decides expiries, scores and ages (Redis:
+    // TIME; memory://: this process's). README "One clock".
+    virtual std::int64_t clock() = 0;
+    // Applies each write atomically iff its guards hold; true for the committed ones. Every
+    // guard of a write (revision, seat, the type of every key it touches) is checked before its
+    // first write, so a write that cannot apply writes nothing (`refused` / `seat_held` say
+    // why when it was not the revision). Writes to different games are independent: a failed
+    // guard skips only its own write. With `config`, throws ConfigChanged (and writes nothing)
+    // unless the namespace's config is still that. A backend may move from `writes`.
+    virtual std::vector<bool> commit(std::span<GameWrite> writes,
+                                     const NamespaceConfig* config = nullptr) = 0;
     // Up to `limit` entries of sorted set `index` with score < max_score_exclusive, in (score, id)
     // order, after `after` when given, each with what is stored under its id.
     virtual std::vector<IndexedGame> scan(std::string_view index, std::int64_t max_score_exclusive,
@@ -123,6 +171,8 @@ public:
     // `change` returns false when nothing changed. Returns false if the backend has no such
     // lock; Store then reads and commits with a revision guard.
     struct InPlaceChange {
+        const NamespaceConfig* config = nullptr;  // in: the namespace's, under the same lock
+        std::vector<std::string> seat_release;    // out: as GameWrite::seat_release
         std::vector<std::string> index_remove;
         std::vector<std::pair<std::string, std::int64_t>> index_add;
         std::int64_t tomb_ttl_ms = 0;
@@ -134,10 +184,12 @@ public:
     // True if commit() reads GameWrite::before (to write only what changed); otherwise Store
     // may hand the rules the record it read instead of a copy, and `before` is null.
     virtual bool writes_differences() const { return false; }
-    // The namespace's filter keys (sorted): stores `requested` when the namespace has none
-    // yet; throws InvalidArgument when it holds other keys; with nullopt returns what it holds.
-    virtual std::vector<std::string> namespace_filter_keys(
-        const std::optional<std::vector<std::string>>& requested) = 0;
+    // The namespace's config: stores `requested` (sorted filter keys, not empty) when the
+    // namespace has none yet, and returns what it holds then. Throws InvalidArgument when it
+    // holds other keys, ReplyError when what it holds is not a valid config.
+    // `declared` (when given) is set to whether this call stored `requested`.
+    virtual NamespaceConfig namespace_config(const std::optional<std::vector<std::string>>& requested,
+                                             bool* declared = nullptr) = 0;
     // The backend's eviction policy when, found at connect, it can evict game records (SPEC
     // section 10; reported as game_data_eviction_risk and logged). Default: none.
     virtual std::optional<std::string> eviction_risk() const { return std::nullopt; }

@@ -106,8 +106,11 @@ bool lists_as_open(const Game& game);
 std::optional<std::int64_t> reopens_at(const Game& game);
 
 // Seat reservations (SPEC section 7). Why a seat was refused:
-enum class SeatRefusal : std::uint8_t { None = 0, NotOpen, Full, AlreadyJoined };
-std::string_view to_string(SeatRefusal r) noexcept;  // "", "not open", "full", "already joined"
+// ReservedElsewhere: the player holds a live seat in another game of the namespace (README
+// "Seats": one per player unless the caller asks for more).
+enum class SeatRefusal : std::uint8_t { None = 0, NotOpen, Full, AlreadyJoined, ReservedElsewhere };
+// "", "not open", "full", "already joined", "reserved elsewhere"
+std::string_view to_string(SeatRefusal r) noexcept;
 // Reserves a seat for `player` until expires_at, or refreshes their live reservation (no second
 // seat). Changes `g` only when granted.
 SeatRefusal reserve_seat(Game& g, const std::string& player, std::int64_t now_ms,
@@ -116,5 +119,9 @@ SeatRefusal reserve_seat(Game& g, const std::string& player, std::int64_t now_ms
 bool cancel_reservation(Game& g, const std::string& player, std::int64_t now_ms);
 // Drops reservations that expired at now_ms or whose player is on the roster.
 void prune_reservations(Game& g, std::int64_t now_ms);
+// The players whose reservation was live in `before` at now_ms and is gone from `after` (it was
+// taken up, cancelled, or the game ended): the namespace seats to let go (README "Seats").
+std::vector<std::string> seats_let_go(const std::map<std::string, std::int64_t>& before,
+                                      const Game* after, std::int64_t now_ms);
 
 }  // namespace game_data

@@ -35,6 +35,8 @@ class Matchmaker {
 public:
     using Clock = std::function<std::int64_t()>;
 
+    // `clock`: a time source for tests and simulations that then decides every time of this
+    // handle; without one, the backend's clock decides (Redis's TIME: README "One clock").
     Matchmaker(std::shared_ptr<Store> store, ConnectOptions options, Clock clock = {});
 
     Game create_game(const CreateGameRequest& request);
@@ -53,12 +55,17 @@ public:
                                   std::int32_t min_free_seats = 1,
                                   const std::optional<std::string>& cursor = std::nullopt);
     // Seat reservations (SPEC section 7). reserve_seat throws GameNotFound or SeatUnavailable.
+    // `exclusive` (the default): a player holds at most one live reservation in the
+    // namespace, so a seat in another game is refused (SeatRefusal::ReservedElsewhere); false
+    // lets this reservation stand beside others (README "Seats").
     Reservation reserve_seat(const std::string& game_id, const std::string& player_id,
-                             std::int64_t ttl_ms = 15'000);
+                             std::int64_t ttl_ms = 15'000, bool exclusive = true);
     bool cancel_reservation(const std::string& game_id, const std::string& player_id);
     // Reserves a seat in the oldest open game matching `filters`; nullopt when there is none.
+    // `exclusive`: a player already holding a live seat in the namespace gets that seat back,
+    // so a retried call (after OutcomeUnknown) never takes a second one.
     std::optional<Reservation> quick_join(const std::string& player_id, const Filters& filters = {},
-                                          std::int64_t ttl_ms = 15'000);
+                                          std::int64_t ttl_ms = 15'000, bool exclusive = true);
     // Validates then applies. Invalid events throw InvalidArgument; unknown games, wrong
     // servers and rule violations come back as ApplyStatus::Rejected.
     ApplyResult apply(const Event& event);
@@ -85,7 +92,10 @@ public:
     const ConnectOptions& options() const noexcept { return options_; }
     const std::shared_ptr<Store>& store() const noexcept { return store_; }
     std::string default_stream() const { return options_.ns + ":events"; }
-    std::int64_t now() const { return clock_ ? clock_() : now_ms(); }
+    // The time that decides this handle's calls: its clock when given one, else the backend's.
+    std::int64_t now() const { return clock_ ? clock_() : store_->clock(); }
+    // The explicit time to pass down: the handle's clock, or nullopt for the backend's.
+    Store::Now explicit_now() const { return clock_ ? Store::Now(clock_()) : std::nullopt; }
     const std::shared_ptr<Metrics>& metrics() const noexcept { return metrics_; }
     const std::shared_ptr<ChangeHooks>& change_hooks() const noexcept { return hooks_; }
 

@@ -23,6 +23,9 @@ inline constexpr std::string_view kWrongServer = "wrong server";
 inline constexpr std::string_view kNotCreator = "player is not the creator";
 inline constexpr std::string_view kSeqTooOld = "seq too old";
 inline constexpr std::string_view kGameFull = "game is full";
+// The backend refused the game's write before writing anything (a key of the game holds
+// another type: damage, or another program's key); the reason goes on with what it found.
+inline constexpr std::string_view kStorageRefused = "storage refused the write";
 
 // Applied, with a word: a join that waits for a free seat.
 inline constexpr std::string_view kHeld = "held until a seat frees";

@@ -131,42 +131,57 @@ class Store {
 public:
     Store(std::shared_ptr<Backend> backend, const ConnectOptions& options);
 
-    // Insert a new game in state Created, in the pending set scored now_ms.
-    // Throws GameExists if the id is live or tombstoned.
-    void create_game(const Game& game, std::int64_t now_ms);
-    // The game as of now_ms (reservations expired by then are left out).
-    std::optional<Game> get_game(std::string_view id, std::int64_t now = game_data::now_ms());
+    // Times. Every `now` below is optional: nullopt (the default everywhere but in tests and
+    // simulations) means the backend's clock (Backend::clock: Redis's TIME, read in the same
+    // round trip as the records where there is one), so one clock decides every expiry, score
+    // and age whatever the clocks of the processes. An explicit time is the caller's: it decides
+    // that call's reservations, ages and scores (README "One clock").
+    using Now = std::optional<std::int64_t>;
+
+    // Insert a new game in state Created, in the pending set scored now (created_at and
+    // updated_at are set to it); returns the game as stored. Throws GameExists if the id is
+    // live or tombstoned.
+    Game create_game(const Game& game, Now now = std::nullopt);
+    // The game as of now (reservations expired by then are left out).
+    std::optional<Game> get_game(std::string_view id, Now now = std::nullopt);
     // Lobby games in CreatorJoined with free seats, oldest lobby score first.
     std::vector<Game> get_open_games(std::size_t limit);
-    // Open games matching `filters` with at least min_free_seats free at now_ms (reservations
+    // Open games matching `filters` with at least min_free_seats free at now (reservations
     // counted), oldest first, after `cursor` (a next_cursor of an earlier page).
     OpenGamesPage open_games_page(std::size_t limit, const Filters& filters,
                                   std::int32_t min_free_seats,
-                                  const std::optional<std::string>& cursor, std::int64_t now_ms);
-    // Reserves (or refreshes) a seat for player_id until now_ms + ttl_ms. Throws GameNotFound,
-    // SeatUnavailable.
+                                  const std::optional<std::string>& cursor, Now now = std::nullopt);
+    // Reserves (or refreshes) a seat for player_id until now + ttl_ms. Throws GameNotFound,
+    // SeatUnavailable. `exclusive`: the player's one seat of the namespace (README "Seats"):
+    // refused with SeatRefusal::ReservedElsewhere while they hold a live one in another game.
     Reservation reserve_seat(const std::string& game_id, const std::string& player_id,
-                             std::int64_t ttl_ms, std::int64_t now_ms);
+                             std::int64_t ttl_ms, Now now = std::nullopt, bool exclusive = true);
     bool cancel_reservation(const std::string& game_id, const std::string& player_id,
-                            std::int64_t now_ms);
+                            Now now = std::nullopt);
     // Reserves a seat in the oldest open game matching `filters`; nullopt when none has one.
+    // `exclusive`: a player who holds a live seat in the namespace gets that seat back (a
+    // retried call takes no second seat), whatever the filters.
     std::optional<Reservation> quick_join(const std::string& player_id, const Filters& filters,
-                                          std::int64_t ttl_ms, std::int64_t now_ms);
-    // Atomically apply one event (validated by the caller) at the matchmaker's time now_ms.
-    ApplyResult apply(const Event& event, std::int64_t now_ms);
+                                          std::int64_t ttl_ms, Now now = std::nullopt,
+                                          bool exclusive = true);
+    // Atomically apply one event (validated by the caller) at time now.
+    ApplyResult apply(const Event& event, Now now = std::nullopt);
     // Apply in order, results per event: one read and one commit per batch (plus one retry
-    // round for games another client wrote in between).
-    std::vector<ApplyResult> apply_many(std::span<const Event> events, std::int64_t now_ms);
-    // Remove every game whose score in its set is older than now_ms - max_age of that set,
+    // round for games another client wrote in between). A game whose write the backend
+    // refuses (a key of the wrong type) gets Rejected results with the reason, nothing written.
+    std::vector<ApplyResult> apply_many(std::span<const Event> events, Now now = std::nullopt);
+    // Remove every game whose score in its set is older than now - max age of that set,
     // in batches of at most `batch` per atomic step; returns the removed records. Each removal
     // is also appended to the reaped stream (reaped_stream()) in the same atomic step.
-    std::vector<Game> reap(std::int64_t now_ms, const MaxAges& max_ages, std::size_t batch);
+    std::vector<Game> reap(Now now, const MaxAges& max_ages, std::size_t batch);
+    // The backend's clock (ms): the time nullopt stands for.
+    std::int64_t clock() { return backend_->clock(); }
     Counts counts();
     // The set and score of a live game (tests and tools); nullopt if not live.
     std::optional<std::pair<GameSet, std::int64_t>> set_entry(std::string_view id);
     // Up to `limit` (0..10000) live games of one set with their scores, oldest first, as of
-    // now_ms (inspection: `game-data games`).
-    std::vector<SetMember> set_members(GameSet set, std::size_t limit, std::int64_t now_ms);
+    // now (inspection: `game-data games`).
+    std::vector<SetMember> set_members(GameSet set, std::size_t limit, Now now = std::nullopt);
     std::shared_ptr<StreamTransport> streams();
     // Namespace prefix the store writes under ("gd" by default).
     const std::string& ns() const noexcept { return ns_; }
@@ -176,36 +191,48 @@ public:
     std::optional<std::string> eviction_risk() const { return backend_->eviction_risk(); }
     // Deletes every key of this store's namespace (see Backend::remove_namespace).
     std::int64_t remove_namespace() { return backend_->remove_namespace(ns_); }
-    // The namespace's filter keys, sorted (settled with the backend on first use; connect()
-    // settles them at once so a mismatch fails there).
-    const std::vector<std::string>& filter_keys();
+    // The namespace's filter keys, sorted, as last read (settled with the backend on first
+    // use; connect() settles them at once so a mismatch fails there). Every commit checks
+    // that they are still the namespace's (NamespaceConfig), and reads them again if not.
+    std::vector<std::string> filter_keys();
     // Counters of everything done through this store (SPEC section 8 names).
     const std::shared_ptr<Metrics>& metrics() const noexcept { return metrics_; }
 
 private:
     // Applies each event through Backend::change_in_place; false if the backend has none.
-    bool apply_in_place(std::span<const Event> events, std::int64_t now_ms,
-                        std::span<ApplyResult> results);
+    bool apply_in_place(std::span<const Event> events, Now now, std::span<ApplyResult> results);
+    // The namespace's config as last read (read once first); refresh_config reads it again.
+    std::shared_ptr<const NamespaceConfig> config();
+    std::shared_ptr<const NamespaceConfig> refresh_config();
+    // config(), read again first when `filters` name a key it does not hold.
+    std::shared_ptr<const NamespaceConfig> filters_config(const Filters& filters);
+    // Commits with the config guard; on ConfigChanged reads the config again and returns
+    // nullopt (nothing was written: decide again).
+    std::optional<std::vector<bool>> commit(std::span<GameWrite> writes, const NamespaceConfig& config);
+    // After this store declared the namespace's filter keys: enters every open game written
+    // before (by writers that knew of no keys) into the new filter indexes.
+    void index_open_games(const NamespaceConfig& config);
     void count_applied(std::span<const Event> events, std::span<const ApplyResult> results,
                        std::chrono::steady_clock::time_point started);
     // The index to scan for `filters` (validated) and the filters left to check per game.
-    std::string open_index_for(const Filters& filters);
+    std::string open_index_for(const Filters& filters, const NamespaceConfig& config);
     // Up to `limit` games of open index `index` after `after`, with those of its reserved twin
     // whose reservations lapsed by now, oldest first.
     std::vector<IndexedGame> scan_open(const std::string& index, std::int64_t now,
                                        const std::optional<IndexCursor>& after, std::size_t limit);
-    // Reads one game, lets `decide` change its slot (true: write it), commits with its guard;
-    // repeats on conflict.
+    // Reads one game, lets `decide` change its slot at the time read (true: write it; it may
+    // claim the player's seat), commits with its guards; repeats on conflict. Returns the
+    // write (committed, or refused: GameWrite::refused / seat_held), empty when not decided.
     template <typename Decide>
-    void change_one(const std::string& id, Decide&& decide);
+    GameWrite change_one(const std::string& id, Now now, Decide&& decide);
 
     std::shared_ptr<Backend> backend_;
     std::string ns_;
     std::int64_t tombstone_ttl_ms_;
     std::shared_ptr<Metrics> metrics_;
     std::optional<std::vector<std::string>> requested_filter_keys_;
-    std::once_flag filter_keys_settled_;
-    std::vector<std::string> filter_keys_;
+    std::mutex config_mutex_;
+    std::shared_ptr<const NamespaceConfig> config_;  // null until first read
     std::array<Metrics::Series*, 21> event_series_{};  // [type * 3 + status]
     Metrics::Histogram* apply_seconds_ = nullptr;
     Metrics::Series* conflicts_ = nullptr;

@@ -126,15 +126,20 @@ public:
     MemoryBackend(const ConnectOptions& options, std::shared_ptr<memory::MemoryStreams> streams)
         : reaped_stream_(key_prefix(options.ns, 0) + "reaped"), streams_(std::move(streams)) {}
 
-    std::vector<StoredGame> read(std::span<const std::string> ids) override {
+    std::vector<StoredGame> read(std::span<const std::string> ids, std::int64_t* clock) override {
         std::lock_guard lock(mutex_);
         std::vector<StoredGame> out(ids.size());
         for (std::size_t i = 0; i < ids.size(); ++i) store_into_locked(ids[i], out[i]);
+        if (clock) *clock = now_ms();
         return out;
     }
 
-    std::vector<bool> commit(std::span<GameWrite> writes) override {
+    // One process, one clock: this process's.
+    std::int64_t clock() override { return now_ms(); }
+
+    std::vector<bool> commit(std::span<GameWrite> writes, const NamespaceConfig* config) override {
         std::lock_guard lock(mutex_);
+        if (config && *config != config_) throw ConfigChanged();
         std::vector<bool> out(writes.size(), false);
         for (std::size_t i = 0; i < writes.size(); ++i) {
             GameWrite& w = writes[i];
@@ -148,7 +153,17 @@ public:
                 ok = rec != games_.end() && rec->second.revision == w.expect_revision;
             }
             if (!ok) continue;
+            if (w.seat_claim) {
+                auto held = seats_.find(w.seat_claim->player);
+                if (held != seats_.end() && held->second.expires_at > w.seat_claim->now &&
+                    held->second.game_id != w.id) {
+                    w.seat_held = held->second;
+                    continue;
+                }
+            }
             out[i] = true;
+            release_seats_locked(w.id, w.seat_release);
+            if (w.seat_claim) claim_seat_locked(w.id, *w.seat_claim);
             if (w.after) {
                 if (rec == games_.end()) {
                     rec = games_.try_emplace(w.id).first;
@@ -176,6 +191,8 @@ public:
     bool change_in_place(const std::string& id, const InPlaceFn& change) override {
         std::lock_guard lock(mutex_);
         InPlaceChange& moves = moves_;  // storage reused from call to call, under the lock
+        moves.config = &config_;
+        moves.seat_release.clear();
         moves.index_remove.clear();
         moves.index_add.clear();
         auto rec = games_.find(id);
@@ -187,6 +204,7 @@ public:
         }
         GameSlot& slot = rec->second.slot;
         if (!change(slot, moves)) return true;
+        release_seats_locked(id, moves.seat_release);
         if (slot.game) {
             move_indexes_locked(rec->first, &rec->second, rec->second.sets, moves.index_remove,
                                 moves.index_add);
@@ -273,15 +291,18 @@ public:
 
     std::shared_ptr<StreamTransport> streams() override { return streams_; }
 
-    std::vector<std::string> namespace_filter_keys(
-        const std::optional<std::vector<std::string>>& requested) override {
+    NamespaceConfig namespace_config(const std::optional<std::vector<std::string>>& requested,
+                                     bool* declared) override {
         std::lock_guard lock(mutex_);
-        if (!filter_keys_) {
-            if (!requested) return {};
-            filter_keys_ = *requested;
+        if (declared) *declared = false;
+        if (!config_.stored && requested && !requested->empty()) {
+            config_ = NamespaceConfig{true, *requested};
+            if (declared) *declared = true;
         }
-        if (requested && *requested != *filter_keys_) throw filter_keys_mismatch(*requested, *filter_keys_);
-        return *filter_keys_;
+        if (requested && config_.stored && *requested != config_.filter_keys) {
+            throw filter_keys_mismatch(*requested, config_.filter_keys);
+        }
+        return config_;
     }
 
 private:
@@ -307,6 +328,22 @@ private:
         e.id = id;
         e.score = score;
         store_into_locked(id, record, e.stored);
+    }
+
+    // The player's namespace seat is this game's until the claim's expiry. Seats that lapsed
+    // are dropped once they outnumber the live ones (amortised O(1) per claim).
+    void claim_seat_locked(const std::string& game_id, const GameWrite::SeatClaim& claim) {
+        seats_[claim.player] = Reservation{game_id, claim.player, claim.expires_at};
+        if (seats_.size() >= 2 * seats_after_sweep_ + 64) {
+            std::erase_if(seats_, [&](const auto& s) { return s.second.expires_at <= claim.now; });
+            seats_after_sweep_ = seats_.size();
+        }
+    }
+    void release_seats_locked(std::string_view game_id, const std::vector<std::string>& players) {
+        for (const auto& player : players) {
+            auto it = seats_.find(player);
+            if (it != seats_.end() && it->second.game_id == game_id) seats_.erase(it);
+        }
     }
 
     // Tombstones expire by the real clock, as Redis expires keys: an apply or reap at a
@@ -391,7 +428,10 @@ private:
     std::unordered_map<std::string, std::vector<Membership>> orphans_;
     TombTable tombs_;
     InPlaceChange moves_;  // change_in_place's, kept for its storage
-    std::optional<std::vector<std::string>> filter_keys_;  // the namespace's, once given
+    NamespaceConfig config_;  // the namespace's (filter keys once declared)
+    // Each player's namespace seat (README "Seats"): the game and expiry of their reservation.
+    std::unordered_map<std::string, Reservation> seats_;
+    std::size_t seats_after_sweep_ = 0;
     std::shared_ptr<memory::MemoryStreams> streams_;
 };
 

@@ -6,6 +6,8 @@
 //   <ns>:{0}:open:<key>=<value>, :reserved[:<key>=<value>]   open indexes and their reserved twins
 //   <ns>:{0}:tomb:<id>   string "ended" or "reaped", expiring after tombstone_ttl_ms
 //   <ns>:{0}:reaped      stream, one entry per reaped game
+//   <ns>:{0}:seat:<player>   string "<game id> <expires_at>": the player's one seat (README "Seats")
+//   <ns>:{0}:config      hash: filter_keys (the namespace's, declared once)
 // Thread safe: each call borrows one connection from a pool of pool_size. While Redis is down
 // calls fail fast with ConnectionError (OutcomeUnknown if a command was in flight); scripts are
 // reloaded on NOSCRIPT.
@@ -73,6 +75,13 @@ std::int64_t to_int(std::string_view s, const char* what) {
 
 void check(const redisReply& r, const std::string& what) {
     if (r.type == REDIS_REPLY_ERROR) redis::throw_error(redis::Stage::Command, nullptr, &r, what);
+}
+
+// A TIME reply (seconds, microseconds) in ms.
+std::int64_t time_ms(const redisReply& r) {
+    check(r, "TIME");
+    if (r.type != REDIS_REPLY_ARRAY || r.elements != 2) throw ReplyError("unexpected reply to TIME");
+    return to_int(str(*r.element[0]), "TIME") * 1000 + to_int(str(*r.element[1]), "TIME") / 1000;
 }
 
 std::string join_players(const std::vector<std::string>& players) {
@@ -222,9 +231,11 @@ public:
           prefix_(key_prefix(options.ns, 0)),
           game_prefix_(prefix_ + "game:"),
           tomb_prefix_(prefix_ + "tomb:"),
+          seat_prefix_(prefix_ + "seat:"),
           reaped_(prefix_ + "reaped"),
           scan_{"scan_index", lua::scan_index, {}},
           commit_{"commit_games", lua::commit_games, {}},
+          declare_{"declare_filter_keys", lua::declare_filter_keys, {}},
           streams_(std::make_shared<redis::RedisStreams>(pool_)) {
         if (options.ns.find_first_of("{}") != std::string::npos) {
             throw InvalidArgument("namespace must not contain '{' or '}' (they form hash tags)");
@@ -238,15 +249,22 @@ public:
     // One pipelined round trip of plain reads (HGETALL, GET per game), not a script: reads
     // never wait behind CLIENT PAUSE WRITE and need no script rights. Each game's record and
     // its tombstone are written by one commit, so whichever is seen is a committed state.
-    std::vector<StoredGame> read(std::span<const std::string> ids) override {
-        if (ids.empty()) return {};
+    // With `clock`, TIME goes first in the same pipeline: the time the records are decided at
+    // is Redis's, read before them (so no record read can be newer than that time).
+    std::vector<StoredGame> read(std::span<const std::string> ids, std::int64_t* clock) override {
+        if (ids.empty() && !clock) return {};
         std::vector<Args> commands;
-        commands.reserve(ids.size() * 2);
+        commands.reserve(ids.size() * 2 + 1);
+        if (clock) commands.push_back({"TIME"});
         for (const auto& id : ids) {
             commands.push_back({"HGETALL", game_prefix_ + id});
             commands.push_back({"GET", tomb_prefix_ + id});
         }
         std::vector<ReplyPtr> replies = read_pipeline(commands);
+        if (clock) {
+            *clock = time_ms(*replies.front());
+            replies.erase(replies.begin());
+        }
         std::vector<StoredGame> out(ids.size());
         for (std::size_t i = 0; i < ids.size(); ++i) {
             const redisReply& rec = *replies[2 * i];
@@ -262,7 +280,12 @@ public:
         return out;
     }
 
-    std::vector<bool> commit(std::span<GameWrite> writes) override {
+    std::int64_t clock() override {
+        ReplyPtr r = read_only([&](Connection& c) { return c.command({"TIME"}); });
+        return time_ms(*r);
+    }
+
+    std::vector<bool> commit(std::span<GameWrite> writes, const NamespaceConfig* config) override {
         if (writes.empty()) return {};
         Args keys;
         std::unordered_map<std::string, std::size_t> key_index;
@@ -273,12 +296,28 @@ public:
         };
         Args argv;
         argv.push_back(std::to_string(writes.size()));
+        if (config) {
+            argv.push_back(key(prefix_ + "config"));
+            argv.push_back(config->stored ? "=" + filter_keys_config_text(*config) : "-");
+        } else {
+            argv.push_back("0");
+            argv.push_back("-");
+        }
         Args ops, hset, hdel;
         for (const GameWrite& w : writes) {
             argv.push_back(key(game_prefix_ + w.id));
             argv.push_back(key(tomb_prefix_ + w.id));
             argv.push_back(w.id);
             argv.push_back(std::to_string(w.expect_revision));
+            if (w.seat_claim) {
+                argv.push_back(key(seat_prefix_ + w.seat_claim->player));
+                argv.push_back(std::to_string(w.seat_claim->expires_at));
+                argv.push_back(std::to_string(w.seat_claim->now));
+            } else {
+                argv.push_back("0");
+                argv.push_back("0");
+                argv.push_back("0");
+            }
             ops.clear();
             if (w.after) {
                 hset.clear();
@@ -309,6 +348,10 @@ public:
                 ops.push_back(key(prefix_ + name));
                 ops.push_back(std::to_string(score));
             }
+            for (const auto& player : w.seat_release) {
+                ops.push_back("S");
+                ops.push_back(key(seat_prefix_ + player));
+            }
             if (w.reaped_entry) {
                 ops.push_back("A");
                 ops.push_back(key(reaped_));
@@ -323,6 +366,7 @@ public:
         }
         auto conn = pool_->acquire();
         ReplyPtr r = eval(*conn, commit_, keys, argv);
+        if (r->type == REDIS_REPLY_ERROR && str(*r).starts_with("CONFIG")) throw ConfigChanged();
         check(*r, "commit_games");
         if (r->type != REDIS_REPLY_ARRAY || r->elements != writes.size()) {
             throw ReplyError("unexpected reply to commit_games");
@@ -330,8 +374,22 @@ public:
         std::vector<bool> out(writes.size());
         for (std::size_t i = 0; i < writes.size(); ++i) {
             const redisReply& e = *r->element[i];
-            if (e.type != REDIS_REPLY_INTEGER) throw ReplyError("unexpected reply to commit_games");
-            out[i] = e.integer == 1;
+            if (e.type == REDIS_REPLY_INTEGER) {
+                out[i] = e.integer == 1;
+                continue;
+            }
+            if (e.type != REDIS_REPLY_ARRAY || e.elements != 3) {
+                throw ReplyError("unexpected reply to commit_games");
+            }
+            const std::string_view what = str(*e.element[0]);
+            if (what == "seat") {
+                writes[i].seat_held = Reservation{std::string(str(*e.element[1])),
+                                                  writes[i].seat_claim ? writes[i].seat_claim->player : "",
+                                                  to_int(str(*e.element[2]), "seat")};
+            } else {
+                writes[i].refused = "key '" + std::string(str(*e.element[1])) + "' holds a " +
+                                    std::string(str(*e.element[2])) + ", not what the game needs there";
+            }
         }
         return out;
     }
@@ -398,21 +456,30 @@ public:
     std::shared_ptr<StreamTransport> streams() override { return streams_; }
     bool writes_differences() const override { return true; }
 
-    // <ns>:{0}:config field filter_keys: the sorted keys, comma-joined ("" for none).
-    std::vector<std::string> namespace_filter_keys(
-        const std::optional<std::vector<std::string>>& requested) override {
+    // <ns>:{0}:config field filter_keys: the sorted keys, comma-joined (missing or "": none).
+    NamespaceConfig namespace_config(const std::optional<std::vector<std::string>>& requested,
+                                     bool* declared) override {
         const std::string config = prefix_ + "config";
-        std::vector<Args> commands;
-        if (requested) commands.push_back({"HSETNX", config, "filter_keys", join_players(*requested)});
-        commands.push_back({"HGET", config, "filter_keys"});
-        auto conn = pool_->acquire();
-        std::vector<ReplyPtr> replies = conn->pipeline(commands);
-        for (const auto& r : replies) check(*r, "filter keys");
-        std::vector<std::string> stored;
-        if (replies.back()->type == REDIS_REPLY_STRING) {
-            split(str(*replies.back()), ',', [&](std::string_view k) { stored.emplace_back(k); });
+        if (declared) *declared = false;
+        std::string text;
+        if (requested && !requested->empty()) {
+            auto conn = pool_->acquire();
+            ReplyPtr r = eval(*conn, declare_, {config}, {join_players(*requested)});
+            check(*r, "declare_filter_keys");
+            if (r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
+                throw ReplyError("unexpected reply to declare_filter_keys");
+            }
+            text = str(*r->element[0]);
+            if (declared) *declared = r->element[1]->integer == 1;
+        } else {
+            ReplyPtr r = read_only([&](Connection& c) { return c.command({"HGET", config, "filter_keys"}); });
+            check(*r, "HGET config");
+            if (r->type == REDIS_REPLY_STRING) text = str(*r);
         }
-        if (requested && *requested != stored) throw filter_keys_mismatch(*requested, stored);
+        NamespaceConfig stored = parse_filter_keys_config(text, config);
+        if (requested && stored.stored && *requested != stored.filter_keys) {
+            throw filter_keys_mismatch(*requested, stored.filter_keys);
+        }
         return stored;
     }
     std::optional<std::string> eviction_risk() const override { return eviction_risk_; }
@@ -505,9 +572,9 @@ private:
     }
 
     std::shared_ptr<ConnectionPool> pool_;
-    std::string prefix_, game_prefix_, tomb_prefix_, reaped_;
+    std::string prefix_, game_prefix_, tomb_prefix_, seat_prefix_, reaped_;
     std::mutex sha_mutex_;  // guards Script::sha (rewritten with the same value on reload)
-    Script scan_, commit_;
+    Script scan_, commit_, declare_;
     std::shared_ptr<redis::RedisStreams> streams_;
     std::optional<std::string> eviction_risk_;  // checked once, at connect
 };
