@@ -37,7 +37,7 @@ void register_constants(py::module_& m) {
         {"REASON_UNKNOWN_GAME", reasons::kUnknownGame}, {"REASON_GAME_REAPED", reasons::kGameReaped},
         {"REASON_WRONG_SERVER", reasons::kWrongServer}, {"REASON_NOT_CREATOR", reasons::kNotCreator},
         {"REASON_SEQ_TOO_OLD", reasons::kSeqTooOld}, {"REASON_GAME_FULL", reasons::kGameFull},
-        {"REASON_HELD", reasons::kHeld}, {"SEAT_NOT_OPEN", to_string(SeatRefusal::NotOpen)},
+        {"REASON_HELD", reasons::kHeld}, {"REASON_STORAGE_REFUSED", reasons::kStorageRefused}, {"SEAT_NOT_OPEN", to_string(SeatRefusal::NotOpen)},
         {"SEAT_FULL", to_string(SeatRefusal::Full)},
         {"SEAT_ALREADY_JOINED", to_string(SeatRefusal::AlreadyJoined)},
         {"SEAT_RESERVED_ELSEWHERE", to_string(SeatRefusal::ReservedElsewhere)},

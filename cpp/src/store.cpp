@@ -149,9 +149,24 @@ Fields reaped_fields(const Game& g, GameSet set, std::int64_t score, std::int64_
 
 // A write the backend refused (a key of the wrong type): the typed error of a call that
 // cannot go on.
+ReplyError refused_error(std::string_view what, const std::string& id, const std::string& why) {
+    return ReplyError(std::string(what) + " '" + id + "': " + std::string(reasons::kStorageRefused) +
+                      ": " + why);
+}
 ReplyError refused_error(std::string_view what, const GameWrite& w) {
-    return ReplyError(std::string(what) + " '" + w.id + "': " + std::string(reasons::kStorageRefused) +
-                      ": " + w.refused);
+    return refused_error(what, w.id, w.refused);
+}
+
+// Each event of a game whose write the backend refused: nothing of the game was written (a
+// consumer dead-letters them with this reason and goes on).
+void refuse_events(std::span<const Event> events, std::span<const std::size_t> group,
+                   const std::string& why, std::span<ApplyResult> results) {
+    for (std::size_t i : group) {
+        results[i] = ApplyResult{};
+        results[i].status = ApplyStatus::Rejected;
+        results[i].game_id = events[i].game_id;
+        results[i].reason = std::string(reasons::kStorageRefused) + ": " + why;
+    }
 }
 
 void pause_before_retry(int attempt) {
@@ -353,6 +368,7 @@ std::optional<Game> Store::get_game(std::string_view id, Now now) {
     const std::string key(id);
     std::int64_t at = now.value_or(0);
     auto stored = backend_->read(std::span(&key, 1), now ? nullptr : &at);
+    if (!stored.at(0).refused.empty()) throw refused_error("get_game", key, stored[0].refused);
     auto& game = stored.at(0).slot.game;
     if (!game) return std::nullopt;
     return as_of(std::move(*game), at);
@@ -476,6 +492,12 @@ GameWrite Store::change_one(const std::string& id, Now now, Decide&& decide) {
         const auto cfg = config();
         std::int64_t at = now.value_or(0);
         std::vector<StoredGame> stored = backend_->read(std::span(&id, 1), now ? nullptr : &at);
+        if (!stored[0].refused.empty()) {
+            GameWrite refused;
+            refused.id = id;
+            refused.refused = stored[0].refused;
+            return refused;
+        }
         GameSlot slot = stored[0].slot;
         std::optional<GameWrite::SeatClaim> claim;
         if (!decide(slot, at, claim)) return GameWrite{};
@@ -688,6 +710,11 @@ std::vector<ApplyResult> Store::apply_many(std::span<const Event> events, Now no
         // Backends that write differences keep the record read; others let the rules work on it.
         const bool keep_before = backend_->writes_differences();
         for (std::size_t g = 0; g < ids.size(); ++g) {
+            if (!stored[g].refused.empty()) {
+                logger()->error("apply: game '{}': {}: {}", ids[g], reasons::kStorageRefused, stored[g].refused);
+                refuse_events(events, groups[g], stored[g].refused, results);
+                continue;
+            }
             const Entries was = entries_of(stored[g].slot, keys);
             std::map<std::string, std::int64_t> reservations;
             if (!keep_before && stored[g].slot.game) reservations = stored[g].slot.game->reservations;
@@ -720,16 +747,9 @@ std::vector<ApplyResult> Store::apply_many(std::span<const Event> events, Now no
                 if (committed->at(k)) continue;
                 const auto& group = groups[write_group[k]];
                 if (!writes[k].refused.empty()) {
-                    // Nothing of this game was written: each of its events is refused (a
-                    // consumer dead-letters them with this reason and goes on).
                     logger()->error("apply: game '{}': {}: {}", writes[k].id, reasons::kStorageRefused,
                                     writes[k].refused);
-                    for (std::size_t i : group) {
-                        results[i] = ApplyResult{};
-                        results[i].status = ApplyStatus::Rejected;
-                        results[i].game_id = events[i].game_id;
-                        results[i].reason = std::string(reasons::kStorageRefused) + ": " + writes[k].refused;
-                    }
+                    refuse_events(events, group, writes[k].refused, results);
                     continue;
                 }
                 ++conflicted;

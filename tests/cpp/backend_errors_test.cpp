@@ -62,7 +62,7 @@ TEST(RedisErrorKind, EachErrorCodeIsParsedOnce) {
         {"ERR no such key", K::NoSuchKey},
         {"ERR syntax error", K::Other},
         {"OOMPH not a code we know", K::Other},
-        {"WRONGTYPE Operation against a key holding the wrong kind of value", K::Other},
+        {"WRONGTYPE Operation against a key holding the wrong kind of value", K::WrongType},
     };
     for (const auto& [text, kind] : cases) {
         ErrorReply e(text);

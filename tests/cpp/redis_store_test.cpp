@@ -338,11 +338,15 @@ TEST(RedisScripts, AStoreLoadsNoScriptUntilItRunsOne) {
     // does) must not need SCRIPT LOAD.
     RedisServer& server = shared_redis_server();
     const std::string user = fresh_ns("xaddonly");
-    server.command({"ACL", "SETUSER", user, "on", ">pw", "~*", "+xadd", "+ping", "+select", "+auth"});
+    // The README's advice: XADD on its events stream and nothing else (a narrow key pattern).
+    server.command({"ACL", "SETUSER", user, "on", ">pw", "resetkeys", "~gd-xaddonly:events",
+                    "resetchannels", "-@all", "+xadd", "+ping", "+auth", "+select"});
     const std::string url = "redis://" + user + ":pw@127.0.0.1:" + std::to_string(server.port()) + "/0";
     auto store = open_store_at(url, fresh_ns("pub"));
     EXPECT_FALSE(store->streams()->add("gd-xaddonly:events", {{"type", "heartbeat"}}).empty());
     EXPECT_THROW(store->counts(), ReplyError);  // scripts are loaded on first use, and refused here
+    EXPECT_THROW(store->streams()->add(store->ns() + ":{0}:lobby", {{"x", "y"}}), ReplyError)
+        << "no other key";
     server.command({"ACL", "DELUSER", user});
 }
 

@@ -1560,6 +1560,119 @@ TEST_P(Seats, TheNamespaceKeepsItsFilterKeysWhoeverWrites) {
     EXPECT_THROW(GetParam().open(other, shared)->filter_keys(), InvalidArgument);
 }
 
+// Issue 16, defect 1: a writer that connected before the namespace's keys were declared (what
+// `game-data consume` does) keeps the filter indexes right from the next commit on, and games
+// opened before the declaration enter the filter indexes when the keys are declared.
+TEST_P(Seats, AWriterThatConnectedBeforeTheKeysWereDeclaredKeepsTheFilterIndexesRight) {
+    ConnectOptions without = options_;
+    without.ns = unique_namespace();
+    without.filter_keys.reset();
+    ConnectOptions with_keys = without;
+    with_keys.filter_keys = std::vector<std::string>{"mode"};
+    const std::string shared = "fk-early-" + without.ns;
+    auto daemon = GetParam().open(without, shared);
+    EXPECT_TRUE(daemon->filter_keys().empty()) << "nothing declared yet";
+    auto game = [](const std::string& id) {
+        Game g;
+        g.id = id;
+        g.creator_id = "alice";
+        g.capacity = 2;
+        g.server_id = "gs-1";
+        g.metadata = {{"mode", "duel"}};
+        return g;
+    };
+    daemon->create_game(game("before"), kT0);
+    ASSERT_EQ(daemon->apply(ev(E::CreatorJoined, "before", "alice"), kT0 + 1).status, A::Applied);
+
+    auto app = GetParam().open(with_keys, shared);
+    EXPECT_EQ(app->filter_keys(), std::vector<std::string>{"mode"});
+    const std::string duel = filter_index("mode", "\"duel\"");
+    auto filtered = [&](std::int64_t t) {
+        std::vector<std::string> out;
+        for (const auto& g : app->open_games_page(50, {{"mode", "duel"}}, 1, std::nullopt, t).games) {
+            out.push_back(g.id);
+        }
+        return out;
+    };
+    EXPECT_EQ(filtered(kT0 + 2), Strings{"before"}) << "indexed when the keys were declared";
+
+    daemon->create_game(game("after"), kT0 + 3);
+    ASSERT_EQ(daemon->apply(ev(E::CreatorJoined, "after", "alice"), kT0 + 4).status, A::Applied);
+    EXPECT_EQ(filtered(kT0 + 5), (Strings{"before", "after"}));
+    auto r = app->quick_join("bob", {{"mode", "duel"}}, 15'000, kT0 + 6);
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->game_id, "before");
+    EXPECT_EQ(daemon->filter_keys(), std::vector<std::string>{"mode"}) << "read again";
+
+    ASSERT_EQ(daemon->apply(ev(E::GameEnded, "after"), kT0 + 7).status, A::Applied);
+    ASSERT_EQ(daemon->apply(ev(E::GameStarted, "before"), kT0 + 8).status, A::Applied);
+    EXPECT_EQ(app->backend()->sizes(Strings{duel, reserved_twin(duel)}), (std::vector<std::int64_t>{0, 0}))
+        << "the daemon left the filter indexes it was never told of";
+}
+
+// Issue 16, defect 2: an empty declaration is none; it never locks the namespace.
+TEST_P(Seats, AnEmptyDeclarationIsNoDeclaration) {
+    ConnectOptions empty = options_;
+    empty.ns = unique_namespace();
+    empty.filter_keys = std::vector<std::string>{};
+    ConnectOptions with_keys = empty;
+    with_keys.filter_keys = std::vector<std::string>{"mode"};
+    const std::string shared = "fk-empty-" + empty.ns;
+    auto first = GetParam().open(empty, shared);
+    EXPECT_TRUE(first->filter_keys().empty());
+    auto app = GetParam().open(with_keys, shared);
+    EXPECT_EQ(app->filter_keys(), std::vector<std::string>{"mode"});
+    EXPECT_EQ(GetParam().open(empty, shared)->filter_keys(), std::vector<std::string>{"mode"})
+        << "an empty declaration adopts";
+}
+
+// Issue 16, defect 7: a player holds one live seat in a namespace, so a retried quick_join
+// returns the seat the first call took instead of taking a second one.
+TEST_P(Seats, ARetriedQuickJoinReturnsTheSeatAlreadyHeld) {
+    lobby_game("a", 2, {{"mode", "duel"}});  // one free seat
+    set_now(kT0 + 1);
+    lobby_game("b", 2, {{"mode", "duel"}});
+    set_now(kT0 + 2);
+    const auto first = mm_->quick_join("bob", {{"mode", "duel"}});
+    ASSERT_TRUE(first);
+    EXPECT_EQ(first->game_id, "a");
+    set_now(kT0 + 3);
+    const auto retry = mm_->quick_join("bob", {{"mode", "duel"}});
+    ASSERT_TRUE(retry);
+    EXPECT_EQ(*retry, *first) << "the seat held, not one in game b";
+    EXPECT_TRUE(mm_->get_game("b")->reservations.empty());
+    EXPECT_EQ(mm_->quick_join("bob")->game_id, "a") << "whatever the filters";
+    EXPECT_EQ(reason_of([&] { mm_->reserve_seat("b", "bob"); }), "reserved elsewhere");
+    EXPECT_TRUE(mm_->get_game("b")->reservations.empty());
+    EXPECT_EQ(mm_->reserve_seat("a", "bob", 1'000).expires_at, kT0 + 3 + 1'000) << "a refresh";
+    EXPECT_NO_THROW(mm_->reserve_seat("b", "bob", 1'000, /*exclusive=*/false));
+    EXPECT_TRUE(mm_->cancel_reservation("b", "bob"));
+
+    // The seat lets go when the reservation is cancelled, taken up, lapses or its game ends.
+    ASSERT_TRUE(mm_->cancel_reservation("a", "bob"));
+    EXPECT_EQ(mm_->reserve_seat("b", "bob").game_id, "b");
+    ASSERT_EQ(apply(ev(E::PlayerJoined, "b", "bob")).status, A::Applied);
+    EXPECT_EQ(mm_->reserve_seat("a", "bob", 1'000).game_id, "a") << "b's seat was taken up";
+    set_now(kT0 + 3 + 1'000);
+    lobby_game("c", 3, {});
+    EXPECT_EQ(mm_->reserve_seat("c", "bob").game_id, "c") << "a's lapsed";
+    ASSERT_EQ(apply(ev(E::GameEnded, "c")).status, A::Applied);
+    EXPECT_EQ(mm_->quick_join("bob")->game_id, "a") << "c ended: its seat went with it";
+}
+
+TEST_P(Seats, ConcurrentQuickJoinsOfOnePlayerTakeOneSeat) {
+    for (int i = 0; i < 8; ++i) lobby_game("g" + std::to_string(i), 2, {});
+    std::vector<Reservation> got(4);
+    {
+        std::vector<std::jthread> threads;
+        for (int t = 0; t < 4; ++t) threads.emplace_back([&, t] { got[t] = *mm_->quick_join("bob"); });
+    }
+    for (const auto& r : got) EXPECT_EQ(r, got[0]);
+    int held = 0;
+    for (int i = 0; i < 8; ++i) held += static_cast<int>(mm_->get_game("g" + std::to_string(i))->reservations.size());
+    EXPECT_EQ(held, 1);
+}
+
 TEST_P(Seats, PagesOfGamesWithTheSameScoreFollowTheirIdsBytes) {
     // Ids that sort differently under a locale's collation than by their bytes.
     const std::vector<std::string> ids = {"a", "B", "_c", "-d", ".e", "Z9", "g-2", "g1", "g_3", "G1"};

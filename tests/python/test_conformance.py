@@ -28,7 +28,7 @@ WIRE_TEXTS = {
     "REASON_WRONG_SERVER": "wrong server", "REASON_NOT_CREATOR": "player is not the creator",
     "REASON_SEQ_TOO_OLD": "seq too old", "REASON_GAME_FULL": "game is full", "REASON_HELD": HELD,
     "SEAT_NOT_OPEN": "not open", "SEAT_FULL": "full", "SEAT_ALREADY_JOINED": "already joined",
-    "SEAT_RESERVED_ELSEWHERE": "reserved elsewhere",
+    "SEAT_RESERVED_ELSEWHERE": "reserved elsewhere", "REASON_STORAGE_REFUSED": "storage refused the write",
 }
 
 

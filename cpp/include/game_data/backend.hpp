@@ -51,6 +51,7 @@ private:
 struct StoredGame {
     GameSlot slot;
     std::int64_t revision = 0;  // 0: no live record
+    std::string refused;        // set when the game's keys cannot be read (a key of another type)
 };
 
 // The atomic change of one game, computed by Store from the rules. The backend applies all of it

@@ -269,6 +269,16 @@ public:
         for (std::size_t i = 0; i < ids.size(); ++i) {
             const redisReply& rec = *replies[2 * i];
             const redisReply& tomb = *replies[2 * i + 1];
+            // A key of this game holding another type refuses this game only (Store reports it
+            // and writes nothing of it); any other error fails the read.
+            const redisReply* wrong = redis::error_kind(rec) == redis::ErrorKind::WrongType ? &rec
+                                      : redis::error_kind(tomb) == redis::ErrorKind::WrongType ? &tomb
+                                                                                                : nullptr;
+            if (wrong) {
+                out[i].refused = "key '" + (wrong == &rec ? game_prefix_ : tomb_prefix_) + ids[i] +
+                                 "' holds another type than the game needs there";
+                continue;
+            }
             check(rec, "HGETALL");
             check(tomb, "GET");
             if (rec.type == REDIS_REPLY_ARRAY && rec.elements > 0) {

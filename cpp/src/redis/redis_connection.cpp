@@ -233,6 +233,7 @@ ErrorKind error_kind(const redisReply& r) {
                                                                        : ErrorKind::Other;
     }
     if (code == "BUSYGROUP") return ErrorKind::BusyGroup;
+    if (code == "WRONGTYPE") return ErrorKind::WrongType;
     if (code == "NOSCRIPT") return ErrorKind::NoScript;
     if (code == "OOM") return ErrorKind::OutOfMemory;
     if (code == "LOADING") return ErrorKind::Loading;

@@ -57,7 +57,8 @@ enum class Stage { Connect, Command };
 // must tell error replies apart switches on this instead of matching message text.
 enum class ErrorKind {
     None,           // not an error reply
-    Other,          // any other error (ERR, WRONGTYPE, NOPERM, a script's own error, ...)
+    Other,          // any other error (ERR, NOPERM, a script's own error, ...)
+    WrongType,      // WRONGTYPE: the key holds another type than the command needs
     NoGroup,        // NOGROUP: no such consumer group (or no such stream)
     StreamDeleted,  // UNBLOCKED: the stream was deleted while a read blocked on it
     BusyGroup,      // BUSYGROUP: XGROUP CREATE of a group that exists

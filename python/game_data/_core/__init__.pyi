@@ -327,6 +327,7 @@ SEAT_NOT_OPEN: str
 SEAT_FULL: str
 SEAT_ALREADY_JOINED: str
 SEAT_RESERVED_ELSEWHERE: str
+REASON_STORAGE_REFUSED: str
 
 def set_of(state: GameState | str) -> str | None: ...
 def backend_available(scheme: str) -> bool: ...
