@@ -1002,7 +1002,7 @@ class _Simulation:
         # The simulated clock: jump from now past one set's max age at a time (ages grow
         # pending < lobby < active), so each reap may only take the games abandoned there.
         reaps = ReapedLedger()
-        base = mm_now_ms()
+        base = mm.now()  # the clock that scored the games (Redis's own on Redis)
         self.sample(force=True)
         for set_name in ("pending", "lobby", "active"):
             self.sim_now = base + mm.max_age_ms[set_name] + 1
@@ -1201,10 +1201,6 @@ class _Simulation:
             overtaken_leaves=exp.overtaken_leaves,
             timeline=self.timeline,
         )
-
-
-def mm_now_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 def run_simulation(opts: SimulationOptions, progress_stream: Optional[TextIO] = None) -> SimulationResult:
