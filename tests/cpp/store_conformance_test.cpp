@@ -1373,14 +1373,16 @@ protected:
         return out;
     }
 
-    std::vector<std::string> walk(std::size_t limit, const Filters& filters = {}) {
+    // Every game open_games_page lists, page by page (stopping past `at_most`).
+    std::vector<std::string> walk(std::size_t limit, const Filters& filters = {},
+                                  std::size_t at_most = 1'000) {
         std::vector<std::string> seen;
         std::optional<std::string> cursor;
         do {
             const OpenGamesPage page = mm_->open_games_page(limit, filters, 1, cursor);
             for (const auto& g : page.games) seen.push_back(g.id);
             cursor = page.next_cursor;
-        } while (cursor && seen.size() <= 1'000);
+        } while (cursor && seen.size() <= at_most);
         return seen;
     }
 };
@@ -1670,18 +1672,6 @@ protected:
         }
         return lapsing;
     }
-
-    // Every game open_games_page lists, page by page (walk() stops after 1,000).
-    std::vector<std::string> walk_all(std::size_t limit, const Filters& filters = {}) {
-        std::vector<std::string> seen;
-        std::optional<std::string> cursor;
-        do {
-            const OpenGamesPage page = mm_->open_games_page(limit, filters, 1, cursor);
-            for (const auto& g : page.games) seen.push_back(g.id);
-            cursor = page.next_cursor;
-        } while (cursor && seen.size() <= 2 * kGames);
-        return seen;
-    }
 };
 
 TEST_P(LapsedSeats, ReadsPastManyLapsedReservationsAreExactAndMoveEachBackOnce) {
@@ -1697,8 +1687,9 @@ TEST_P(LapsedSeats, ReadsPastManyLapsedReservationsAreExactAndMoveEachBackOnce) 
     EXPECT_EQ(open_and_reserved(std::string(kOpenIndex)),
               (Sizes{kGames - live, live})) << "the read moved every lapse back";
     EXPECT_EQ(open_and_reserved(duel), (Sizes{0, kGames})) << "a twin is cleaned by its own readers";
-    EXPECT_EQ(walk_all(7), lapsing) << "oldest first, nothing missing, across page cursors";
-    EXPECT_EQ(walk_all(7, by_mode), lapsing);
+    EXPECT_EQ(walk(7, {}, 2 * kGames), lapsing)
+        << "oldest first, nothing missing, across page cursors";
+    EXPECT_EQ(walk(7, by_mode, 2 * kGames), lapsing);
     EXPECT_EQ(open_and_reserved(duel), (Sizes{kGames - live, live}));
     EXPECT_EQ(mm_->get_game(lapsing[5])->reservations.size(), 0u);
 
@@ -1710,7 +1701,8 @@ TEST_P(LapsedSeats, ReadsPastManyLapsedReservationsAreExactAndMoveEachBackOnce) 
     EXPECT_EQ(open_and_reserved(std::string(kOpenIndex)), (Sizes{kGames - live - 2, live + 1}))
         << "full by its roster: in no index";
     EXPECT_EQ(open_and_reserved(duel), (Sizes{kGames - live - 2, live + 1}));
-    EXPECT_EQ(walk_all(50, by_mode), std::vector<std::string>(lapsing.begin() + 2, lapsing.end()));
+    EXPECT_EQ(walk(50, by_mode, 2 * kGames),
+              std::vector<std::string>(lapsing.begin() + 2, lapsing.end()));
 }
 
 TEST_P(LapsedSeats, AWriteToAGameMovedBackInOneIndexOnlyLeavesBoth) {
@@ -1754,6 +1746,24 @@ TEST_P(LapsedSeats, OneScanCallMovesABoundedNumberOfLapsedEntries) {
     EXPECT_EQ(got, (std::vector<std::string>(lapsing.begin(), lapsing.begin() + 10)));
     EXPECT_EQ(last.entries.at(0).score, last.entries.at(0).stored.slot.score)
         << "back at its record's score";
+}
+
+TEST_P(Seats, AWriteThatKeepsAMovedGamesReservationsPutsItBackInItsTwin) {
+    const std::string open(kOpenIndex);
+    lobby_game("g1", 2, {});
+    mm_->reserve_seat("g1", "bob", 1'000);
+    ASSERT_EQ(open_and_reserved(open), (Sizes{0, 1}));
+    // A reader whose clock is ahead (an explicit time) moves the entry before bob's seat lapses.
+    std::optional<std::int64_t> ahead = kT0 + 5'000;
+    store_->backend()->scan_merged(open, reserved_twin(open), ahead, std::nullopt, 10);
+    ASSERT_EQ(open_and_reserved(open), (Sizes{1, 0}));
+    EXPECT_TRUE(open_ids().empty()) << "bob's seat is still his at the matchmaker's time";
+
+    set_now(kT0 + 10);  // a heartbeat rescores the record; its reservations and twin entry stay
+    ASSERT_EQ(apply(ev(E::Heartbeat, "g1")).status, A::Applied);
+    EXPECT_EQ(open_and_reserved(open), (Sizes{0, 1}));
+    set_now(kT0 + 1'000);
+    EXPECT_EQ(open_ids(), std::vector<std::string>{"g1"});
 }
 
 TEST_P(Seats, AScanWithNoTimeUsesTheBackendsClockAndSaysWhich) {
