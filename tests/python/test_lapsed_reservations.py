@@ -15,7 +15,7 @@ from game_data import Event
 from game_data.testing import RedisServer
 
 NO_SHOWS = 20_000
-SLOW_US = 20_000  # what one call may hold Redis for: 20 ms, ~100 times a bounded scan
+SLOW_US = 20_000  # what one call may hold Redis for: 20 ms (a bounded call took <= 1.6 ms; 200 before)
 
 
 def lobby_with_no_shows(mm: game_data.Matchmaker, n: int) -> list[str]:
