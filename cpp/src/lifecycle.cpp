@@ -321,6 +321,15 @@ std::string reserved_twin(std::string_view open_index) {
     return out;
 }
 
+std::optional<std::string> open_index_of_twin(std::string_view index) {
+    if (!index.starts_with(kReservedIndex)) return std::nullopt;
+    const std::string_view rest = index.substr(kReservedIndex.size());
+    if (!rest.empty() && rest.front() != ':') return std::nullopt;
+    std::string out(kOpenIndex);
+    out += rest;
+    return out;
+}
+
 bool lists_as_open(const Game& game) {
     return game.state == GameState::CreatorJoined && game.roster_free_seats() > 0;
 }

@@ -33,15 +33,26 @@ constexpr std::string_view kNoGame = "no_game";
 using Entries = IndexEntries;
 
 // The index moves from entries `was` to entries `now` (moved from): sets left, and sets entered
-// or rescored.
+// or rescored. A reader may have moved a lapsed twin entry of `was` to its open index
+// (Backend::scan_merged) without a write, so the game is in one of the two: it leaves both
+// unless `now` names them, and a twin entry of `now` is written even when `was` has it.
 void diff_entries(const Entries& was, Entries& now, std::vector<std::string>& remove, Entries& add) {
+    auto in_now = [&](std::string_view name) {
+        return std::any_of(now.begin(), now.end(), [&](const auto& e) { return e.first == name; });
+    };
+    bool twin_read = false;
     for (const auto& [name, score] : was) {
-        if (std::none_of(now.begin(), now.end(), [&](const auto& e) { return e.first == name; })) {
-            remove.push_back(name);
+        if (!in_now(name)) remove.push_back(name);
+        if (auto open = open_index_of_twin(name)) {
+            twin_read = true;
+            if (!in_now(*open)) remove.push_back(std::move(*open));
         }
     }
     for (auto& entry : now) {
-        if (std::find(was.begin(), was.end(), entry) == was.end()) add.push_back(std::move(entry));
+        if (std::find(was.begin(), was.end(), entry) == was.end() ||
+            (twin_read && open_index_of_twin(entry.first))) {
+            add.push_back(std::move(entry));
+        }
     }
 }
 
@@ -421,12 +432,17 @@ std::string Store::open_index_for(const Filters& filters, const NamespaceConfig&
     return names[std::min_element(sizes.begin(), sizes.end()) - sizes.begin()];
 }
 
-std::vector<IndexedGame> Store::scan_open(const std::string& index, std::int64_t now,
+std::vector<IndexedGame> Store::scan_open(const std::string& index, std::optional<std::int64_t>& now,
                                           const std::optional<IndexCursor>& after,
                                           std::size_t limit) {
     // Games whose free seats were all reserved sit in the index's reserved twin until their
-    // reservations lapse; those that lapsed by now are open again, at their old place.
-    return backend_->scan_merged(index, reserved_twin(index), now, after, limit);
+    // reservations lapse; those that lapsed by now go back to their old place as this passes,
+    // a bounded number per call (so no call blocks the backend), each once.
+    const std::string twin = reserved_twin(index);
+    while (true) {
+        Backend::MergedScan scanned = backend_->scan_merged(index, twin, now, after, limit);
+        if (!scanned.lapsed_left) return std::move(scanned.entries);
+    }
 }
 
 OpenGamesPage Store::open_games_page(std::size_t limit, const Filters& filters,
@@ -439,7 +455,6 @@ OpenGamesPage Store::open_games_page(std::size_t limit, const Filters& filters,
     std::optional<IndexCursor> after;
     if (cursor) after = decode_cursor(*cursor);
     const std::string index = open_index_for(filters, *filters_config(filters));
-    const std::int64_t now = at ? *at : backend_->clock();
     OpenGamesPage page;
     if (limit == 0) return page;
     // One more match than asked tells whether another page exists. Games the index lists but
@@ -447,15 +462,16 @@ OpenGamesPage Store::open_games_page(std::size_t limit, const Filters& filters,
     // the next read twice as long, so skipping costs O(log skipped) round trips.
     bool more = false;
     std::size_t skipped = 0;
+    std::optional<std::int64_t> clock{at};  // the time the scans decide with, set by the first
     while (!more) {
         const std::size_t want =
             std::max(limit - page.games.size() + 1, std::min(2 * skipped, kMaxOpenLimit));
-        auto entries = scan_open(index, now, after, want);
+        auto entries = scan_open(index, clock, after, want);
         page.games.reserve(std::min(limit, page.games.size() + entries.size()));
         for (auto& e : entries) {
             const auto& game = e.stored.slot.game;
             if (!game || !lists_as_open(*game) || !matches(*game, filters) ||
-                game->free_seats_at(now) < min_free_seats) {
+                game->free_seats_at(*clock) < min_free_seats) {
                 ++skipped;
                 continue;
             }
@@ -464,7 +480,7 @@ OpenGamesPage Store::open_games_page(std::size_t limit, const Filters& filters,
                 break;
             }
             // One move per game (as_of by value moved each twice more).
-            as_of_in_place(page.games.emplace_back(std::move(*e.stored.slot.game)), now);
+            as_of_in_place(page.games.emplace_back(std::move(*e.stored.slot.game)), *clock);
             after = IndexCursor{e.score, e.id};
         }
         if (entries.size() < want) break;
@@ -568,10 +584,11 @@ std::optional<Reservation> Store::quick_join(const std::string& player_id, const
     constexpr std::size_t kFirstWindow = 4, kMaxWindow = 256;
     std::size_t window = kFirstWindow;
     std::optional<IndexCursor> after;  // every game up to here was refused
+    std::optional<std::int64_t> clock{at};  // the time the scans decide with, set by the first
     int conflicts = 0;
     while (true) {
-        const std::int64_t now = at ? *at : backend_->clock();
-        auto entries = scan_open(index, now, after, window);
+        auto entries = scan_open(index, clock, after, window);
+        const std::int64_t now = *clock;
         bool conflict = false;
         for (auto& e : entries) {
             const GameSlot& read = e.stored.slot;

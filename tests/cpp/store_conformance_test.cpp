@@ -1373,14 +1373,16 @@ protected:
         return out;
     }
 
-    std::vector<std::string> walk(std::size_t limit, const Filters& filters = {}) {
+    // Every game open_games_page lists, page by page (stopping past `at_most`).
+    std::vector<std::string> walk(std::size_t limit, const Filters& filters = {},
+                                  std::size_t at_most = 1'000) {
         std::vector<std::string> seen;
         std::optional<std::string> cursor;
         do {
             const OpenGamesPage page = mm_->open_games_page(limit, filters, 1, cursor);
             for (const auto& g : page.games) seen.push_back(g.id);
             cursor = page.next_cursor;
-        } while (cursor && seen.size() <= 1'000);
+        } while (cursor && seen.size() <= at_most);
         return seen;
     }
 };
@@ -1742,7 +1744,7 @@ TEST_P(Seats, AFullyReservedGameLeavesTheOpenIndexesAndComesBackAtItsPlaceWithNo
     EXPECT_EQ(walk(2), (Strings{"old", "mid", "new"}));
     EXPECT_EQ(ids(mm_->get_open_games(10, by_mode, 2)), Strings{}) << "bob still holds one";
     EXPECT_EQ(revision("mid"), rev) << "expiry writes nothing";
-    EXPECT_EQ(open_and_reserved(duel), (Sizes{2, 1}));
+    EXPECT_EQ(open_and_reserved(duel), (Sizes{3, 0})) << "the reads moved it back, record as it was";
 
     EXPECT_EQ(mm_->quick_join("dave", by_mode)->game_id, "old");
     EXPECT_EQ(mm_->quick_join("erin", by_mode)->game_id, "mid") << "the lapsed seat, in age order";
@@ -1757,6 +1759,134 @@ TEST_P(Seats, AFullyReservedGameLeavesTheOpenIndexesAndComesBackAtItsPlaceWithNo
     apply(ev(E::PlayerJoined, "old", "dave"));
     EXPECT_EQ(open_and_reserved(duel), (Sizes{1, 1})) << "full by its roster: in no index";
     EXPECT_EQ(ids(mm_->get_open_games(10, by_mode)), Strings{"mid"});
+}
+
+// Issue 16: thousands of no-show reservations lapse with no later write to their games.
+class LapsedSeats : public Seats {
+protected:
+    static constexpr int kGames = 2'000;
+    static constexpr std::int64_t kReservedAt = kT0 + 100'000;
+
+    // kGames duel games, three to a score, each with its one free seat reserved: for 1 ms more
+    // the older the game (so they lapse newest first), and for 10 minutes in every 100th.
+    // Returns the ids of the games whose reservation lapses, oldest first.
+    std::vector<std::string> make_no_shows() {
+        std::vector<std::string> lapsing;
+        for (int i = 0; i < kGames; ++i) {
+            set_now(kT0 + i / 3);
+            const std::string id = "g" + std::to_string(10'000 + i);
+            lobby_game(id, 2, {{"mode", "duel"}});
+            if (i % 100 != 0) lapsing.push_back(id);
+        }
+        set_now(kReservedAt);
+        for (int i = 0; i < kGames; ++i) {
+            const std::string id = "g" + std::to_string(10'000 + i);
+            mm_->reserve_seat(id, "p" + std::to_string(i), i % 100 == 0 ? 600'000 : kGames - i);
+        }
+        return lapsing;
+    }
+};
+
+TEST_P(LapsedSeats, ReadsPastManyLapsedReservationsAreExactAndMoveEachBackOnce) {
+    const std::string duel = filter_index("mode", "\"duel\"");
+    const Filters by_mode = {{"mode", "duel"}};
+    const std::vector<std::string> lapsing = make_no_shows();
+    const auto live = static_cast<std::int64_t>(kGames - lapsing.size());
+    ASSERT_EQ(open_and_reserved(std::string(kOpenIndex)), (Sizes{0, kGames}));
+    set_now(kReservedAt + kGames);  // every short reservation has lapsed; nothing was written
+
+    const std::vector<std::string> first10(lapsing.begin(), lapsing.begin() + 10);
+    EXPECT_EQ(ids(mm_->get_open_games(10)), first10);
+    EXPECT_EQ(open_and_reserved(std::string(kOpenIndex)),
+              (Sizes{kGames - live, live})) << "the read moved every lapse back";
+    EXPECT_EQ(open_and_reserved(duel), (Sizes{0, kGames})) << "a twin is cleaned by its own readers";
+    EXPECT_EQ(walk(7, {}, 2 * kGames), lapsing)
+        << "oldest first, nothing missing, across page cursors";
+    EXPECT_EQ(walk(7, by_mode, 2 * kGames), lapsing);
+    EXPECT_EQ(open_and_reserved(duel), (Sizes{kGames - live, live}));
+    EXPECT_EQ(mm_->get_game(lapsing[5])->reservations.size(), 0u);
+
+    // Writes after the moves leave the game exactly where its record puts it, in every index.
+    EXPECT_EQ(mm_->quick_join("late", by_mode)->game_id, lapsing[0]);
+    EXPECT_EQ(open_and_reserved(std::string(kOpenIndex)), (Sizes{kGames - live - 1, live + 1}));
+    EXPECT_EQ(open_and_reserved(duel), (Sizes{kGames - live - 1, live + 1}));
+    ASSERT_EQ(apply(ev(E::PlayerJoined, lapsing[1], "zed")).status, A::Applied);
+    EXPECT_EQ(open_and_reserved(std::string(kOpenIndex)), (Sizes{kGames - live - 2, live + 1}))
+        << "full by its roster: in no index";
+    EXPECT_EQ(open_and_reserved(duel), (Sizes{kGames - live - 2, live + 1}));
+    EXPECT_EQ(walk(50, by_mode, 2 * kGames),
+              std::vector<std::string>(lapsing.begin() + 2, lapsing.end()));
+}
+
+TEST_P(LapsedSeats, AWriteToAGameMovedBackInOneIndexOnlyLeavesBoth) {
+    const std::string duel = filter_index("mode", "\"duel\"");
+    const std::vector<std::string> lapsing = make_no_shows();
+    const auto live = static_cast<std::int64_t>(kGames - lapsing.size());
+    set_now(kReservedAt + kGames);
+    ASSERT_EQ(open_ids(3), (std::vector<std::string>(lapsing.begin(), lapsing.begin() + 3)));
+    ASSERT_EQ(open_and_reserved(duel), (Sizes{0, kGames})) << "in open, still in reserved:mode=duel";
+
+    ASSERT_EQ(apply(ev(E::PlayerJoined, lapsing[0], "zed")).status, A::Applied);
+    EXPECT_EQ(open_and_reserved(std::string(kOpenIndex)), (Sizes{kGames - live - 1, live}));
+    EXPECT_EQ(open_and_reserved(duel), (Sizes{0, kGames - 1}));
+    EXPECT_EQ(ids(mm_->get_open_games(2, {{"mode", "duel"}})),
+              (std::vector<std::string>{lapsing[1], lapsing[2]}));
+}
+
+TEST_P(LapsedSeats, OneScanCallMovesABoundedNumberOfLapsedEntries) {
+    const std::vector<std::string> lapsing = make_no_shows();
+    const std::string open(kOpenIndex);
+    const std::string twin = reserved_twin(open);
+    std::optional<std::int64_t> now = kReservedAt + kGames;
+    const auto moves = static_cast<std::int64_t>(Backend::kLapsedMovesPerScan);
+    ASSERT_GT(static_cast<std::int64_t>(lapsing.size()), moves);
+
+    Backend::MergedScan first = store_->backend()->scan_merged(open, twin, now, std::nullopt, 10);
+    EXPECT_TRUE(first.lapsed_left);
+    EXPECT_TRUE(first.entries.empty()) << "no page until every lapse is back: it could be first";
+    EXPECT_EQ(now, kReservedAt + kGames) << "an explicit time is the one used";
+    EXPECT_EQ(open_and_reserved(open), (Sizes{moves, kGames - moves}));
+
+    int calls = 1;
+    Backend::MergedScan last;
+    do {
+        last = store_->backend()->scan_merged(open, twin, now, std::nullopt, 10);
+        ++calls;
+    } while (last.lapsed_left && calls < kGames);
+    EXPECT_EQ(calls, static_cast<int>(lapsing.size() / Backend::kLapsedMovesPerScan) + 1);
+    std::vector<std::string> got;
+    for (const auto& e : last.entries) got.push_back(e.id);
+    EXPECT_EQ(got, (std::vector<std::string>(lapsing.begin(), lapsing.begin() + 10)));
+    EXPECT_EQ(last.entries.at(0).score, last.entries.at(0).stored.slot.score)
+        << "back at its record's score";
+}
+
+TEST_P(Seats, AWriteThatKeepsAMovedGamesReservationsPutsItBackInItsTwin) {
+    const std::string open(kOpenIndex);
+    lobby_game("g1", 2, {});
+    mm_->reserve_seat("g1", "bob", 1'000);
+    ASSERT_EQ(open_and_reserved(open), (Sizes{0, 1}));
+    // A reader whose clock is ahead (an explicit time) moves the entry before bob's seat lapses.
+    std::optional<std::int64_t> ahead = kT0 + 5'000;
+    store_->backend()->scan_merged(open, reserved_twin(open), ahead, std::nullopt, 10);
+    ASSERT_EQ(open_and_reserved(open), (Sizes{1, 0}));
+    EXPECT_TRUE(open_ids().empty()) << "bob's seat is still his at the matchmaker's time";
+
+    set_now(kT0 + 10);  // a heartbeat rescores the record; its reservations and twin entry stay
+    ASSERT_EQ(apply(ev(E::Heartbeat, "g1")).status, A::Applied);
+    EXPECT_EQ(open_and_reserved(open), (Sizes{0, 1}));
+    set_now(kT0 + 1'000);
+    EXPECT_EQ(open_ids(), std::vector<std::string>{"g1"});
+}
+
+TEST_P(Seats, AScanWithNoTimeUsesTheBackendsClockAndSaysWhich) {
+    const std::string open(kOpenIndex);
+    std::optional<std::int64_t> now;
+    const std::int64_t before = now_ms();
+    store_->backend()->scan_merged(open, reserved_twin(open), now, std::nullopt, 10);
+    ASSERT_TRUE(now);
+    EXPECT_GE(*now, before - 5);
+    EXPECT_LE(*now, now_ms() + 5);
 }
 
 TEST_P(Seats, RefusalsLeaveTheIndexesAsTheyWere) {
@@ -1819,6 +1949,7 @@ std::string param_name(const ::testing::TestParamInfo<StoreParam>& info) {
 INSTANTIATE_TEST_SUITE_P(Stores, StoreConformance, ::testing::ValuesIn(store_params()),
                          param_name);
 INSTANTIATE_TEST_SUITE_P(Stores, Seats, ::testing::ValuesIn(store_params()), param_name);
+INSTANTIATE_TEST_SUITE_P(Stores, LapsedSeats, ::testing::ValuesIn(store_params()), param_name);
 INSTANTIATE_TEST_SUITE_P(Stores, StoreTransitions, ::testing::ValuesIn(store_params()),
                          param_name);
 

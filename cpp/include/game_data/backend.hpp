@@ -153,14 +153,24 @@ public:
     virtual std::vector<IndexedGame> scan(std::string_view index, std::int64_t max_score_exclusive,
                                           const std::optional<IndexCursor>& after,
                                           std::size_t limit) = 0;
-    // As scan() with no score bound, merged with the entries of sorted set `lapsed` scored at
-    // most `lapsed_until` there: each of those is placed (and returned) with the score of its
-    // record (slot.score) instead, and left out when it has no record. One snapshot. Every entry
-    // of `lapsed` scored at most `lapsed_until` is read on each call.
-    virtual std::vector<IndexedGame> scan_merged(std::string_view index, std::string_view lapsed,
-                                                 std::int64_t lapsed_until,
-                                                 const std::optional<IndexCursor>& after,
-                                                 std::size_t limit) = 0;
+    // As scan() with no score bound, over sorted set `index` once the entries of `lapsed` (its
+    // reserved twin) scored at most `now` have been moved back into it, each at the score of its
+    // record (slot.score; an entry with no record keeps its own). Readers clean the twin as they
+    // pass, so no read reads every lapse: one call moves at most kLapsedMovesPerScan entries
+    // (ZREM there, ZADD here) and, if more were due, returns no entries and `lapsed_left`; the
+    // caller calls again with the same `now` (each lapse is moved once). Otherwise the entries
+    // are returned from one snapshot that includes the moves. The record is not rewritten.
+    // One clock: when `now` is empty on entry the backend uses its own (Redis: TIME, in the
+    // script; memory: now_ms()) and sets `now` to that time, which the caller then decides free
+    // seats and reservations with; when set (an explicit time, for tests), that is used.
+    static constexpr std::size_t kLapsedMovesPerScan = 256;
+    struct MergedScan {
+        std::vector<IndexedGame> entries;
+        bool lapsed_left = false;  // more lapsed entries were due: call again, same `now`
+    };
+    virtual MergedScan scan_merged(std::string_view index, std::string_view lapsed,
+                                   std::optional<std::int64_t>& now,
+                                   const std::optional<IndexCursor>& after, std::size_t limit) = 0;
     // Number of entries of each sorted set, in order.
     virtual std::vector<std::int64_t> sizes(std::span<const std::string> indexes) = 0;
     virtual std::shared_ptr<StreamTransport> streams() = 0;

@@ -78,10 +78,12 @@ ApplyResult apply_to_slot(GameSlot& slot, const Event& event, std::int64_t now_m
 // each filter key whose metadata value is a string, integer or boolean, "open:<key>=<JSON
 // value>", at its set score. A game whose free seats are all reserved is in the reserved twins
 // of those indexes instead ("reserved", "reserved:<key>=<JSON value>"), scored by the time
-// its reservations leave a seat free (reopens_at): expiry needs no write, so readers of an
-// open index also take the twin's entries scored at or before now, placed by their set score.
-// A function of the record alone (not of the clock), so what was stored can be recomputed.
-// Backends store exactly these.
+// its reservations leave a seat free (reopens_at): expiry needs no write to the record; a
+// reader of an open index moves the twin's entries scored at or before its time back into the
+// index at their set score (Backend::scan_merged). A function of the record alone (not of the
+// clock), so what was stored can be recomputed: backends store exactly these, except that a
+// twin's entry may since have been moved so to its open index; a write therefore takes a twin
+// entry it recomputes as being in either of the two (Store's diff_entries).
 inline constexpr std::string_view kOpenIndex = "open";
 inline constexpr std::string_view kReservedIndex = "reserved";
 using IndexEntries = std::vector<std::pair<std::string, std::int64_t>>;
@@ -94,6 +96,8 @@ void index_entries(const Game& game, std::int64_t score, std::span<const std::st
 std::string filter_index(std::string_view key, std::string_view encoded_value);
 // The reserved twin of an open index ("open..." -> "reserved...").
 std::string reserved_twin(std::string_view open_index);
+// The open index of a reserved twin ("reserved..." -> "open..."); nullopt for any other set.
+std::optional<std::string> open_index_of_twin(std::string_view index);
 // The JSON text the metadata value of `key` is indexed under (FilterValue::json); nullopt if
 // absent or not a value a filter can match.
 std::optional<std::string> filter_value(const Metadata& metadata, std::string_view key);

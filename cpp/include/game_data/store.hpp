@@ -217,8 +217,9 @@ private:
     // The index to scan for `filters` (validated) and the filters left to check per game.
     std::string open_index_for(const Filters& filters, const NamespaceConfig& config);
     // Up to `limit` games of open index `index` after `after`, with those of its reserved twin
-    // whose reservations lapsed by now, oldest first.
-    std::vector<IndexedGame> scan_open(const std::string& index, std::int64_t now,
+    // whose reservations lapsed by `now`, oldest first; `now` as Backend::scan_merged (empty:
+    // the backend's clock, set to the time used).
+    std::vector<IndexedGame> scan_open(const std::string& index, std::optional<std::int64_t>& now,
                                        const std::optional<IndexCursor>& after, std::size_t limit);
     // Reads one game, lets `decide` change its slot at the time read (true: write it; it may
     // claim the player's seat), commits with its guards; repeats on conflict. Returns the

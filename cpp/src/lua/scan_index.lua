@@ -1,12 +1,16 @@
--- Read only. Entries of one sorted set in (score, id) order, each with its game record, in one
--- consistent snapshot; optionally merged with the entries of a second sorted set scored at
--- most a bound there, each placed by its record's score (Backend::scan_merged).
--- KEYS[1] the sorted set; KEYS[2] (optional) the second sorted set
--- ARGV[1] max score (exclusive), ARGV[2] limit (> 0), ARGV[3] game key prefix (the set's own
--- prefix and hash tag), ARGV[4] cursor score ('' = from the start), ARGV[5] cursor id: only
--- entries after (cursor score, cursor id) are returned. With KEYS[2]: ARGV[6] its bound
--- (inclusive), ARGV[7] the record's score field.
--- Returns a flat list: id, score, record (HGETALL array, empty when there is none), ...
+-- Entries of one sorted set in (score, id) order, each with its game record, in one consistent
+-- snapshot. With a second sorted set (the first's reserved twin, Backend::scan_merged), first
+-- moves that set's entries scored at most now back into the first, each at its record's score
+-- (an entry with no record keeps its own): at most ARGV[8] of them per call, so no call blocks
+-- long; when more were due it returns no entries and lapsed_left = 1, and the caller calls again.
+-- The records are not written.
+-- KEYS[1] the sorted set; KEYS[2] (optional) the twin
+-- ARGV[1] max score (exclusive), ARGV[2] limit, ARGV[3] game key prefix (the set's own prefix
+-- and hash tag), ARGV[4] cursor score ('' = from the start), ARGV[5] cursor id: only entries
+-- after (cursor score, cursor id) are returned. With KEYS[2]: ARGV[6] now in ms ('' = this
+-- server's TIME), ARGV[7] the record's score field, ARGV[8] the most entries to move.
+-- Returns a flat list: now (the time used; 0 without KEYS[2]), lapsed_left (0 or 1), then id,
+-- score, record (HGETALL array, empty when there is none), ...
 -- A cursor is resumed in O(log n): by the rank of its id when that is still there at its
 -- score, else by a binary search among the members of its score.
 local max = tonumber(ARGV[1])
@@ -27,11 +31,6 @@ local function bytes_less(a, b)
   return #a < #b
 end
 
-local function after_cursor(score, id)
-  if not has_cursor or score > cursor_score then return true end
-  return score == cursor_score and bytes_less(cursor_id, id)
-end
-
 -- The rank of the first member of KEYS[1] after the cursor.
 local function start_rank()
   if not has_cursor then return 0 end
@@ -46,43 +45,34 @@ local function start_rank()
   return lo
 end
 
-local main = {}
+local now = 0
+if KEYS[2] then
+  local bound = ARGV[6]
+  if bound == '' then
+    local t = redis.call('TIME')
+    bound = string.format('%d', tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000))
+  end
+  now = tonumber(bound)
+  local moves = tonumber(ARGV[8])
+  local due = redis.call('ZRANGE', KEYS[2], '-inf', bound, 'BYSCORE', 'LIMIT', 0, moves + 1, 'WITHSCORES')
+  for i = 1, math.min(#due, 2 * moves), 2 do
+    local id = due[i]
+    local score = redis.call('HGET', prefix .. id, ARGV[7]) or due[i + 1]
+    redis.call('ZREM', KEYS[2], id)
+    redis.call('ZADD', KEYS[1], score, id)
+  end
+  if #due > 2 * moves then return {now, 1} end
+end
+
+local out = {now, 0}
+if limit < 1 then return out end
 local first = start_rank()
 local page = redis.call('ZRANGE', KEYS[1], first, first + limit - 1, 'WITHSCORES')
 for i = 1, #page, 2 do
   local score = tonumber(page[i + 1])
   if score >= max then break end
-  main[#main + 1] = {page[i], page[i + 1], score}
-end
-
-local extra = {}
-if KEYS[2] then
-  for _, id in ipairs(redis.call('ZRANGE', KEYS[2], '-inf', ARGV[6], 'BYSCORE')) do
-    local text = redis.call('HGET', prefix .. id, ARGV[7])
-    local score = text and tonumber(text)
-    if score and score < max and after_cursor(score, id) then extra[#extra + 1] = {id, text, score} end
-  end
-  table.sort(extra, function(a, b)
-    if a[3] ~= b[3] then return a[3] < b[3] end
-    return bytes_less(a[1], b[1])
-  end)
-end
-
-local out = {}
-local m, e = 1, 1
-while #out / 3 < limit and (main[m] or extra[e]) do
-  local pick
-  if not extra[e] then
-    pick, m = main[m], m + 1
-  elseif not main[m] then
-    pick, e = extra[e], e + 1
-  elseif extra[e][3] < main[m][3] or (extra[e][3] == main[m][3] and bytes_less(extra[e][1], main[m][1])) then
-    pick, e = extra[e], e + 1
-  else
-    pick, m = main[m], m + 1
-  end
-  out[#out + 1] = pick[1]
-  out[#out + 1] = pick[2]
-  out[#out + 1] = redis.call('HGETALL', prefix .. pick[1])
+  out[#out + 1] = page[i]
+  out[#out + 1] = page[i + 1]
+  out[#out + 1] = redis.call('HGETALL', prefix .. page[i])
 end
 return out

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <deque>
 #include <functional>
+#include <limits>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -221,6 +222,12 @@ public:
                                   const std::optional<IndexCursor>& after,
                                   std::size_t limit) override {
         std::lock_guard lock(mutex_);
+        return scan_locked(index, max_score_exclusive, after, limit);
+    }
+
+    std::vector<IndexedGame> scan_locked(std::string_view index, std::int64_t max_score_exclusive,
+                                         const std::optional<IndexCursor>& after,
+                                         std::size_t limit) const {
         std::vector<IndexedGame> out;
         auto set = sets_.find(index);
         if (set == sets_.end()) return out;
@@ -234,48 +241,35 @@ public:
         return out;
     }
 
-    std::vector<IndexedGame> scan_merged(std::string_view index, std::string_view lapsed,
-                                         std::int64_t lapsed_until,
-                                         const std::optional<IndexCursor>& after,
-                                         std::size_t limit) override {
+    MergedScan scan_merged(std::string_view index, std::string_view lapsed,
+                           std::optional<std::int64_t>& now, const std::optional<IndexCursor>& after,
+                           std::size_t limit) override {
         std::lock_guard lock(mutex_);
-        using Key = std::pair<std::int64_t, std::string_view>;  // (score, id), as sets order them
-        struct Lapsed {
-            Key key;  // by its record's score
-            const Record* record;
-        };
-        std::vector<Lapsed> extra;  // lapsed entries after the cursor
-        if (auto set = sets_.find(lapsed); set != sets_.end()) {
-            const std::optional<Key> cursor =
-                after ? std::optional<Key>(Key{after->score, after->id}) : std::nullopt;
-            for (const auto& [entry, record] : set->second.by_score) {
-                if (entry.first > lapsed_until) break;
-                if (record == nullptr) continue;
-                Key key{record->slot.score, entry.second};
-                if (!cursor || key > *cursor) extra.push_back(Lapsed{key, record});
-            }
-            std::sort(extra.begin(), extra.end(),
-                      [](const Lapsed& a, const Lapsed& b) { return a.key < b.key; });
-        }
-        std::vector<IndexedGame> out;
-        auto next_extra = extra.begin();
-        auto take_extra = [&] {
-            append_locked(out, next_extra->key.first, next_extra->key.second, next_extra->record);
-            ++next_extra;
-        };
-        if (auto set = sets_.find(index); set != sets_.end()) {
-            const auto& members = set->second.by_score;
-            out.reserve(std::min(limit, members.size() + extra.size()));
-            auto it = after ? members.upper_bound({after->score, after->id}) : members.begin();
-            for (; it != members.end() && out.size() < limit; ++it) {
-                const Key key{it->first.first, it->first.second};
-                while (next_extra != extra.end() && next_extra->key < key && out.size() < limit) {
-                    take_extra();
+        if (!now) now = now_ms();
+        MergedScan out;
+        if (auto twin = sets_.find(lapsed); twin != sets_.end()) {
+            // The twin's entries due by now go back into the index at their record's score,
+            // oldest lapse first, a bounded number per call (as a Redis script moves them).
+            auto& due = twin->second.by_score;
+            std::vector<std::string> leave;
+            std::vector<std::pair<std::string, std::int64_t>> enter;
+            for (std::size_t moved = 0; !due.empty() && due.begin()->first.first <= *now; ++moved) {
+                if (moved == kLapsedMovesPerScan) {
+                    out.lapsed_left = true;
+                    return out;
                 }
-                if (out.size() < limit) append_locked(out, key.first, key.second, it->second);
+                const auto [entry, record] = *due.begin();
+                leave.assign(1, std::string(lapsed));
+                enter.assign(1, {std::string(index), record ? record->slot.score : entry.first});
+                if (record != nullptr) {
+                    Record& r = games_.find(entry.second)->second;
+                    move_indexes_locked(entry.second, &r, r.sets, leave, enter);
+                } else {
+                    move_indexes_locked(entry.second, nullptr, orphans_[entry.second], leave, enter);
+                }
             }
         }
-        while (next_extra != extra.end() && out.size() < limit) take_extra();
+        out.entries = scan_locked(index, std::numeric_limits<std::int64_t>::max(), after, limit);
         return out;
     }
 

@@ -407,22 +407,23 @@ public:
     std::vector<IndexedGame> scan(std::string_view index, std::int64_t max_score_exclusive,
                                   const std::optional<IndexCursor>& after,
                                   std::size_t limit) override {
-        return run_scan(index, max_score_exclusive, after, limit, {}, 0);
+        std::optional<std::int64_t> no_clock;
+        return run_scan(index, max_score_exclusive, after, limit, {}, no_clock).entries;
     }
 
-    std::vector<IndexedGame> scan_merged(std::string_view index, std::string_view lapsed,
-                                         std::int64_t lapsed_until,
-                                         const std::optional<IndexCursor>& after,
-                                         std::size_t limit) override {
-        return run_scan(index, std::numeric_limits<std::int64_t>::max(), after, limit, lapsed,
-                        lapsed_until);
+    MergedScan scan_merged(std::string_view index, std::string_view lapsed,
+                           std::optional<std::int64_t>& now, const std::optional<IndexCursor>& after,
+                           std::size_t limit) override {
+        return run_scan(index, std::numeric_limits<std::int64_t>::max(), after, limit, lapsed, now);
     }
 
-    // scan_index.lua: `lapsed` empty for a plain scan.
-    std::vector<IndexedGame> run_scan(std::string_view index, std::int64_t max_score_exclusive,
-                                      const std::optional<IndexCursor>& after, std::size_t limit,
-                                      std::string_view lapsed, std::int64_t lapsed_until) {
-        if (limit == 0) return {};
+    // scan_index.lua: `lapsed` empty for a plain scan. The script may move lapsed entries, which
+    // is safe to repeat, so a call is retried once on a fresh connection as reads are.
+    MergedScan run_scan(std::string_view index, std::int64_t max_score_exclusive,
+                        const std::optional<IndexCursor>& after, std::size_t limit,
+                        std::string_view lapsed, std::optional<std::int64_t>& now) {
+        MergedScan out;
+        if (limit == 0 && lapsed.empty()) return out;
         limit = std::min<std::size_t>(limit, 100'000);
         Args keys = {prefix_ + std::string(index)};
         Args args = {std::to_string(max_score_exclusive), std::to_string(limit), game_prefix_,
@@ -430,23 +431,26 @@ public:
                      after ? after->id : std::string()};
         if (!lapsed.empty()) {
             keys.push_back(prefix_ + std::string(lapsed));
-            args.push_back(std::to_string(lapsed_until));
+            args.push_back(now ? std::to_string(*now) : std::string());
             args.emplace_back(field::kScore);
+            args.push_back(std::to_string(kLapsedMovesPerScan));
         }
         ReplyPtr r = read_only([&](Connection& c) { return eval(c, scan_, keys, args); });
         check(*r, "scan_index");
-        if (r->type != REDIS_REPLY_ARRAY || r->elements % 3 != 0) {
+        if (r->type != REDIS_REPLY_ARRAY || r->elements < 2 || r->elements % 3 != 2 ||
+            r->element[0]->type != REDIS_REPLY_INTEGER || r->element[1]->type != REDIS_REPLY_INTEGER) {
             throw ReplyError("unexpected reply to scan_index");
         }
-        std::vector<IndexedGame> out;
-        out.reserve(r->elements / 3);
-        for (std::size_t i = 0; i < r->elements; i += 3) {
+        if (!lapsed.empty()) now = r->element[0]->integer;
+        out.lapsed_left = r->element[1]->integer != 0;
+        out.entries.reserve(r->elements / 3);
+        for (std::size_t i = 2; i < r->elements; i += 3) {
             IndexedGame g;
             g.id = str(*r->element[i]);
             g.score = to_int(str(*r->element[i + 1]), "score");
             const redisReply& rec = *r->element[i + 2];
             if (rec.type == REDIS_REPLY_ARRAY && rec.elements > 0) g.stored = decode_record(rec);
-            out.push_back(std::move(g));
+            out.entries.push_back(std::move(g));
         }
         return out;
     }
