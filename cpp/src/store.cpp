@@ -811,6 +811,11 @@ std::vector<Game> Store::reap(Now at, const MaxAges& ages, std::size_t batch) {
                 writes.reserve(entries.size());
                 for (const auto& e : entries) {
                     const auto& game = e.stored.slot.game;
+                    if (!e.stored.refused.empty()) {
+                        logger()->error("reap: game '{}': {}: {}; skipped (run audit)", e.id,
+                                        reasons::kStorageRefused, e.stored.refused);
+                        continue;
+                    }
                     if (!game) {
                         // A set entry without a record (damage, or a lost write after a
                         // failover): nothing to tell a game server; the entry is removed.

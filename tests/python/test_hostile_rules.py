@@ -217,3 +217,31 @@ def test_one_corrupted_game_does_not_stop_a_batch_or_a_consumer(redis_server, gd
     assert "storage refused the write" in dead[0][1][b"error"].decode()
     assert mm.get_game("g2").state is GameState.CREATOR_JOINED
     assert consumer.poll(count=10, block_ms=0) == [], "acknowledged, not redelivered"
+
+
+def test_a_corrupted_record_hides_only_its_own_game_from_open_queries(redis_server, gd_namespace):
+    mm = game_data.connect(redis_server.url, namespace=gd_namespace, filter_keys=("mode",))
+    for gid in ("g1", "g2"):
+        mm.create_game(creator_id="alice", capacity=2, server_id="gs-1", game_id=gid,
+                       metadata={"mode": "duel"})
+        mm.apply(Event(type="creator_joined", game_id=gid, server_id="gs-1", player_id="alice"))
+    corrupt(redis_server, f"{gd_namespace}:{{0}}:game:g1")
+    assert [g.id for g in mm.get_open_games(10)] == ["g2"]
+    assert mm.quick_join("bob", filters={"mode": "duel"}).game_id == "g2"
+    with pytest.raises(game_data.GameDataError, match="storage refused the write"):
+        mm.get_game("g1")
+
+
+def test_a_corrupted_open_index_refuses_the_read_and_writes_nothing(redis_server, gd_namespace):
+    mm = game_data.connect(redis_server.url, namespace=gd_namespace)
+    lobby_game(mm, "g1")
+    seat = mm.reserve_seat("g1", "bob", ttl_ms=1)  # the last seat: g1 moves to the reserved twin
+    r = redis.Redis(host=redis_server.host, port=redis_server.port)
+    twin = f"{gd_namespace}:{{0}}:reserved"
+    assert r.zscore(twin, "g1") is not None
+    corrupt(redis_server, f"{gd_namespace}:{{0}}:open")
+    while mm.now() <= seat.expires_at:  # Redis's clock past the reservation: its entry is due
+        pass
+    with pytest.raises(game_data.GameDataError, match="not a sorted set"):
+        mm.get_open_games(10)
+    assert r.zscore(twin, "g1") is not None, "the twin entry was not moved into nowhere"

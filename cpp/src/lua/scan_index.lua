@@ -45,6 +45,14 @@ local function start_rank()
   return lo
 end
 
+-- Every guard before the first write: a set of another type refuses the call, writing nothing.
+for _, key in ipairs(KEYS) do
+  local t = redis.call('TYPE', key).ok
+  if t ~= 'none' and t ~= 'zset' then
+    return redis.error_reply('WRONGTYPE ' .. key .. ' holds a ' .. t .. ', not a sorted set')
+  end
+end
+
 local now = 0
 if KEYS[2] then
   local bound = ARGV[6]
@@ -57,7 +65,8 @@ if KEYS[2] then
   local due = redis.call('ZRANGE', KEYS[2], '-inf', bound, 'BYSCORE', 'LIMIT', 0, moves + 1, 'WITHSCORES')
   for i = 1, math.min(#due, 2 * moves), 2 do
     local id = due[i]
-    local score = redis.call('HGET', prefix .. id, ARGV[7]) or due[i + 1]
+    local score = redis.pcall('HGET', prefix .. id, ARGV[7])  -- a record of another type: none
+    if type(score) ~= 'string' then score = due[i + 1] end
     redis.call('ZREM', KEYS[2], id)
     redis.call('ZADD', KEYS[1], score, id)
   end
@@ -73,6 +82,8 @@ for i = 1, #page, 2 do
   if score >= max then break end
   out[#out + 1] = page[i]
   out[#out + 1] = page[i + 1]
-  out[#out + 1] = redis.call('HGETALL', prefix .. page[i])
+  local record = redis.pcall('HGETALL', prefix .. page[i])
+  if record.err then record = 'WRONGTYPE' end  -- this game is refused, not the whole read
+  out[#out + 1] = record
 end
 return out

@@ -450,6 +450,9 @@ public:
             g.score = to_int(str(*r->element[i + 1]), "score");
             const redisReply& rec = *r->element[i + 2];
             if (rec.type == REDIS_REPLY_ARRAY && rec.elements > 0) g.stored = decode_record(rec);
+            if (rec.type == REDIS_REPLY_STRING) {  // the record key holds another type
+                g.stored.refused = "key '" + game_prefix_ + g.id + "' holds another type than the game needs there";
+            }
             out.entries.push_back(std::move(g));
         }
         return out;
