@@ -393,7 +393,8 @@ std::vector<std::string> seats_let_go(const std::map<std::string, std::int64_t>&
                                       const Game* after, std::int64_t now_ms) {
     std::vector<std::string> out;
     for (const auto& [player, expires_at] : before) {
-        if (expires_at <= now_ms) continue;  // lapsed: its seat lapsed with it
+        // A lapsed one too: its seat may still be live by a later reader's clock (the seat is
+        // let go only where it names this game, so releasing it is never wrong).
         if (after != nullptr) {
             auto it = after->reservations.find(player);
             if (it != after->reservations.end() && it->second > now_ms) continue;

@@ -490,6 +490,12 @@ OpenGamesPage Store::open_games_page(std::size_t limit, const Filters& filters,
     return page;
 }
 
+bool Store::held_seat_matches(const Reservation& held, const Filters& filters) {
+    if (filters.empty()) return true;
+    const auto stored = backend_->read(std::span(&held.game_id, 1));
+    return stored[0].slot.game && matches(*stored[0].slot.game, filters);
+}
+
 std::shared_ptr<const NamespaceConfig> Store::filters_config(const Filters& filters) {
     auto cfg = config();
     for (const auto& [key, value] : filters) {
@@ -607,9 +613,18 @@ std::optional<Reservation> Store::quick_join(const std::string& player_id, const
                 metrics_->add(labelled(metric::kReservationsTotal, {{"outcome", kQuickJoined}}));
                 return Reservation{e.id, player_id, now + ttl_ms};
             }
-            if (committed && w.seat_held) {  // a retried call: the seat the player holds
-                metrics_->add(labelled(metric::kReservationsTotal, {{"outcome", kQuickJoined}}));
-                return *w.seat_held;
+            if (committed && w.seat_held) {
+                // A retried call gets the seat the player holds; another search while holding
+                // a seat that does not match is refused (cancel it first).
+                if (held_seat_matches(*w.seat_held, filters)) {
+                    metrics_->add(labelled(metric::kReservationsTotal, {{"outcome", kQuickJoined}}));
+                    return *w.seat_held;
+                }
+                metrics_->add(labelled(metric::kReservationsTotal,
+                                       {{"outcome", to_string(SeatRefusal::ReservedElsewhere)}}));
+                throw SeatUnavailable(std::string(to_string(SeatRefusal::ReservedElsewhere)),
+                                      "quick_join: '" + player_id + "' holds a seat in game '" +
+                                          w.seat_held->game_id + "', which does not match; cancel it first");
             }
             if (committed && !w.refused.empty()) throw refused_error("quick_join", w);
             // Another client wrote the game in between (it may still have a seat), or the
@@ -630,6 +645,15 @@ std::optional<Reservation> Store::quick_join(const std::string& player_id, const
         if (conflict) continue;
         if (entries.size() < window) break;
         window = std::min(2 * window, kMaxWindow);
+    }
+    if (exclusive) {
+        // No game to try: the player may still hold a seat (a retry after the only open one
+        // filled), which is the answer then. One more read, on this path only.
+        const std::optional<Reservation> held = backend_->seat(player_id);
+        if (held && held->expires_at > clock.value_or(0) && held_seat_matches(*held, filters)) {
+            metrics_->add(labelled(metric::kReservationsTotal, {{"outcome", kQuickJoined}}));
+            return held;
+        }
     }
     metrics_->add(labelled(metric::kReservationsTotal, {{"outcome", kNoGame}}));
     return std::nullopt;

@@ -226,6 +226,15 @@ class SeatLedger:
             del self.held[game_id]
         return entry
 
+    def held_by(self, player: str, now: int) -> Optional[tuple[str, int, str]]:
+        """The live reservation `player` holds (game, expires_at, kind), if any: one at most,
+        as the matchmaker keeps one seat per player and namespace."""
+        for gid, mine in self.held.items():
+            entry = mine.get(player)
+            if entry is not None and entry[0] > now:
+                return gid, entry[0], entry[1]
+        return None
+
     def forget(self, game_id: str) -> None:
         self.held.pop(game_id, None)
 
@@ -614,7 +623,7 @@ class _Simulation:
             "cancelled by the player", "no-shows", "no-shows expired, seat freed",
             "no-shows reaped with the game", "bounced off dead servers",
             "stale listing: full", "stale listing: not open",
-            "quick_join found no game", "refusals probed"), 0)
+            "quick_join found no game", "refusals probed", "held seat handed back"), 0)
         # The reaped feed, checked per wave.
         self.feed_errors: list[str] = []
         self.reaped_feed = dict.fromkeys(("delivered", "redelivered after a crash",
@@ -784,6 +793,7 @@ class _Simulation:
     def seat_player(self, player: str, filters: dict[str, str], actors: dict[str, _GameActor],
                     listings: dict[Any, list[Any]]) -> None:
         rng, opts = self.match_rng, self.opts
+        self.let_go_of_held_seat(player)
         roll = rng.random()
         kind = ("no_show" if roll < opts.no_show_rate
                 else "cancel" if roll < opts.no_show_rate + opts.cancel_rate else "join")
@@ -820,6 +830,29 @@ class _Simulation:
             self.ledger.reserve(gid, player, reservation.expires_at, "bounced")
             self.seats["bounced off dead servers"] += 1
             self.idle_players.append(player)  # they try again; their hold stays until it expires
+
+    def let_go_of_held_seat(self, player: str) -> None:
+        """A player back from a dead server still holds that seat: one seat per player, so a
+        quick_join (as a retry would, here with no filters) must hand back exactly that one;
+        then they cancel it to look for another game."""
+        held = self.ledger.held_by(player, self.mm.now())
+        if held is None:
+            return
+        gid, expires_at, kind = held
+        r = self.mm.quick_join(player, ttl_ms=self.opts.reservation_ttl_ms)  # any game matches
+        # The held seat comes back; when quick_join's search lands on that same game, the seat
+        # is refreshed (a later expiry), as reserve_seat refreshes a seat the player holds.
+        if r is None or r.game_id != gid or r.expires_at < expires_at:
+            # It may have lapsed between the look and the call: then any answer is right.
+            if self.mm.now() < expires_at:
+                self.refusals.append(f"quick_join({player}) while holding a seat in {gid} until "
+                                     f"{expires_at} gave {r}; expected that seat")
+        if r is not None:
+            self.ledger.reserve(r.game_id, player, r.expires_at, kind)
+            gid = r.game_id
+        self.seats["held seat handed back"] += 1
+        self.mm.cancel_reservation(gid, player)
+        self.ledger.drop(gid, player)
 
     def check_granted(self, r: Any, player: str, filters: dict[str, str], ttl: int, t0: int, t1: int,
                       actors: dict[str, _GameActor], how: str) -> bool:
@@ -893,7 +926,11 @@ class _Simulation:
         mm = self.mm
         t0 = mm.now()
         oldest = mm.get_open_games(1, filters=filters)
-        r = mm.quick_join(player, filters=filters, ttl_ms=ttl)
+        try:
+            r = mm.quick_join(player, filters=filters, ttl_ms=ttl)
+        except SeatUnavailableError as err:  # this player holds no seat (let go of it before)
+            self.refusals.append(f"quick_join({player}, {filters}) refused {err.reason!r}: {err}")
+            return None
         t1 = mm.now()
         want = oldest[0].id if oldest else None
         got = r.game_id if r is not None else None

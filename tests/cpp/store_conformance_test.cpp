@@ -1643,7 +1643,11 @@ TEST_P(Seats, ARetriedQuickJoinReturnsTheSeatAlreadyHeld) {
     ASSERT_TRUE(retry);
     EXPECT_EQ(*retry, *first) << "the seat held, not one in game b";
     EXPECT_TRUE(mm_->get_game("b")->reservations.empty());
-    EXPECT_EQ(mm_->quick_join("bob")->game_id, "a") << "whatever the filters";
+    EXPECT_EQ(mm_->quick_join("bob")->game_id, "a") << "no filters: a matches";
+    lobby_game("ffa", 3, {{"mode", "ffa"}});
+    EXPECT_EQ(reason_of([&] { mm_->quick_join("bob", {{"mode", "ffa"}}); }), "reserved elsewhere")
+        << "a seat that does not match the search";
+    EXPECT_TRUE(mm_->get_game("ffa")->reservations.empty());
     EXPECT_EQ(reason_of([&] { mm_->reserve_seat("b", "bob"); }), "reserved elsewhere");
     EXPECT_TRUE(mm_->get_game("b")->reservations.empty());
     EXPECT_EQ(mm_->reserve_seat("a", "bob", 1'000).expires_at, kT0 + 3 + 1'000) << "a refresh";
@@ -1659,7 +1663,33 @@ TEST_P(Seats, ARetriedQuickJoinReturnsTheSeatAlreadyHeld) {
     lobby_game("c", 3, {});
     EXPECT_EQ(mm_->reserve_seat("c", "bob").game_id, "c") << "a's lapsed";
     ASSERT_EQ(apply(ev(E::GameEnded, "c")).status, A::Applied);
+    ASSERT_EQ(apply(ev(E::GameStarted, "ffa")).status, A::Applied);
     EXPECT_EQ(mm_->quick_join("bob")->game_id, "a") << "c ended: its seat went with it";
+}
+
+TEST_P(Seats, ARetryAfterTheOnlyOpenGameFilledReturnsTheSeatTaken) {
+    lobby_game("only", 2, {});  // bob takes its last seat: no open game is left
+    const auto first = mm_->quick_join("bob");
+    ASSERT_TRUE(first);
+    EXPECT_TRUE(open_ids().empty());
+    EXPECT_EQ(mm_->quick_join("bob"), first);
+    EXPECT_FALSE(mm_->quick_join("carol")) << "nothing for anyone else";
+    set_now(first->expires_at);
+    EXPECT_EQ(mm_->quick_join("bob")->expires_at, first->expires_at + 15'000) << "lapsed: a new one";
+}
+
+TEST_P(Seats, AGameThatEndsLetsGoOfSeatsLapsedByItsClockButLiveByAnother) {
+    lobby_game("a", 4, {});
+    const auto first = mm_->quick_join("bob");
+    ASSERT_TRUE(first);
+    const std::int64_t earlier = first->expires_at - 1'000;
+    set_now(first->expires_at + 1);  // the writer ending "a" sees bob's seat lapsed
+    ASSERT_EQ(apply(ev(E::GameEnded, "a")).status, A::Applied);
+    set_now(earlier);  // a process whose clock is behind: by it, that seat would still be live
+    lobby_game("b", 4, {});
+    const auto second = mm_->quick_join("bob");
+    ASSERT_TRUE(second) << "the seat in the ended game is gone, whatever the clock";
+    EXPECT_EQ(second->game_id, "b");
 }
 
 TEST_P(Seats, ConcurrentQuickJoinsOfOnePlayerTakeOneSeat) {

@@ -171,6 +171,9 @@ public:
     virtual MergedScan scan_merged(std::string_view index, std::string_view lapsed,
                                    std::optional<std::int64_t>& now,
                                    const std::optional<IndexCursor>& after, std::size_t limit) = 0;
+    // The player's namespace seat as last claimed (GameWrite::SeatClaim), live or not; nullopt
+    // when none is stored.
+    virtual std::optional<Reservation> seat(const std::string& player) = 0;
     // Number of entries of each sorted set, in order.
     virtual std::vector<std::int64_t> sizes(std::span<const std::string> indexes) = 0;
     virtual std::shared_ptr<StreamTransport> streams() = 0;

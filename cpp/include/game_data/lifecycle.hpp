@@ -123,8 +123,9 @@ SeatRefusal reserve_seat(Game& g, const std::string& player, std::int64_t now_ms
 bool cancel_reservation(Game& g, const std::string& player, std::int64_t now_ms);
 // Drops reservations that expired at now_ms or whose player is on the roster.
 void prune_reservations(Game& g, std::int64_t now_ms);
-// The players whose reservation was live in `before` at now_ms and is gone from `after` (it was
-// taken up, cancelled, or the game ended): the namespace seats to let go (README "Seats").
+// The players with a reservation in `before` that is not live in `after` at now_ms (it was
+// taken up, cancelled or pruned, or the game ended): the namespace seats to let go (README
+// "Seats"). Lapsed ones included: a seat lapsed by this clock may be live by another's.
 std::vector<std::string> seats_let_go(const std::map<std::string, std::int64_t>& before,
                                       const Game* after, std::int64_t now_ms);
 

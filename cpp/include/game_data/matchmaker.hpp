@@ -62,8 +62,9 @@ public:
                              std::int64_t ttl_ms = 15'000, bool exclusive = true);
     bool cancel_reservation(const std::string& game_id, const std::string& player_id);
     // Reserves a seat in the oldest open game matching `filters`; nullopt when there is none.
-    // `exclusive`: a player already holding a live seat in the namespace gets that seat back,
-    // so a retried call (after OutcomeUnknown) never takes a second one.
+    // `exclusive`: a player already holding a live seat in the namespace gets that seat back
+    // when its game matches `filters`, so a retried call (after OutcomeUnknown) never takes a
+    // second one; holding one that does not match, SeatUnavailable (ReservedElsewhere).
     std::optional<Reservation> quick_join(const std::string& player_id, const Filters& filters = {},
                                           std::int64_t ttl_ms = 15'000, bool exclusive = true);
     // Validates then applies. Invalid events throw InvalidArgument; unknown games, wrong

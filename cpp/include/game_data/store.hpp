@@ -159,8 +159,9 @@ public:
     bool cancel_reservation(const std::string& game_id, const std::string& player_id,
                             Now now = std::nullopt);
     // Reserves a seat in the oldest open game matching `filters`; nullopt when none has one.
-    // `exclusive`: a player who holds a live seat in the namespace gets that seat back (a
-    // retried call takes no second seat), whatever the filters.
+    // `exclusive`: a player who holds a live seat in the namespace gets that seat back when its
+    // game matches `filters` (a retried call takes no second seat); SeatUnavailable
+    // (ReservedElsewhere) when it does not and another game could be taken.
     std::optional<Reservation> quick_join(const std::string& player_id, const Filters& filters,
                                           std::int64_t ttl_ms, Now now = std::nullopt,
                                           bool exclusive = true);
@@ -204,6 +205,8 @@ private:
     // The namespace's config as last read (read once first); refresh_config reads it again.
     std::shared_ptr<const NamespaceConfig> config();
     std::shared_ptr<const NamespaceConfig> refresh_config();
+    // Whether the game of a seat the player holds matches `filters` (one read, unless none).
+    bool held_seat_matches(const Reservation& held, const Filters& filters);
     // config(), read again first when `filters` name a key it does not hold.
     std::shared_ptr<const NamespaceConfig> filters_config(const Filters& filters);
     // Commits with the config guard; on ConfigChanged reads the config again and returns

@@ -273,6 +273,13 @@ public:
         return out;
     }
 
+    std::optional<Reservation> seat(const std::string& player) override {
+        std::lock_guard lock(mutex_);
+        auto it = seats_.find(player);
+        if (it == seats_.end()) return std::nullopt;
+        return it->second;
+    }
+
     std::vector<std::int64_t> sizes(std::span<const std::string> indexes) override {
         std::lock_guard lock(mutex_);
         std::vector<std::int64_t> out;

@@ -458,6 +458,17 @@ public:
         return out;
     }
 
+    std::optional<Reservation> seat(const std::string& player) override {
+        ReplyPtr r = read_only([&](Connection& c) { return c.command({"GET", seat_prefix_ + player}); });
+        check(*r, "GET seat");
+        if (r->type != REDIS_REPLY_STRING) return std::nullopt;
+        const std::string_view text = str(*r);
+        const auto space = text.rfind(' ');
+        if (space == std::string_view::npos) throw ReplyError("corrupt seat of player '" + player + "'");
+        return Reservation{std::string(text.substr(0, space)), player,
+                           to_int(text.substr(space + 1), "seat")};
+    }
+
     std::vector<std::int64_t> sizes(std::span<const std::string> indexes) override {
         std::vector<Args> commands;
         for (const auto& name : indexes) commands.push_back({"ZCARD", prefix_ + name});
