@@ -1,6 +1,7 @@
 // Matchmaker: connect options, games, events, reaping and stream inspection. Every call
 // that can block releases the GIL; Python objects are converted before it is released.
 #include <algorithm>
+#include <array>
 #include <map>
 #include <memory>
 #include <string>
@@ -77,6 +78,55 @@ Game create_game(Matchmaker& mm, const StrArg& creator_id, py::handle capacity, 
     validate_metadata(meta);
     py::gil_scoped_release nogil;
     return mm.create_game(creator, static_cast<std::int32_t>(cap), server, std::move(meta), std::move(id));
+}
+
+// create_games([{creator_id, capacity, server_id, metadata?, game_id?}, ...]): each request
+// checked as create_game checks its arguments, named `games[i].<key>` in errors.
+std::vector<Game> create_games(Matchmaker& mm, py::handle games) {
+    if (py::isinstance<py::str>(games) || py::isinstance<py::bytes>(games) ||
+        py::isinstance<py::dict>(games) || !py::hasattr(games, "__iter__")) {
+        throw InvalidArgument("create_games: games must be a list of dicts (creator_id, capacity, "
+                              "server_id, metadata, game_id)");
+    }
+    static constexpr std::array<std::string_view, 5> kKeys = {"creator_id", "capacity", "server_id",
+                                                              "metadata", "game_id"};
+    std::vector<CreateGameRequest> requests;
+    std::size_t i = 0;
+    for (py::handle item : games) {
+        const std::string at = "games[" + std::to_string(i++) + "]";
+        if (requests.size() >= Store::kMaxCreateBatch) {
+            throw InvalidArgument("create_games: more than " + std::to_string(Store::kMaxCreateBatch) +
+                                  " games in one call");
+        }
+        if (!py::isinstance<py::dict>(item)) throw InvalidArgument(at + " must be a dict");
+        const auto d = py::reinterpret_borrow<py::dict>(item);
+        for (auto [k, v] : d) {
+            const std::string key = py::isinstance<py::str>(k) ? k.cast<std::string>() : "";
+            if (std::find(kKeys.begin(), kKeys.end(), key) == kKeys.end()) {
+                throw InvalidArgument(at + ": unknown key " + py::repr(k).cast<std::string>() +
+                                      " (known: creator_id, capacity, server_id, metadata, game_id)");
+            }
+        }
+        auto required = [&](const char* key) {
+            if (!d.contains(key)) throw InvalidArgument(at + ": " + key + " is required");
+            return d[key];
+        };
+        CreateGameRequest r;
+        r.creator_id = to_utf8(required("creator_id"), at + ".creator_id");
+        r.server_id = to_utf8(required("server_id"), at + ".server_id");
+        const std::int64_t cap = int_arg(required("capacity"), at + ".capacity");
+        validate_capacity(cap);
+        r.capacity = static_cast<std::int32_t>(cap);
+        if (d.contains("metadata") && !d["metadata"].is_none()) {
+            r.metadata = to_metadata(py_to_json(d["metadata"], at + ".metadata", kMaxMetadataBytes));
+        }
+        if (d.contains("game_id") && !d["game_id"].is_none()) {
+            r.game_id = to_utf8(d["game_id"], at + ".game_id");
+        }
+        requests.push_back(std::move(r));
+    }
+    py::gil_scoped_release nogil;
+    return mm.create_games(requests);
 }
 
 bool backend_available(const StrArg& scheme_arg) {
@@ -165,6 +215,7 @@ void register_matchmaker(py::module_& m) {
              py::arg("filter_keys") = py::none())
         .def("create_game", &create_game, py::arg("creator_id"), py::arg("capacity"),
              py::arg("server_id"), py::arg("metadata") = py::none(), py::arg("game_id") = py::none())
+        .def("create_games", &create_games, py::arg("games"))
         .def("get_game", [](Matchmaker& mm, const StrArg& id) { return mm.get_game(id.get("game_id")); },
              py::arg("game_id"), release_gil())
         .def("get_open_games",

@@ -64,7 +64,9 @@ ChangeHandle Matchmaker::on_change(ChangeCallback callback) {
     return hooks_->add(std::move(callback));
 }
 
-Game Matchmaker::create_game(const CreateGameRequest& r) {
+namespace {
+// The game a request asks for, every argument checked.
+Game requested_game(const CreateGameRequest& r) {
     validate_id("creator_id", r.creator_id);
     validate_id("server_id", r.server_id);
     validate_capacity(r.capacity);
@@ -77,9 +79,25 @@ Game Matchmaker::create_game(const CreateGameRequest& r) {
     g.capacity = r.capacity;
     g.server_id = r.server_id;
     g.metadata = r.metadata;
-    g = store_->create_game(g, explicit_now());
+    return g;
+}
+}  // namespace
+
+Game Matchmaker::create_game(const CreateGameRequest& r) {
+    Game g = store_->create_game(requested_game(r), explicit_now());
     if (hooks_->active()) hooks_->fire(Change{ChangeKind::Created, g.id, g.state, std::nullopt});
     return g;
+}
+
+std::vector<Game> Matchmaker::create_games(std::span<const CreateGameRequest> requests) {
+    std::vector<Game> games;
+    games.reserve(requests.size());
+    for (const auto& r : requests) games.push_back(requested_game(r));
+    games = store_->create_games(games, explicit_now());
+    if (hooks_->active()) {
+        for (const Game& g : games) hooks_->fire(Change{ChangeKind::Created, g.id, g.state, std::nullopt});
+    }
+    return games;
 }
 
 Game Matchmaker::create_game(std::string creator_id, std::int32_t capacity, std::string server_id,

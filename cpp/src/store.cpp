@@ -9,6 +9,7 @@
 #include <limits>
 #include <thread>
 #include <unordered_map>
+#include <unordered_set>
 
 #include <spdlog/spdlog.h>
 
@@ -259,9 +260,9 @@ std::shared_ptr<const NamespaceConfig> Store::refresh_config() {
 std::vector<std::string> Store::filter_keys() { return config()->filter_keys; }
 
 std::optional<std::vector<bool>> Store::commit(std::span<GameWrite> writes,
-                                               const NamespaceConfig& config) {
+                                               const NamespaceConfig& config, bool all_or_none) {
     try {
-        return backend_->commit(writes, &config);
+        return backend_->commit(writes, &config, all_or_none);
     } catch (const ConfigChanged&) {
         logger()->info("namespace {}: its filter keys changed; deciding again with the new ones", ns_);
         refresh_config();
@@ -352,27 +353,56 @@ std::string Store::reaped_stream() const { return key_prefix(ns_, 0) + "reaped";
 std::shared_ptr<StreamTransport> Store::streams() { return backend_->streams(); }
 
 Game Store::create_game(const Game& game, Now now) {
-    validate_id("game_id", game.id);
-    for (const auto& p : game.players) validate_id("player_id", p);
+    return std::move(create_many("create_game", std::span(&game, 1), now).front());
+}
+
+std::vector<Game> Store::create_games(std::span<const Game> games, Now now) {
+    if (games.size() > kMaxCreateBatch) {
+        throw InvalidArgument("create_games: " + std::to_string(games.size()) +
+                              " games in one call; at most " + std::to_string(kMaxCreateBatch));
+    }
+    std::unordered_set<std::string_view> ids;
+    for (const Game& g : games) {
+        if (!ids.insert(g.id).second) {
+            throw InvalidArgument("create_games: game id '" + g.id + "' is given twice");
+        }
+    }
+    if (games.empty()) return {};
+    return create_many("create_games", games, now);
+}
+
+std::vector<Game> Store::create_many(std::string_view what, std::span<const Game> games, Now now) {
+    for (const Game& g : games) {
+        validate_id("game_id", g.id);
+        for (const auto& p : g.players) validate_id("player_id", p);
+    }
+    std::vector<Game> made(games.begin(), games.end());
+    std::vector<GameWrite> writes(games.size());
     for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
         const auto cfg = config();
         const std::int64_t at = now ? *now : backend_->clock();
-        GameSlot slot;
-        slot.game = game;
-        slot.game->state = GameState::Created;
-        slot.game->created_at = slot.game->updated_at = at;
-        slot.score = at;
-        Game made = *slot.game;
-        GameWrite w = plan_write(game.id, StoredGame{}, {}, std::move(slot), tombstone_ttl_ms_,
-                                 cfg->filter_keys, at);
-        w.expect_revision = 0;  // no record and no tombstone: ids are never reused
-        const auto committed = commit(std::span(&w, 1), *cfg);
+        for (std::size_t i = 0; i < games.size(); ++i) {
+            Game& g = made[i];
+            g.state = GameState::Created;
+            g.created_at = g.updated_at = at;
+            writes[i] = plan_write(g.id, StoredGame{}, {}, GameSlot{g, at, Tomb::None},
+                                   tombstone_ttl_ms_, cfg->filter_keys, at);
+            writes[i].expect_revision = 0;  // no record and no tombstone: ids are never reused
+        }
+        const auto committed = commit(writes, *cfg, /*all_or_none=*/true);
         if (!committed) continue;
-        if (committed->at(0)) return made;
-        if (!w.refused.empty()) throw refused_error("create_game", w);
-        throw GameExists("game id '" + game.id + "' is already taken");
+        if (std::all_of(committed->begin(), committed->end(), [](bool b) { return b; })) return made;
+        std::string taken;
+        for (const GameWrite& w : writes) {
+            if (!w.refused.empty()) throw refused_error(what, w);
+            if (w.held_back) continue;
+            taken += (taken.empty() ? "'" : ", '") + w.id + "'";
+        }
+        if (games.size() == 1) throw GameExists("game id " + taken + " is already taken");
+        throw GameExists(std::string(what) + ": taken game ids: " + taken +
+                         "; no game of the batch was created");
     }
-    throw BackendError("create_game: the namespace's config kept changing");
+    throw BackendError(std::string(what) + ": the namespace's config kept changing");
 }
 
 std::optional<Game> Store::get_game(std::string_view id, Now now) {

@@ -148,6 +148,7 @@ class AsyncMatchmaker:
         self.sync = matchmaker
 
     create_game = _awaitable(_core.Matchmaker.create_game)
+    create_games = _awaitable(_core.Matchmaker.create_games)
     get_game = _awaitable(_core.Matchmaker.get_game)
     get_open_games = _awaitable(_core.Matchmaker.get_open_games)
     open_games_page = _awaitable(_core.Matchmaker.open_games_page)

@@ -208,6 +208,107 @@ TEST_P(StoreConformance, ReusingAnEndedIdThrowsGameExists) {
     EXPECT_EQ(mm_->counts(), (Counts{0, 0, 0}));
 }
 
+// create_games: one guarded commit per batch, all or none.
+static std::vector<CreateGameRequest> batch(const std::string& prefix, int n) {
+    std::vector<CreateGameRequest> out;
+    for (int i = 0; i < n; ++i) {
+        out.push_back(CreateGameRequest{"c" + std::to_string(i), 2 + i % 7, "gs-1",
+                                        Metadata{{"mode", i % 2 ? "duel" : "ffa"}},
+                                        prefix + std::to_string(i)});
+    }
+    return out;
+}
+
+TEST_P(StoreConformance, CreateGamesCreatesEveryGameAtOneTime) {
+    set_now(kT1);
+    const auto requests = batch("b", 50);
+    const auto made = mm_->create_games(requests);
+    ASSERT_EQ(made.size(), 50u);
+    for (std::size_t i = 0; i < made.size(); ++i) {
+        EXPECT_EQ(made[i].id, requests[i].game_id);
+        EXPECT_EQ(made[i].created_at, kT1);
+        EXPECT_EQ(made[i].state, S::Created);
+        EXPECT_EQ(mm_->get_game(made[i].id), made[i]) << "as stored";
+        EXPECT_EQ(store_->set_entry(made[i].id), (std::pair{GameSet::Pending, kT1}));
+    }
+    EXPECT_EQ(mm_->counts(), (Counts{50, 0, 0}));
+    EXPECT_TRUE(mm_->create_games({}).empty());
+}
+
+TEST_P(StoreConformance, CreateGamesWithATakenIdCreatesNoneAndNamesEachTakenId) {
+    create("b3");
+    bring_to("b7", S::Ended);  // ended: its id is held by the tombstone
+    const Game before = *mm_->get_game("b3");
+    try {
+        mm_->create_games(batch("b", 10));
+        FAIL() << "no GameExists";
+    } catch (const GameExists& e) {
+        const std::string what = e.what();
+        EXPECT_NE(what.find("'b3'"), std::string::npos) << what;
+        EXPECT_NE(what.find("'b7'"), std::string::npos) << what;
+        EXPECT_EQ(what.find("'b4'"), std::string::npos) << what;
+    }
+    for (int i = 0; i < 10; ++i) {
+        if (i != 3) {
+            EXPECT_FALSE(mm_->get_game("b" + std::to_string(i))) << i;
+        }
+    }
+    EXPECT_EQ(mm_->get_game("b3"), before);
+    EXPECT_EQ(mm_->counts(), (Counts{1, 0, 0}));
+    auto free = batch("b", 10);
+    free.erase(free.begin() + 7);
+    free.erase(free.begin() + 3);
+    EXPECT_EQ(mm_->create_games(free).size(), 8u) << "the free ids were not taken by the refusal";
+}
+
+TEST_P(StoreConformance, CreateGamesRefusesRepeatedIdsAndOversizedBatchesWritingNothing) {
+    auto twice = batch("t", 3);
+    twice.push_back(twice[1]);
+    EXPECT_THROW(mm_->create_games(twice), InvalidArgument);
+    auto bad = batch("v", 3);
+    bad[2].capacity = 0;
+    EXPECT_THROW(mm_->create_games(bad), InvalidArgument);
+    EXPECT_THROW(mm_->create_games(batch("o", static_cast<int>(Store::kMaxCreateBatch) + 1)),
+                 InvalidArgument);
+    EXPECT_EQ(mm_->counts(), (Counts{0, 0, 0}));
+    EXPECT_EQ(mm_->create_games(batch("o", static_cast<int>(Store::kMaxCreateBatch))).size(),
+              Store::kMaxCreateBatch);
+}
+
+TEST_P(StoreConformance, ConcurrentBatchesSharingAnIdCreateOneBatchWhole) {
+    for (int round = 0; round < 10; ++round) {
+        const std::string shared = "s" + std::to_string(round);
+        std::vector<std::vector<CreateGameRequest>> batches(4);
+        for (int t = 0; t < 4; ++t) {
+            batches[t] = batch("r" + std::to_string(round) + "-" + std::to_string(t) + "-", 30);
+            batches[t].push_back(CreateGameRequest{"c", 2, "gs-1", Metadata{}, shared});
+        }
+        std::atomic<int> won = 0;
+        {
+            std::vector<std::jthread> threads;
+            for (int t = 0; t < 4; ++t) {
+                threads.emplace_back([&, t] {
+                    try {
+                        mm_->create_games(batches[t]);
+                        ++won;
+                    } catch (const GameExists&) {
+                    }
+                });
+            }
+        }
+        EXPECT_EQ(won.load(), 1);
+        int whole = 0;
+        for (const auto& b : batches) {  // each batch's own 30 ids: all stored or none
+            int stored = 0;
+            for (std::size_t i = 0; i + 1 < b.size(); ++i) stored += mm_->get_game(*b[i].game_id) ? 1 : 0;
+            EXPECT_TRUE(stored == 0 || stored == 30) << stored;
+            whole += stored == 30 ? 1 : 0;
+        }
+        EXPECT_EQ(whole, 1);
+        EXPECT_TRUE(mm_->get_game(shared));
+    }
+}
+
 TEST_P(StoreConformance, ReusingAReapedIdThrowsGameExists) {
     create("g1");
     ASSERT_EQ(mm_->reap(kT0 + 1'000).size(), 1u);

@@ -87,6 +87,8 @@ struct GameWrite {
     // its revision guard (nothing of it was written in either case):
     std::string refused;                     // a key the write needs holds another type
     std::optional<Reservation> seat_held;    // the seat the player holds elsewhere
+    // Its guards held, but another write of the same all_or_none commit failed its own.
+    bool held_back = false;
 };
 
 // The namespace's stored configuration (the filter keys open games are indexed by), as a
@@ -144,10 +146,13 @@ public:
     // guard of a write (revision, seat, the type of every key it touches) is checked before its
     // first write, so a write that cannot apply writes nothing (`refused` / `seat_held` say
     // why when it was not the revision). Writes to different games are independent: a failed
-    // guard skips only its own write. With `config`, throws ConfigChanged (and writes nothing)
-    // unless the namespace's config is still that. A backend may move from `writes`.
+    // guard skips only its own write; with `all_or_none`, a failed guard of any write writes
+    // none of them (every entry false; `refused` / `seat_held` set on the writes that failed).
+    // With `config`, throws ConfigChanged (and writes nothing) unless the namespace's config
+    // is still that. A backend may move from `writes`.
     virtual std::vector<bool> commit(std::span<GameWrite> writes,
-                                     const NamespaceConfig* config = nullptr) = 0;
+                                     const NamespaceConfig* config = nullptr,
+                                     bool all_or_none = false) = 0;
     // Up to `limit` entries of sorted set `index` with score < max_score_exclusive, in (score, id)
     // order, after `after` when given, each with what is stored under its id.
     virtual std::vector<IndexedGame> scan(std::string_view index, std::int64_t max_score_exclusive,

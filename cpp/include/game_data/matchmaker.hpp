@@ -40,6 +40,10 @@ public:
     Matchmaker(std::shared_ptr<Store> store, ConnectOptions options, Clock clock = {});
 
     Game create_game(const CreateGameRequest& request);
+    // Creates the games in one guarded commit, all or none (Store::create_games): with an id
+    // taken, GameExists names each taken one and nothing is created. At most
+    // Store::kMaxCreateBatch (1000) per call; ids must be distinct.
+    std::vector<Game> create_games(std::span<const CreateGameRequest> requests);
     Game create_game(std::string creator_id, std::int32_t capacity, std::string server_id,
                      Metadata metadata = {},
                      std::optional<std::string> game_id = std::nullopt);

@@ -142,6 +142,11 @@ public:
     // updated_at are set to it); returns the game as stored. Throws GameExists if the id is
     // live or tombstoned.
     Game create_game(const Game& game, Now now = std::nullopt);
+    // Creates every game in one guarded commit, all or none: when an id is taken (or stored
+    // under a tombstone) nothing is written and GameExists names every taken id. Ids must be
+    // distinct; at most kMaxCreateBatch games per call. Each comes back stamped as create_game's.
+    static constexpr std::size_t kMaxCreateBatch = 1000;
+    std::vector<Game> create_games(std::span<const Game> games, Now now = std::nullopt);
     // The game as of now (reservations expired by then are left out).
     std::optional<Game> get_game(std::string_view id, Now now = std::nullopt);
     // Lobby games in CreatorJoined with free seats, oldest lobby score first.
@@ -211,7 +216,10 @@ private:
     std::shared_ptr<const NamespaceConfig> filters_config(const Filters& filters);
     // Commits with the config guard; on ConfigChanged reads the config again and returns
     // nullopt (nothing was written: decide again).
-    std::optional<std::vector<bool>> commit(std::span<GameWrite> writes, const NamespaceConfig& config);
+    std::optional<std::vector<bool>> commit(std::span<GameWrite> writes, const NamespaceConfig& config,
+                                            bool all_or_none = false);
+    // create_game / create_games (`what` names the caller in errors).
+    std::vector<Game> create_many(std::string_view what, std::span<const Game> games, Now now);
     // After this store declared the namespace's filter keys: enters every open game written
     // before (by writers that knew of no keys) into the new filter indexes.
     void index_open_games(const NamespaceConfig& config);

@@ -3,7 +3,8 @@
 -- checked before the first write, so a plan that cannot apply writes nothing. Generic: no rule
 -- of the game lives here; C++ decided what to write (cpp/src/store.cpp, cpp/src/lifecycle.cpp).
 -- KEYS: every key the plans name; plans refer to keys by index.
--- ARGV[1] number of plans; ARGV[2] the config key's index ('0': no config guard); ARGV[3] the
+-- ARGV[1] number of plans, followed by '!' when they apply all or none (a failed guard of one
+-- writes none of them; the plans whose guards held then reply 2); ARGV[2] the config key's index ('0': no config guard); ARGV[3] the
 -- filter_keys the plans were computed with: '-' none declared, '=' .. the stored text.
 -- Then each plan: record key index, tombstone key index, member (the game id), expected
 -- revision ('0': no record and no tombstone; '-1': no record), seat key index ('0': no seat
@@ -20,7 +21,8 @@
 -- Returns one reply per plan: 1 written; 0 revision guard failed; {'seat', game, expires_at}
 -- the player holds a live seat in another game; {'type', key, type} a key holds another
 -- type. Or the error 'CONFIG' when the namespace's config is not the one the plans assumed.
-local nplans = tonumber(ARGV[1])
+local count, together = string.match(ARGV[1], '^(%d+)(!?)$')
+local nplans = tonumber(count)
 if ARGV[2] ~= '0' then
   local ok, stored = pcall(redis.call, 'HGET', KEYS[tonumber(ARGV[2])], 'filter_keys')
   if not ok then return redis.error_reply('ERR commit_games: the namespace config key is not a hash') end
@@ -103,7 +105,17 @@ local function guard(plan)
 end
 
 local result = {}
-for p, plan in ipairs(plans) do result[p] = guard(plan) end
+local all_held = true
+for p, plan in ipairs(plans) do
+  result[p] = guard(plan)
+  if result[p] ~= 1 then all_held = false end
+end
+if together == '!' and not all_held then
+  for p = 1, nplans do
+    if result[p] == 1 then result[p] = 2 end
+  end
+  return result
+end
 
 for p, plan in ipairs(plans) do
   if result[p] == 1 then

@@ -138,30 +138,23 @@ public:
     // One process, one clock: this process's.
     std::int64_t clock() override { return now_ms(); }
 
-    std::vector<bool> commit(std::span<GameWrite> writes, const NamespaceConfig* config) override {
+    std::vector<bool> commit(std::span<GameWrite> writes, const NamespaceConfig* config,
+                             bool all_or_none) override {
         std::lock_guard lock(mutex_);
         if (config && *config != config_) throw ConfigChanged();
         std::vector<bool> out(writes.size(), false);
+        if (all_or_none) {
+            std::vector<bool> hold(writes.size());
+            for (std::size_t i = 0; i < writes.size(); ++i) hold[i] = guards_hold_locked(writes[i]);
+            if (std::find(hold.begin(), hold.end(), false) != hold.end()) {
+                for (std::size_t i = 0; i < writes.size(); ++i) writes[i].held_back = hold[i];
+                return out;
+            }
+        }
         for (std::size_t i = 0; i < writes.size(); ++i) {
             GameWrite& w = writes[i];
+            if (!guards_hold_locked(w)) continue;
             auto rec = games_.find(w.id);
-            bool ok = false;
-            if (w.expect_revision == GameWrite::kExpectNoRecord) {
-                ok = rec == games_.end();
-            } else if (w.expect_revision == 0) {
-                ok = rec == games_.end() && live_tomb(w.id) == Tomb::None;
-            } else {
-                ok = rec != games_.end() && rec->second.revision == w.expect_revision;
-            }
-            if (!ok) continue;
-            if (w.seat_claim) {
-                auto held = seats_.find(w.seat_claim->player);
-                if (held != seats_.end() && held->second.expires_at > w.seat_claim->now &&
-                    held->second.game_id != w.id) {
-                    w.seat_held = held->second;
-                    continue;
-                }
-            }
             out[i] = true;
             release_seats_locked(w.id, w.seat_release);
             if (w.seat_claim) claim_seat_locked(w.id, *w.seat_claim);
@@ -329,6 +322,28 @@ private:
         e.id = id;
         e.score = score;
         store_into_locked(id, record, e.stored);
+    }
+
+    // Whether the write's guards hold (its revision; its seat claim, else `seat_held` is set).
+    // Writes are checked against what is stored: writes of one commit name distinct games.
+    bool guards_hold_locked(GameWrite& w) {
+        auto rec = games_.find(w.id);
+        bool ok = false;
+        if (w.expect_revision == GameWrite::kExpectNoRecord) {
+            ok = rec == games_.end();
+        } else if (w.expect_revision == 0) {
+            ok = rec == games_.end() && live_tomb(w.id) == Tomb::None;
+        } else {
+            ok = rec != games_.end() && rec->second.revision == w.expect_revision;
+        }
+        if (!ok || !w.seat_claim) return ok;
+        auto held = seats_.find(w.seat_claim->player);
+        if (held != seats_.end() && held->second.expires_at > w.seat_claim->now &&
+            held->second.game_id != w.id) {
+            w.seat_held = held->second;
+            return false;
+        }
+        return true;
     }
 
     // The player's namespace seat is this game's until the claim's expiry. Seats that lapsed

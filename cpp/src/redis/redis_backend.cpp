@@ -295,7 +295,8 @@ public:
         return time_ms(*r);
     }
 
-    std::vector<bool> commit(std::span<GameWrite> writes, const NamespaceConfig* config) override {
+    std::vector<bool> commit(std::span<GameWrite> writes, const NamespaceConfig* config,
+                             bool all_or_none) override {
         if (writes.empty()) return {};
         Args keys;
         std::unordered_map<std::string, std::size_t> key_index;
@@ -305,7 +306,7 @@ public:
             return std::to_string(it->second);
         };
         Args argv;
-        argv.push_back(std::to_string(writes.size()));
+        argv.push_back(std::to_string(writes.size()) + (all_or_none ? "!" : ""));
         if (config) {
             argv.push_back(key(prefix_ + "config"));
             argv.push_back(config->stored ? "=" + filter_keys_config_text(*config) : "-");
@@ -386,6 +387,7 @@ public:
             const redisReply& e = *r->element[i];
             if (e.type == REDIS_REPLY_INTEGER) {
                 out[i] = e.integer == 1;
+                writes[i].held_back = e.integer == 2;
                 continue;
             }
             if (e.type != REDIS_REPLY_ARRAY || e.elements != 3) {

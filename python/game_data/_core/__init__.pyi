@@ -1,5 +1,5 @@
 # Hand-written stubs of the compiled module game_data._core (private; use game_data).
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, overload
 
 from typing_extensions import disjoint_base
@@ -169,6 +169,7 @@ class Matchmaker(metaclass=_pybind11_type):
         metadata: dict[str, _Json] | None = None,
         game_id: str | None = None,
     ) -> Game: ...
+    def create_games(self, games: Iterable[Mapping[str, Any]]) -> list[Game]: ...
     def get_game(self, game_id: str) -> Game | None: ...
     def get_open_games(
         self, limit: int = 50, filters: Mapping[str, str | int | bool] | None = None,
