@@ -39,7 +39,7 @@ MaxAges max_ages_from(py::handle src) {
 std::unique_ptr<Matchmaker> make_matchmaker(const StrArg& url, const StrArg& ns, py::object max_age_ms,
                                             py::object connect_timeout_ms, py::object timeout_ms,
                                             py::object pool_size, py::object tombstone_ttl_ms,
-                                            py::object filter_keys) {
+                                            py::object filter_keys, py::object reaped_retention) {
     ConnectOptions options;
     const std::string& url_text = url.get("url");
     options.ns = ns.get("namespace");
@@ -55,6 +55,7 @@ std::unique_ptr<Matchmaker> make_matchmaker(const StrArg& url, const StrArg& ns,
         options.tombstone_ttl_ms = int_arg(tombstone_ttl_ms, "tombstone_ttl_ms");
         if (options.tombstone_ttl_ms < 1) throw InvalidArgument("tombstone_ttl_ms must be positive");
     }
+    if (!reaped_retention.is_none()) options.reaped_retention = int_arg(reaped_retention, "reaped_retention");
     if (!filter_keys.is_none()) {
         if (PyUnicode_Check(filter_keys.ptr()) || !PySequence_Check(filter_keys.ptr())) {
             throw InvalidArgument("filter_keys must be a sequence of metadata keys");
@@ -212,7 +213,7 @@ void register_matchmaker(py::module_& m) {
              py::arg("namespace") = "gd", py::arg("max_age_ms") = py::none(),
              py::arg("connect_timeout_ms") = py::none(), py::arg("timeout_ms") = py::none(),
              py::arg("pool_size") = py::none(), py::arg("tombstone_ttl_ms") = py::none(),
-             py::arg("filter_keys") = py::none())
+             py::arg("filter_keys") = py::none(), py::arg("reaped_retention") = py::none())
         .def("create_game", &create_game, py::arg("creator_id"), py::arg("capacity"),
              py::arg("server_id"), py::arg("metadata") = py::none(), py::arg("game_id") = py::none())
         .def("create_games", &create_games, py::arg("games"))

@@ -239,6 +239,44 @@ Step apply_in_place(Game& g, const Event& event, std::int64_t now_ms) {
 
 }  // namespace
 
+// The blind path's premise, checked where the table is: a heartbeat refreshes every live game.
+constexpr bool heartbeat_refreshes_every_live_state() {
+    for (std::size_t s = 0; s + 1 < kTable.size(); ++s) {
+        if (kTable[s][static_cast<std::size_t>(EventType::Heartbeat)].verdict != Verdict::Refresh) return false;
+    }
+    return true;
+}
+static_assert(heartbeat_refreshes_every_live_state(), "applies_blind(Heartbeat) needs it");
+
+bool applies_blind(EventType type) noexcept { return type == EventType::Heartbeat; }
+
+ApplyResult blind_result(const Event& event, const BlindSeen& seen) {
+    if (seen.kind == BlindSeen::Kind::NoRecord) {
+        GameSlot slot;
+        slot.tomb = seen.tomb;
+        return apply_to_slot(slot, event, 0);  // no live game: the time plays no part
+    }
+    ApplyResult result;
+    result.game_id = event.game_id;
+    switch (seen.kind) {
+        case BlindSeen::Kind::Applied:
+            result.status = ApplyStatus::Applied;
+            result.state = seen.state;
+            break;
+        case BlindSeen::Kind::OtherServer:
+            result.status = ApplyStatus::Rejected;
+            result.reason = kWrongServer;
+            result.state = seen.state;
+            break;
+        case BlindSeen::Kind::Refused:
+        case BlindSeen::Kind::NoRecord:
+            result.status = ApplyStatus::Rejected;
+            result.reason = std::string(kStorageRefused) + ": " + seen.refused;
+            break;
+    }
+    return result;
+}
+
 Decision decide(GameState current, EventType type) noexcept {
     return kTable[static_cast<std::size_t>(current)][static_cast<std::size_t>(type)];
 }
@@ -349,6 +387,8 @@ std::optional<std::int64_t> reopens_at(const Game& game) {
     return *nth;
 }
 
+std::int64_t open_score(const Game& game) noexcept { return game.created_at; }
+
 IndexEntries index_entries(const Game& game, std::int64_t score,
                            std::span<const std::string> filter_keys) {
     IndexEntries out;
@@ -364,7 +404,7 @@ void index_entries(const Game& game, std::int64_t score, std::span<const std::st
         const std::optional<std::int64_t> reopens = reopens_at(game);
         auto list = [&](std::string open_index) {
             if (reopens) out.emplace_back(reserved_twin(open_index), *reopens);
-            else out.emplace_back(std::move(open_index), score);
+            else out.emplace_back(std::move(open_index), open_score(game));
         };
         list(std::string(kOpenIndex));
         for (const auto& key : filter_keys) {

@@ -46,6 +46,7 @@ void validate_options(const ConnectOptions& o) {
         throw InvalidArgument("timeouts must be positive");
     }
     if (o.reap_batch == 0) throw InvalidArgument("reap_batch must be positive");
+    if (o.reaped_retention < 0) throw InvalidArgument("reaped_retention must be 0 (keep all) or positive");
 }
 
 }  // namespace

@@ -85,6 +85,8 @@ const std::vector<Metrics::Family>& Metrics::families() {
         {metric::kCallbackErrorsTotal, K::Counter, "Change callbacks that failed"},
         {metric::kCommitConflictsTotal, K::Counter,
          "Guarded writes retried because another client changed the game in between"},
+        {metric::kReapedDroppedTotal, K::Counter,
+         "Oldest reaped-stream entries dropped by reaped_retention while no reaped feed read the stream"},
         {metric::kOrphansTotal, K::Counter, "Set entries without a game record, removed by reap, by set"},
         {metric::kEvictionRisk, K::Gauge, "1 when the backend's eviction policy can evict game records"},
     };

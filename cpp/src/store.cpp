@@ -25,6 +25,10 @@ namespace {
 
 constexpr int kMaxAttempts = 64;
 
+// reap(): the games of its first commit, and the longest a commit should take (README "Reaping").
+constexpr std::size_t kFirstReapStep = 64;
+constexpr auto kReapCommitBudget = std::chrono::microseconds(2'000);
+
 // Outcomes of game_data_reservations_total besides the refusal reasons (SeatRefusal).
 constexpr std::string_view kReserved = "reserved";
 constexpr std::string_view kQuickJoined = "quick_join";
@@ -308,6 +312,7 @@ Store::Store(std::shared_ptr<Backend> backend, const ConnectOptions& options)
     : backend_(std::move(backend)),
       ns_(options.ns),
       tombstone_ttl_ms_(options.tombstone_ttl_ms),
+      reaped_retention_(options.reaped_retention),
       metrics_(std::make_shared<Metrics>()),
       requested_filter_keys_(options.filter_keys) {
     // An empty declaration is no declaration: the client adopts the namespace's keys.
@@ -331,6 +336,7 @@ Store::Store(std::shared_ptr<Backend> backend, const ConnectOptions& options)
     // The counters of SPEC section 8 exist from the start, at 0, so a dashboard reads "none
     // yet", not "no data". (The consumer gauges appear once a consumer reports.)
     for (GameSet set : kAllSets) metrics_->add(labelled(metric::kReapedTotal, {{"set", to_string(set)}}), 0);
+    metrics_->add(metric::kReapedDroppedTotal, 0);
     for (std::string_view outcome : {kReserved, kQuickJoined, kCancelled, kNoGame}) {
         metrics_->add(labelled(metric::kReservationsTotal, {{"outcome", outcome}}), 0);
     }
@@ -743,8 +749,7 @@ std::vector<ApplyResult> Store::apply_many(std::span<const Event> events, Now no
         count_applied(events, results, started);
         return results;
     }
-    std::vector<std::size_t> todo(events.size());
-    for (std::size_t i = 0; i < events.size(); ++i) todo[i] = i;
+    std::vector<std::size_t> todo = apply_blind(events, now, results);
 
     std::vector<std::string> ids;
     std::vector<std::vector<std::size_t>> groups;
@@ -805,12 +810,12 @@ std::vector<ApplyResult> Store::apply_many(std::span<const Event> events, Now no
                 write_group.push_back(g);
             }
         }
-        todo.clear();
+        std::vector<std::size_t> deciding;
+        deciding.swap(todo);
         if (!writes.empty()) {
             const auto committed = commit(writes, *cfg);
-            if (!committed) {  // the filter keys changed: decide the whole batch again
-                todo.resize(events.size());
-                for (std::size_t i = 0; i < events.size(); ++i) todo[i] = i;
+            if (!committed) {  // the filter keys changed: decide these events again
+                todo = std::move(deciding);
                 continue;
             }
             std::size_t conflicted = 0;
@@ -836,6 +841,48 @@ std::vector<ApplyResult> Store::apply_many(std::span<const Event> events, Now no
     return results;
 }
 
+std::vector<std::size_t> Store::apply_blind(std::span<const Event> events, Now now,
+                                            std::span<ApplyResult> results) {
+    std::vector<std::size_t> rest;
+    if (!backend_->refreshes_blind()) {
+        rest.resize(events.size());
+        for (std::size_t i = 0; i < events.size(); ++i) rest[i] = i;
+        return rest;
+    }
+    // A game goes the blind way only when every event of it in the batch does (its events
+    // then keep their order); the others are read and decided as usual.
+    std::unordered_map<std::string_view, bool> blind;
+    for (const Event& e : events) {
+        auto [it, fresh] = blind.try_emplace(e.game_id, true);
+        it->second = it->second && applies_blind(e.type);
+    }
+    std::vector<Backend::BlindRefresh> refreshes;
+    std::vector<std::size_t> refreshed;
+    for (std::size_t i = 0; i < events.size(); ++i) {
+        if (blind[events[i].game_id]) {
+            refreshes.push_back({events[i].game_id, events[i].server_id, events[i].seq});
+            refreshed.push_back(i);
+        } else {
+            rest.push_back(i);
+        }
+    }
+    if (refreshes.empty()) return rest;
+    const std::vector<BlindSeen> seen = backend_->refresh_blind(refreshes, now);
+    if (seen.size() != refreshes.size()) {
+        throw ReplyError("apply: the backend answered " + std::to_string(seen.size()) + " of " +
+                         std::to_string(refreshes.size()) + " heartbeats");
+    }
+    for (std::size_t k = 0; k < refreshed.size(); ++k) {
+        const std::size_t i = refreshed[k];
+        if (seen[k].kind == BlindSeen::Kind::Refused) {
+            logger()->error("apply: game '{}': {}: {}", events[i].game_id, reasons::kStorageRefused,
+                            seen[k].refused);
+        }
+        results[i] = blind_result(events[i], seen[k]);
+    }
+    return rest;
+}
+
 void Store::count_applied(std::span<const Event> events, std::span<const ApplyResult> results,
                           std::chrono::steady_clock::time_point started) {
     for (std::size_t i = 0; i < events.size(); ++i) {
@@ -850,6 +897,14 @@ std::vector<Game> Store::reap(Now at, const MaxAges& ages, std::size_t batch) {
     batch = std::clamp<std::size_t>(batch, 1, 100'000);
     std::vector<Game> out;
     const std::int64_t now = at ? *at : backend_->clock();
+    // The games per commit adapt to what a commit costs: halved when one took longer than the
+    // budget, doubled when it took less than half of it, never above `batch`. Timed around the
+    // call, so the server's own share is less: no reap script blocks a backend for longer.
+    std::size_t step = std::min(batch, kFirstReapStep);
+    const auto adapt = [&](std::chrono::steady_clock::duration took) {
+        if (took > kReapCommitBudget) step = std::max<std::size_t>(1, step / 2);
+        else if (took < kReapCommitBudget / 2) step = std::min(batch, step * 2);
+    };
     try {
         for (GameSet set : kAllSets) {
             const std::string set_name(to_string(set));
@@ -857,7 +912,8 @@ std::vector<Game> Store::reap(Now at, const MaxAges& ages, std::size_t batch) {
             const std::int64_t cutoff = now - ages.of(set);
             std::optional<IndexCursor> cursor;
             while (true) {  // one bounded commit per batch: a backend is never blocked long
-                auto entries = backend_->scan(set_name, cutoff, cursor, batch);
+                const std::size_t asked = step;
+                auto entries = backend_->scan(set_name, cutoff, cursor, asked);
                 if (entries.empty()) break;
                 cursor = IndexCursor{entries.back().score, entries.back().id};
                 const auto cfg = config();
@@ -897,7 +953,9 @@ std::vector<Game> Store::reap(Now at, const MaxAges& ages, std::size_t batch) {
                     w.reaped_entry = reaped_fields(as_of(*game, now), set, e.score, now);
                     writes.push_back(std::move(w));
                 }
+                const auto started = std::chrono::steady_clock::now();
                 const auto committed = commit(writes, *cfg);
+                adapt(std::chrono::steady_clock::now() - started);
                 if (!committed) {  // the filter keys changed: scan this batch again
                     cursor = std::nullopt;
                     continue;
@@ -913,7 +971,7 @@ std::vector<Game> Store::reap(Now at, const MaxAges& ages, std::size_t batch) {
                     out.push_back(as_of(*writes[k].before, now));
                     metrics_->add(reaped_series);
                 }
-                if (entries.size() < batch) break;
+                if (entries.size() < asked) break;
             }
         }
     } catch (const GameDataError& e) {
@@ -922,7 +980,22 @@ std::vector<Game> Store::reap(Now at, const MaxAges& ages, std::size_t batch) {
         if (out.empty()) throw;
         logger()->error("reap stopped after {} games: {}", out.size(), e.what());
     }
+    if (!out.empty() && reaped_retention_ > 0) trim_reaped_stream();
     return out;
+}
+
+void Store::trim_reaped_stream() {
+    try {
+        const std::int64_t dropped = streams()->trim_unwatched(reaped_stream(), reaped_retention_);
+        if (dropped > 0) {
+            metrics_->add(metric::kReapedDroppedTotal, static_cast<double>(dropped));
+            logger()->info("reap: {} oldest entries of {} dropped (no reaped feed reads it; "
+                           "reaped_retention {})", dropped, reaped_stream(), reaped_retention_);
+        }
+    } catch (const GameDataError& e) {
+        // The games are reaped and reported; the trim is retried by the next reap.
+        logger()->warn("reap: trimming {} failed: {}", reaped_stream(), e.what());
+    }
 }
 
 Counts Store::counts() {

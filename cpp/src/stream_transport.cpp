@@ -20,6 +20,11 @@ std::int64_t StreamTransport::trim_acknowledged(const std::string& /*stream*/) {
     throw Unsupported("this stream transport cannot trim acknowledged entries");
 }
 
+std::int64_t StreamTransport::trim_unwatched(const std::string& /*stream*/,
+                                            std::int64_t /*max_len*/) {
+    return 0;
+}
+
 std::int64_t StreamTransport::remove(const std::string& /*stream*/,
                                      const std::vector<std::string>& /*ids*/) {
     throw Unsupported("this stream transport cannot delete entries");

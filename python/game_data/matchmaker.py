@@ -87,6 +87,7 @@ def connect(
     pool_size: int | None = None,
     tombstone_ttl_ms: int | None = None,
     filter_keys: Sequence[str] | None = None,
+    reaped_retention: int | None = None,
 ) -> Matchmaker:
     """Open the backend named by ``url`` and return a Matchmaker.
 
@@ -94,7 +95,8 @@ def connect(
     ``redis://[user:password@]host[:port][/db]``, ``rediss://...``, ``unix:///path``.
     ``max_age_ms`` may set any of ``pending``, ``lobby`` and ``active``, the longest a game may
     stay in that set before :meth:`reap` removes it (defaults: :data:`DEFAULT_MAX_AGE_MS`,
-    one minute, ten minutes and one hour).
+    one minute, ten minutes and one hour). ``reaped_retention`` (default 100000; 0 keeps every
+    entry) is how many entries the reaped stream keeps while no reaped feed reads it.
 
     Before the first connect the plug-ins are loaded: the Python entry points of group
     ``game_data.plugins``, then the C plug-ins of ``GAME_DATA_PLUGINS``; the change callbacks
@@ -110,6 +112,7 @@ def connect(
         pool_size=pool_size,
         tombstone_ttl_ms=tombstone_ttl_ms,
         filter_keys=_as_key_list(filter_keys),
+        reaped_retention=reaped_retention,
     )
     for callback in _plugins.change_callbacks():
         mm.on_change(callback)

@@ -127,7 +127,7 @@ TEST_F(RedisLayout, EveryTransitionMovesTheGameBetweenSetsAndTheOpenIndex) {
     EXPECT_EQ(server.command({"HMGET", k("game:g1"), "state", "players", "updated_at", "last_seq"}),
               (Strings{"creator_joined", "alice", t(1), "5"}));
     EXPECT_EQ(zscore(server, k("lobby"), "g1"), t(1));
-    EXPECT_EQ(zscore(server, k("open"), "g1"), t(1));
+    EXPECT_EQ(zscore(server, k("open"), "g1"), t(0)) << "open games are scored by creation";
 
     store->apply(event(EventType::PlayerJoined, "g1", "bob"), kT0 + 2000);  // now full
     EXPECT_EQ(sorted_keys(server, ns), (Strings{k("game:g1"), k("lobby")}));
@@ -135,11 +135,12 @@ TEST_F(RedisLayout, EveryTransitionMovesTheGameBetweenSetsAndTheOpenIndex) {
     EXPECT_EQ(zscore(server, k("lobby"), "g1"), t(1)) << "roster changes keep the lobby score";
 
     store->apply(event(EventType::PlayerLeft, "g1", "bob"), kT0 + 3000);  // a seat again
-    EXPECT_EQ(zscore(server, k("open"), "g1"), t(1)) << "open again at its lobby position";
+    EXPECT_EQ(zscore(server, k("open"), "g1"), t(0)) << "open again at its creation";
 
     store->apply(event(EventType::Heartbeat, "g1"), kT0 + 4000);
     EXPECT_EQ(zscore(server, k("lobby"), "g1"), t(4));
-    EXPECT_EQ(zscore(server, k("open"), "g1"), t(4));
+    EXPECT_EQ(zscore(server, k("open"), "g1"), t(0)) << "a heartbeat never reorders open games";
+    EXPECT_EQ(server.command({"HMGET", k("game:g1"), "updated_at", "score"}), (Strings{t(4), t(4)}));
 
     store->apply(event(EventType::AllPlayersJoined, "g1"), kT0 + 5000);
     EXPECT_EQ(sorted_keys(server, ns), (Strings{k("game:g1"), k("lobby")}));
@@ -202,9 +203,9 @@ TEST_F(RedisLayout, ReapWorksThroughManyBatches) {
 }
 
 TEST_F(RedisLayout, OpenIndexHoldsOnlyCreatorJoinedGamesWithFreeSeats) {
-    store->create_game(new_game("a", 2), kT0);
+    store->create_game(new_game("a", 2), kT0 + 3);
     store->create_game(new_game("b", 1), kT0);
-    store->create_game(new_game("c", 3), kT0);
+    store->create_game(new_game("c", 3), kT0 + 2);
     store->apply(event(EventType::CreatorJoined, "a", "alice"), kT0 + 3);
     store->apply(event(EventType::CreatorJoined, "b", "alice"), kT0 + 1);  // full at once
     store->apply(event(EventType::CreatorJoined, "c", "alice"), kT0 + 2);
@@ -215,6 +216,120 @@ TEST_F(RedisLayout, OpenIndexHoldsOnlyCreatorJoinedGamesWithFreeSeats) {
     EXPECT_EQ(open[0].id, "c");
     EXPECT_EQ(open[1].players, Strings{"alice"});
     EXPECT_EQ(store->get_open_games(1).size(), 1u);
+}
+
+// ---- heartbeats without a read (Backend::refresh_blind) -------------------------------------
+
+TEST_F(RedisLayout, AHeartbeatRescoresOnlyTheSetOfItsStateAndBumpsTheRevision) {
+    store->create_game(new_game("g1", 3), kT0);
+    store->create_game(new_game("g2", 3), kT0 + 1);
+    store->apply(event(EventType::CreatorJoined, "g1", "alice"), kT0 + 10);
+    store->apply(event(EventType::CreatorJoined, "g2", "alice"), kT0 + 20);
+    const Strings open_before = server.command({"ZRANGE", k("open"), "0", "-1", "WITHSCORES"});
+    ASSERT_EQ(server.command({"HGET", k("game:g1"), "rev"}), Strings{"2"});
+    ASSERT_EQ(store->apply(event(EventType::Heartbeat, "g1", {}, 7), kT0 + 500).status, ApplyStatus::Applied);
+    EXPECT_EQ(zscore(server, k("lobby"), "g1"), std::to_string(kT0 + 500));
+    EXPECT_EQ(server.command({"ZRANGE", k("open"), "0", "-1", "WITHSCORES"}), open_before);
+    EXPECT_EQ(server.command({"HMGET", k("game:g1"), "rev", "updated_at", "score", "last_seq"}),
+              (Strings{"3", std::to_string(kT0 + 500), std::to_string(kT0 + 500), "7"}));
+    // A lower seq leaves last_seq as it was; the game is still served first.
+    store->apply(event(EventType::Heartbeat, "g1", {}, 3), kT0 + 600);
+    EXPECT_EQ(server.command({"HGET", k("game:g1"), "last_seq"}), Strings{"7"});
+    auto open = store->get_open_games(10);
+    ASSERT_EQ(open.size(), 2u);
+    EXPECT_EQ(open[0].id, "g1");
+    EXPECT_EQ(open[0].updated_at, kT0 + 600);
+}
+
+TEST_F(RedisLayout, AHeartbeatOfAGoneOrForeignGameWritesNothing) {
+    store->create_game(new_game("live"), kT0);
+    store->create_game(new_game("ended"), kT0);
+    store->apply(event(EventType::GameEnded, "ended"), kT0 + 1);
+    store->create_game(new_game("reaped"), kT0 - 100'000);
+    ASSERT_EQ(store->reap(kT0, MaxAges{}, 10).size(), 1u);
+    const Strings keys_before = sorted_keys(server, ns);
+    const Strings record_before = hash_fields(server, k("game:live"));
+    Event foreign = event(EventType::Heartbeat, "live");
+    foreign.server_id = "gs-2";
+    const std::vector<Event> batch = {event(EventType::Heartbeat, "ended"),
+                                      event(EventType::Heartbeat, "reaped"),
+                                      event(EventType::Heartbeat, "nobody"), foreign};
+    auto results = store->apply_many(batch, kT0 + 5);
+    ASSERT_EQ(results.size(), 4u);
+    EXPECT_EQ(results[0].status, ApplyStatus::Duplicate);
+    EXPECT_EQ(results[0].reason, "game has ended");
+    EXPECT_EQ(results[1].status, ApplyStatus::Rejected);
+    EXPECT_EQ(results[1].reason, "game was reaped");
+    EXPECT_EQ(results[2].status, ApplyStatus::Rejected);
+    EXPECT_EQ(results[2].reason, "unknown game");
+    EXPECT_EQ(results[3].status, ApplyStatus::Rejected);
+    EXPECT_EQ(results[3].reason, "wrong server");
+    EXPECT_EQ(results[3].state, GameState::Created);
+    EXPECT_EQ(sorted_keys(server, ns), keys_before) << "no heartbeat resurrects a game";
+    EXPECT_EQ(hash_fields(server, k("game:live")), record_before);
+    EXPECT_EQ(zscore(server, k("pending"), "live"), std::to_string(kT0));
+}
+
+TEST_F(RedisLayout, AHeartbeatAgainstASetOfAnotherTypeIsRefusedWritingNothing) {
+    store->create_game(new_game("g1"), kT0);
+    store->apply(event(EventType::CreatorJoined, "g1", "alice"), kT0 + 1);
+    server.command({"DEL", k("lobby")});
+    server.command({"XADD", k("lobby"), "*", "x", "1"});
+    const Strings record_before = hash_fields(server, k("game:g1"));
+    const ApplyResult r = store->apply(event(EventType::Heartbeat, "g1"), kT0 + 2);
+    EXPECT_EQ(r.status, ApplyStatus::Rejected);
+    EXPECT_NE(r.reason.find("storage refused the write"), std::string::npos) << r.reason;
+    EXPECT_NE(r.reason.find(k("lobby")), std::string::npos) << r.reason;
+    EXPECT_EQ(hash_fields(server, k("game:g1")), record_before);
+}
+
+TEST_F(RedisLayout, AHeartbeatAfterAReadMakesTheCommitOfThatReadDecideAgain) {
+    // A roster change read before a heartbeat commits only after deciding again, so neither
+    // write is lost: the reader's guard is the revision the heartbeat bumped.
+    auto backend = make_redis_backend(Url::parse(server.url()), [&] {
+        ConnectOptions o;
+        o.ns = ns;
+        return o;
+    }());
+    store->create_game(new_game("g1", 3), kT0);
+    store->apply(event(EventType::CreatorJoined, "g1", "alice"), kT0 + 1);
+    const std::string id = "g1";
+    StoredGame read = backend->read(std::span(&id, 1)).at(0);
+    const Backend::BlindRefresh hb{"g1", "gs-1", std::nullopt};
+    ASSERT_EQ(backend->refresh_blind(std::span(&hb, 1), kT0 + 50).at(0).kind, BlindSeen::Kind::Applied);
+    GameWrite w;
+    w.id = id;
+    w.expect_revision = read.revision;
+    w.after = *read.slot.game;
+    w.after->players.push_back("bob");
+    w.revision = read.revision + 1;
+    w.score = read.slot.score;
+    EXPECT_EQ(backend->commit(std::span(&w, 1)), std::vector<bool>{false});
+    EXPECT_EQ(server.command({"HGET", k("game:g1"), "players"}), Strings{"alice"});
+    // Through Store, the same join lands on top of the heartbeat.
+    store->apply(event(EventType::PlayerJoined, "g1", "bob"), kT0 + 60);
+    EXPECT_EQ(server.command({"HMGET", k("game:g1"), "players", "score"}),
+              (Strings{"alice,bob", std::to_string(kT0 + 50)}));
+}
+
+TEST_F(RedisLayout, HeartbeatsBesideOtherEventsOfTheirGameKeepTheBatchOrder) {
+    store->create_game(new_game("g1", 3), kT0);
+    store->create_game(new_game("g2", 3), kT0);
+    store->apply(event(EventType::CreatorJoined, "g2", "alice"), kT0 + 1);
+    const std::vector<Event> batch = {event(EventType::Heartbeat, "g1"),
+                                      event(EventType::CreatorJoined, "g1", "alice"),
+                                      event(EventType::Heartbeat, "g2"),
+                                      event(EventType::Heartbeat, "g1"),
+                                      event(EventType::GameEnded, "g1"),
+                                      event(EventType::Heartbeat, "g1")};
+    auto results = store->apply_many(batch, kT0 + 100);
+    ASSERT_EQ(results.size(), 6u);
+    for (int i = 0; i < 5; ++i) EXPECT_EQ(results[i].status, ApplyStatus::Applied) << i;
+    EXPECT_EQ(results[0].state, GameState::Created);
+    EXPECT_EQ(results[3].state, GameState::CreatorJoined);
+    EXPECT_EQ(results[5].status, ApplyStatus::Duplicate);
+    EXPECT_EQ(server.command({"GET", k("tomb:g1")}), Strings{"ended"});
+    EXPECT_EQ(zscore(server, k("lobby"), "g2"), std::to_string(kT0 + 100));
 }
 
 TEST(RedisNamespaces, StoresWithDifferentNamespacesNeverMeet) {

@@ -731,16 +731,17 @@ TEST_P(StoreConformance, LeavingWhenAbsentIsADuplicate) {
 // ---- get_open_games -----------------------------------------------------------------------
 
 TEST_P(StoreConformance, OpenGamesAreLobbyGamesWithFreeSeatsOldestFirst) {
-    set_now(kT0);
-    for (const char* id : {"a", "b", "c"}) create(id);
-    // Enter the lobby in the order c, a, b.
-    set_now(kT0 + 10);
-    apply(ev(E::CreatorJoined, "c", "alice"));
-    set_now(kT0 + 20);
-    apply(ev(E::CreatorJoined, "a", "alice"));
-    set_now(kT0 + 30);
-    apply(ev(E::CreatorJoined, "b", "alice"));
-    EXPECT_EQ(open_ids(), (std::vector<std::string>{"c", "a", "b"}));
+    // Created in the order c, a, b; they enter the lobby in the order b, c, a.
+    std::int64_t t = kT0;
+    for (const char* id : {"c", "a", "b"}) {
+        set_now(t++);
+        create(id);
+    }
+    for (const char* id : {"b", "c", "a"}) {
+        set_now(t++);
+        apply(ev(E::CreatorJoined, id, "alice"));
+    }
+    EXPECT_EQ(open_ids(), (std::vector<std::string>{"c", "a", "b"})) << "in the order of creation";
 }
 
 TEST_P(StoreConformance, OpenGamesReturnFullRecords) {
@@ -801,17 +802,20 @@ TEST_P(StoreConformance, OpenGamesLimitAboveTenThousandIsRefused) {
     EXPECT_THROW(mm_->get_open_games(10'001), InvalidArgument);
 }
 
-TEST_P(StoreConformance, HeartbeatMovesALobbyGameToTheBackOfTheOpenList) {
+TEST_P(StoreConformance, OpenGamesAreServedInTheOrderTheyWereCreatedWhateverTheirHeartbeats) {
     set_now(kT0);
     create("a");
+    set_now(kT0 + 5);
     create("b");
     set_now(kT0 + 10);
-    apply(ev(E::CreatorJoined, "a", "alice"));
+    apply(ev(E::CreatorJoined, "b", "alice"));  // b opens first
     set_now(kT0 + 20);
-    apply(ev(E::CreatorJoined, "b", "alice"));
+    apply(ev(E::CreatorJoined, "a", "alice"));
+    EXPECT_EQ(open_ids(), (std::vector<std::string>{"a", "b"}));
     set_now(kT0 + 30);
     apply(ev(E::Heartbeat, "a"));
-    EXPECT_EQ(open_ids(), (std::vector<std::string>{"b", "a"}));
+    EXPECT_EQ(open_ids(), (std::vector<std::string>{"a", "b"})) << "a heartbeat never reorders them";
+    EXPECT_EQ(store_->set_entry("a")->second, kT0 + 30) << "but refreshes the lobby score reap reads";
 }
 
 // ---- heartbeat ----------------------------------------------------------------------------
@@ -1414,6 +1418,37 @@ TEST_P(StoreConformance, TheReapedStreamKeepsOnlyWhatSomeGroupHasNotAcknowledged
     EXPECT_THROW(mm_->reaped_feed({"deleter", "d", 30'000, -1}), InvalidArgument);
 }
 
+TEST_P(StoreConformance, UnreadTheReapedStreamKeepsItsNewestRetentionEntriesAndCountsTheRest) {
+    ConnectOptions small = options_;
+    small.reaped_retention = 5;
+    auto store = GetParam().open(small, "");
+    Matchmaker mm(store, small, [c = clock_] { return c->load(); });
+    auto create_at = [&](const std::string& id, std::int64_t t) {
+        set_now(t);
+        mm.create_game(request("alice", 2, "gs-1", id));
+    };
+    for (int i = 0; i < 12; ++i) create_at("g" + std::to_string(i), kT0 + i);
+    set_now(kT0 + 10'000);
+    ASSERT_EQ(mm.reap().size(), 12u) << "every game is reaped and reported";
+    const std::string stream = store->reaped_stream();
+    std::vector<std::string> kept;
+    for (const auto& e : store->streams()->range(stream)) {
+        for (const auto& [f, v] : e.fields) {
+            if (f == "game_id") kept.push_back(v);
+        }
+    }
+    EXPECT_EQ(kept, (std::vector<std::string>{"g7", "g8", "g9", "g10", "g11"})) << "the newest stay";
+    EXPECT_EQ(store->metrics()->value(metric::kReapedDroppedTotal), 7);
+    // Once a reaped feed reads the stream, only its acknowledgements trim it.
+    ReapedFeed feed = mm.reaped_feed({"deleter", "d", 30'000, 0});
+    for (int i = 0; i < 4; ++i) create_at("h" + std::to_string(i), kT0 + 20'000 + i);
+    set_now(kT0 + 40'000);
+    ASSERT_EQ(mm.reap().size(), 4u);
+    EXPECT_EQ(store->streams()->length(stream), 9);
+    EXPECT_EQ(store->metrics()->value(metric::kReapedDroppedTotal), 7);
+    EXPECT_EQ(feed.poll(100, 0).size(), 9u) << "the feed gets every entry kept";
+}
+
 TEST_P(StoreConformance, AReaderTakesOverWhatACrashedReaderLeftUnacknowledged) {
     bring_to("g1", S::Created);
     ASSERT_EQ(mm_->reap(kT0 + 10'000).size(), 1u);
@@ -1988,8 +2023,8 @@ TEST_P(LapsedSeats, OneScanCallMovesABoundedNumberOfLapsedEntries) {
     std::vector<std::string> got;
     for (const auto& e : last.entries) got.push_back(e.id);
     EXPECT_EQ(got, (std::vector<std::string>(lapsing.begin(), lapsing.begin() + 10)));
-    EXPECT_EQ(last.entries.at(0).score, last.entries.at(0).stored.slot.score)
-        << "back at its record's score";
+    EXPECT_EQ(last.entries.at(0).score, open_score(*last.entries.at(0).stored.slot.game))
+        << "back at its record's open score";
 }
 
 TEST_P(Seats, AWriteThatKeepsAMovedGamesReservationsPutsItBackInItsTwin) {
@@ -2003,10 +2038,10 @@ TEST_P(Seats, AWriteThatKeepsAMovedGamesReservationsPutsItBackInItsTwin) {
     ASSERT_EQ(open_and_reserved(open), (Sizes{1, 0}));
     EXPECT_TRUE(open_ids().empty()) << "bob's seat is still his at the matchmaker's time";
 
-    set_now(kT0 + 10);  // a heartbeat rescores the record; its reservations and twin entry stay
-    ASSERT_EQ(apply(ev(E::Heartbeat, "g1")).status, A::Applied);
+    set_now(kT0 + 10);  // bob's seat refreshed: the record is written, its twin entry is back
+    ASSERT_EQ(mm_->reserve_seat("g1", "bob", 1'000).expires_at, kT0 + 1'010);
     EXPECT_EQ(open_and_reserved(open), (Sizes{0, 1}));
-    set_now(kT0 + 1'000);
+    set_now(kT0 + 1'010);
     EXPECT_EQ(open_ids(), std::vector<std::string>{"g1"});
 }
 

@@ -55,6 +55,7 @@ def test_stats_hold_every_spec_counter_at_zero_from_the_start(mm):
     want += [series("game_data_events_total", type=t.value, status=s.value)
              for t in EventType for s in game_data.ApplyStatus]
     want += [series("game_data_reaped_total", set=s) for s in ("pending", "lobby", "active")]
+    want.append(series("game_data_reaped_dropped_total"))
     want += [series("game_data_reservations_total", outcome=o)
              for o in ("reserved", "quick_join", "cancelled", "no_game", "not open", "full", "already joined")]
     want += [series("game_data_backend_errors_total", kind=k) for k in ("connection", "timeout", "oom")]

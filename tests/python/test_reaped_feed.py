@@ -238,3 +238,21 @@ def test_bad_feed_arguments_are_invalid(mm, kwargs):
 def test_bad_poll_arguments_are_invalid(mm, kwargs):
     with pytest.raises(game_data.InvalidArgumentError):
         mm.reaped_feed().poll(**kwargs)
+
+
+def test_a_reaped_stream_no_feed_reads_keeps_its_newest_retention_entries(url, gd_namespace):
+    mm = game_data.connect(url, namespace=gd_namespace, reaped_retention=3)
+    ids = [mm.create_game(creator_id="alice", capacity=2, server_id=SERVER).id for _ in range(5)]
+    reaped, _now = reap_all(mm)
+    assert {g.id for g in reaped} == set(ids), "every game is still reaped and returned"
+    assert mm.stats()["game_data_reaped_dropped_total"] == 2
+    feed = mm.reaped_feed(group="late")
+    items = feed.poll(count=10, block_ms=0)
+    assert len(items) == 3, "the newest three were kept for a feed that starts later"
+    assert {i.game.id for i in items} <= set(ids)
+
+
+@pytest.mark.parametrize("bad", [-1, "3", 2.5])
+def test_reaped_retention_must_be_a_count(bad):
+    with pytest.raises((game_data.InvalidArgumentError, TypeError)):
+        game_data.connect("memory://", reaped_retention=bad)

@@ -159,8 +159,8 @@ public:
                                           const std::optional<IndexCursor>& after,
                                           std::size_t limit) = 0;
     // As scan() with no score bound, over sorted set `index` once the entries of `lapsed` (its
-    // reserved twin) scored at most `now` have been moved back into it, each at the score of its
-    // record (slot.score; an entry with no record keeps its own). Readers clean the twin as they
+    // reserved twin) scored at most `now` have been moved back into it, each at the open score of
+    // its record (open_score(), lifecycle.hpp; an entry with no record keeps its own). Readers clean the twin as they
     // pass, so no read reads every lapse: one call moves at most kLapsedMovesPerScan entries
     // (ZREM there, ZADD here) and, if more were due, returns no entries and `lapsed_left`; the
     // caller calls again with the same `now` (each lapse is moved once). Otherwise the entries
@@ -200,6 +200,26 @@ public:
     virtual bool change_in_place(const std::string& /*id*/, const InPlaceFn& /*change*/) {
         return false;
     }
+    // Optional fast path for events the rules apply without reading the game (applies_blind,
+    // lifecycle.hpp: heartbeats). For each refresh, in order and each atomically, every key's
+    // type checked before its first write: where the game's record exists and names
+    // `server_id`, rescores the game's entry in the sorted set of the state the record names
+    // (set_of; only where the entry is there) to the time, sets the record's updated_at and set
+    // score to the time and its last_seq to `seq` when higher, and gives it a new revision (so
+    // a commit guarded by the revision read before it fails and decides again); otherwise
+    // writes nothing. The time is `now` when set, else the backend's clock (Redis: TIME, in the
+    // same script). Returns what each guard saw (BlindSeen), or an empty vector when the
+    // backend has no such path (Store then applies them as any event).
+    struct BlindRefresh {
+        std::string_view id;
+        std::string_view server_id;
+        std::optional<std::int64_t> seq;
+    };
+    virtual std::vector<BlindSeen> refresh_blind(std::span<const BlindRefresh> /*refreshes*/,
+                                                 std::optional<std::int64_t> /*now*/) {
+        return {};
+    }
+    virtual bool refreshes_blind() const { return false; }
     // True if commit() reads GameWrite::before (to write only what changed); otherwise Store
     // may hand the rules the record it read instead of a copy, and `before` is null.
     virtual bool writes_differences() const { return false; }

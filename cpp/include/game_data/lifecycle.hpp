@@ -73,14 +73,32 @@ struct GameSlot {
 // the set score and removal. The one entry point every backend uses.
 ApplyResult apply_to_slot(GameSlot& slot, const Event& event, std::int64_t now_ms);
 
+// Events the rules can apply to a game without reading it (Backend::refresh_blind): a
+// heartbeat is `refresh` in every live state (the game stays in its set; its set score and
+// updated_at become the event's time and last_seq its seq when higher; its index entries are
+// those of index_entries(), which a heartbeat does not change, the open indexes being scored
+// by open_score), so knowing that the game's record exists and names the event's server is
+// enough. What the storage saw then decides the result (blind_result), as apply_to_slot would.
+bool applies_blind(EventType type) noexcept;
+struct BlindSeen {
+    enum class Kind : std::uint8_t { Applied, NoRecord, OtherServer, Refused };
+    Kind kind = Kind::NoRecord;
+    GameState state = GameState::Created;  // the record's (Applied, OtherServer)
+    Tomb tomb = Tomb::None;                // NoRecord
+    std::string refused;                   // Refused: the key of another type
+};
+ApplyResult blind_result(const Event& event, const BlindSeen& seen);
+
 // The sorted sets and indexes a live game belongs to, with its score in each: the set of its
 // state; while it is in creator_joined with a seat the roster does not take, "open" and, for
 // each filter key whose metadata value is a string, integer or boolean, "open:<key>=<JSON
-// value>", at its set score. A game whose free seats are all reserved is in the reserved twins
+// value>", at its open score (open_score: its creation time, so open games are served in the
+// order they were created and a heartbeat, which rescores only the set of its state, never
+// reorders them or writes an open index). A game whose free seats are all reserved is in the reserved twins
 // of those indexes instead ("reserved", "reserved:<key>=<JSON value>"), scored by the time
 // its reservations leave a seat free (reopens_at): expiry needs no write to the record; a
 // reader of an open index moves the twin's entries scored at or before its time back into the
-// index at their set score (Backend::scan_merged). A function of the record alone (not of the
+// index at their open score (Backend::scan_merged). A function of the record alone (not of the
 // clock), so what was stored can be recomputed: backends store exactly these, except that a
 // twin's entry may since have been moved so to its open index; a write therefore takes a twin
 // entry it recomputes as being in either of the two (Store's diff_entries).
@@ -92,6 +110,9 @@ IndexEntries index_entries(const Game& game, std::int64_t score,
 // The same into `out` (cleared first), so a caller applying many events reuses its storage.
 void index_entries(const Game& game, std::int64_t score, std::span<const std::string> filter_keys,
                    IndexEntries& out);
+// The score of a game in the open indexes: its created_at. The record's field a backend
+// reads it from when it moves a lapsed twin entry back (Backend::scan_merged).
+std::int64_t open_score(const Game& game) noexcept;
 // The index of open games whose metadata `key` has `encoded_value` (a JSON text).
 std::string filter_index(std::string_view key, std::string_view encoded_value);
 // The reserved twin of an open index ("open..." -> "reserved...").

@@ -31,6 +31,7 @@ inline constexpr std::string_view kApplySeconds = "game_data_apply_seconds";    
 inline constexpr std::string_view kBackendErrorsTotal = "game_data_backend_errors_total";  // {kind}
 inline constexpr std::string_view kCallbackErrorsTotal = "game_data_callback_errors_total";
 inline constexpr std::string_view kCommitConflictsTotal = "game_data_commit_conflicts_total";
+inline constexpr std::string_view kReapedDroppedTotal = "game_data_reaped_dropped_total";
 inline constexpr std::string_view kOrphansTotal = "game_data_orphan_entries_total";  // {set}
 inline constexpr std::string_view kEvictionRisk = "game_data_eviction_risk";        // gauge 0/1
 // The `type` label of game_data_events_total for an entry that names no known event type.

@@ -95,6 +95,9 @@ public:
     // acknowledged, and nothing from a stream without groups. Returns how many were removed.
     // Default: Unsupported.
     virtual std::int64_t trim_acknowledged(const std::string& stream);
+    // When no consumer group reads the stream, trims it to its newest max_len entries; a
+    // stream some group reads is left alone. Returns how many were removed. Default: none.
+    virtual std::int64_t trim_unwatched(const std::string& stream, std::int64_t max_len);
     // Removes the group's consumers, other than `keep`, that have nothing pending and have
     // been idle for at least min_idle_ms (XGROUP DELCONSUMER); returns their names. A removed
     // consumer that reads again is created again. Default: removes none.
@@ -118,6 +121,11 @@ struct ConnectOptions {
     int pool_size = 4;
     std::int64_t tombstone_ttl_ms = 3'600'000;  // how long ended games are remembered
     std::size_t reap_batch = 500;
+    // Entries the reaped stream keeps while no consumer group (reaped feed) reads it: each
+    // reap then trims it to this many, the oldest going first and counted in
+    // game_data_reaped_dropped_total. A stream some group reads is never trimmed by this
+    // (its groups' acknowledgements trim it). 0: keep every entry.
+    std::int64_t reaped_retention = 100'000;
     // Metadata keys open games are indexed by, so get_open_games / quick_join can filter on
     // them (SPEC section 7). Stored in the namespace by the first client that gives them; a
     // client giving other keys gets InvalidArgument, one giving none (nullopt) adopts them.
@@ -207,6 +215,11 @@ public:
 private:
     // Applies each event through Backend::change_in_place; false if the backend has none.
     bool apply_in_place(std::span<const Event> events, Now now, std::span<ApplyResult> results);
+    // Applies the events of games whose every event in the batch the rules apply without a
+    // read (applies_blind) through Backend::refresh_blind, when the backend has it; returns
+    // the indexes of the others, in order.
+    std::vector<std::size_t> apply_blind(std::span<const Event> events, Now now,
+                                         std::span<ApplyResult> results);
     // The namespace's config as last read (read once first); refresh_config reads it again.
     std::shared_ptr<const NamespaceConfig> config();
     std::shared_ptr<const NamespaceConfig> refresh_config();
@@ -223,6 +236,8 @@ private:
     // After this store declared the namespace's filter keys: enters every open game written
     // before (by writers that knew of no keys) into the new filter indexes.
     void index_open_games(const NamespaceConfig& config);
+    // Trims the reaped stream to reaped_retention entries when no reaped feed reads it.
+    void trim_reaped_stream();
     void count_applied(std::span<const Event> events, std::span<const ApplyResult> results,
                        std::chrono::steady_clock::time_point started);
     // The index to scan for `filters` (validated) and the filters left to check per game.
@@ -241,6 +256,7 @@ private:
     std::shared_ptr<Backend> backend_;
     std::string ns_;
     std::int64_t tombstone_ttl_ms_;
+    std::int64_t reaped_retention_;
     std::shared_ptr<Metrics> metrics_;
     std::optional<std::vector<std::string>> requested_filter_keys_;
     std::mutex config_mutex_;

@@ -1,14 +1,15 @@
 -- Entries of one sorted set in (score, id) order, each with its game record, in one consistent
 -- snapshot. With a second sorted set (the first's reserved twin, Backend::scan_merged), first
--- moves that set's entries scored at most now back into the first, each at its record's score
--- (an entry with no record keeps its own): at most ARGV[8] of them per call, so no call blocks
--- long; when more were due it returns no entries and lapsed_left = 1, and the caller calls again.
+-- moves that set's entries scored at most now back into the first, each at the score its record
+-- holds in field ARGV[7] (an entry with no record keeps its own): at most ARGV[8] of them per call,
+-- so no call blocks long; when more were due it returns no entries and lapsed_left = 1, and the
+-- caller calls again.
 -- The records are not written.
 -- KEYS[1] the sorted set; KEYS[2] (optional) the twin
 -- ARGV[1] max score (exclusive), ARGV[2] limit, ARGV[3] game key prefix (the set's own prefix
 -- and hash tag), ARGV[4] cursor score ('' = from the start), ARGV[5] cursor id: only entries
 -- after (cursor score, cursor id) are returned. With KEYS[2]: ARGV[6] now in ms ('' = this
--- server's TIME), ARGV[7] the record's score field, ARGV[8] the most entries to move.
+-- server's TIME), ARGV[7] the record's field holding its open score, ARGV[8] the most entries to move.
 -- Returns a flat list: now (the time used; 0 without KEYS[2]), lapsed_left (0 or 1), then id,
 -- score, record (HGETALL array, empty when there is none), ...
 -- A cursor is resumed in O(log n): by the rank of its id when that is still there at its

@@ -241,7 +241,7 @@ public:
         if (!now) now = now_ms();
         MergedScan out;
         if (auto twin = sets_.find(lapsed); twin != sets_.end()) {
-            // The twin's entries due by now go back into the index at their record's score,
+            // The twin's entries due by now go back into the index at their open score,
             // oldest lapse first, a bounded number per call (as a Redis script moves them).
             auto& due = twin->second.by_score;
             std::vector<std::string> leave;
@@ -253,7 +253,7 @@ public:
                 }
                 const auto [entry, record] = *due.begin();
                 leave.assign(1, std::string(lapsed));
-                enter.assign(1, {std::string(index), record ? record->slot.score : entry.first});
+                enter.assign(1, {std::string(index), record && record->slot.game ? open_score(*record->slot.game) : entry.first});
                 if (record != nullptr) {
                     Record& r = games_.find(entry.second)->second;
                     move_indexes_locked(entry.second, &r, r.sets, leave, enter);

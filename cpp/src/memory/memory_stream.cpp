@@ -204,6 +204,18 @@ StreamTransport::LostEntries MemoryStreams::take_lost(const std::string& stream,
     return out;
 }
 
+std::int64_t MemoryStreams::trim_unwatched(const std::string& stream, std::int64_t max_len) {
+    std::lock_guard lock(mutex_);
+    auto found = streams_.find(stream);
+    if (found == streams_.end() || !found->second.groups.empty()) return 0;
+    Stream& s = found->second;
+    const auto keep = static_cast<std::size_t>(std::max<std::int64_t>(max_len, 0));
+    if (s.entries.size() <= keep) return 0;
+    const auto removed = s.entries.size() - keep;
+    remove_front(s, std::next(s.entries.begin(), static_cast<std::ptrdiff_t>(removed)));
+    return static_cast<std::int64_t>(removed);
+}
+
 std::int64_t MemoryStreams::trim_acknowledged(const std::string& stream) {
     std::lock_guard lock(mutex_);
     auto found = streams_.find(stream);

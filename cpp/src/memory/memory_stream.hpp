@@ -38,6 +38,7 @@ public:
     std::int64_t remove(const std::string& stream, const std::vector<std::string>& ids) override;
     LostEntries take_lost(const std::string& stream, const std::string& group) override;
     std::int64_t trim_acknowledged(const std::string& stream) override;
+    std::int64_t trim_unwatched(const std::string& stream, std::int64_t max_len) override;
     std::vector<std::string> remove_idle_consumers(const std::string& stream,
                                                    const std::string& group,
                                                    std::int64_t min_idle_ms,

@@ -236,6 +236,7 @@ public:
           scan_{"scan_index", lua::scan_index, {}},
           commit_{"commit_games", lua::commit_games, {}},
           declare_{"declare_filter_keys", lua::declare_filter_keys, {}},
+          refresh_{"refresh_games", lua::refresh_games, {}},
           streams_(std::make_shared<redis::RedisStreams>(pool_)) {
         if (options.ns.find_first_of("{}") != std::string::npos) {
             throw InvalidArgument("namespace must not contain '{' or '}' (they form hash tags)");
@@ -434,7 +435,7 @@ public:
         if (!lapsed.empty()) {
             keys.push_back(prefix_ + std::string(lapsed));
             args.push_back(now ? std::to_string(*now) : std::string());
-            args.emplace_back(field::kScore);
+            args.emplace_back(field::kCreatedAt);  // the field open_score() reads
             args.push_back(std::to_string(kLapsedMovesPerScan));
         }
         ReplyPtr r = read_only([&](Connection& c) { return eval(c, scan_, keys, args); });
@@ -479,6 +480,76 @@ public:
             check(*r, "ZCARD");
             if (r->type != REDIS_REPLY_INTEGER) throw ReplyError("unexpected reply to ZCARD");
             out.push_back(r->integer);
+        }
+        return out;
+    }
+
+    bool refreshes_blind() const override { return true; }
+
+    // One script call for the batch (refresh_games.lua): no record is read into C++.
+    std::vector<BlindSeen> refresh_blind(std::span<const BlindRefresh> refreshes,
+                                         std::optional<std::int64_t> now) override {
+        if (refreshes.empty()) return {};
+        Args keys;
+        std::unordered_map<std::string, std::size_t> key_index;
+        auto key = [&](std::string k) {
+            auto [it, fresh] = key_index.try_emplace(std::move(k), keys.size() + 1);
+            if (fresh) keys.push_back(it->first);
+            return std::to_string(it->second);
+        };
+        Args argv = {now ? std::to_string(*now) : std::string(), std::string(field::kServer),
+                     std::string(field::kState), std::string(field::kRev), std::string(field::kLastSeq),
+                     std::string(field::kUpdatedAt), std::string(field::kScore)};
+        constexpr GameState kLive[] = {GameState::Created, GameState::CreatorJoined,
+                                       GameState::AllPlayersJoined, GameState::InProgress};
+        argv.push_back(std::to_string(std::size(kLive)));
+        for (GameState s : kLive) {
+            argv.emplace_back(to_string(s));
+            argv.push_back(key(prefix_ + std::string(to_string(*set_of(s)))));
+        }
+        for (const BlindRefresh& r : refreshes) {
+            argv.push_back(key(game_prefix_ + std::string(r.id)));
+            argv.push_back(key(tomb_prefix_ + std::string(r.id)));
+            argv.emplace_back(r.id);
+            argv.emplace_back(r.server_id);
+            argv.push_back(r.seq ? std::to_string(*r.seq) : std::string());
+        }
+        auto conn = pool_->acquire();
+        ReplyPtr r = eval(*conn, refresh_, keys, argv);
+        check(*r, "refresh_games");
+        if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 * refreshes.size() + 1) {
+            throw ReplyError("unexpected reply to refresh_games");
+        }
+        std::vector<BlindSeen> out(refreshes.size());
+        for (std::size_t i = 0; i < refreshes.size(); ++i) {
+            const redisReply& code = *r->element[2 * i + 1];
+            const redisReply& what = *r->element[2 * i + 2];
+            if (code.type != REDIS_REPLY_INTEGER || what.type != REDIS_REPLY_STRING) {
+                throw ReplyError("unexpected reply to refresh_games");
+            }
+            BlindSeen& seen = out[i];
+            const std::string_view text = str(what);
+            switch (code.integer) {
+                case 1:
+                case 2: {
+                    auto state = parse_game_state(text);
+                    if (!state) throw ReplyError("corrupt game record: unknown state");
+                    seen.kind = code.integer == 1 ? BlindSeen::Kind::Applied : BlindSeen::Kind::OtherServer;
+                    seen.state = *state;
+                    break;
+                }
+                case 0:
+                    seen.kind = BlindSeen::Kind::NoRecord;
+                    seen.tomb = text.empty() ? Tomb::None : parse_tomb(text).value_or(Tomb::Ended);
+                    break;
+                default: {
+                    const auto space = text.find(' ');
+                    seen.kind = BlindSeen::Kind::Refused;
+                    seen.refused = "key '" + std::string(text.substr(0, space)) + "' holds a " +
+                                   std::string(space == std::string_view::npos ? "" : text.substr(space + 1)) +
+                                   ", not what the game needs there";
+                }
+            }
         }
         return out;
     }
@@ -604,7 +675,7 @@ private:
     std::shared_ptr<ConnectionPool> pool_;
     std::string prefix_, game_prefix_, tomb_prefix_, seat_prefix_, reaped_;
     std::mutex sha_mutex_;  // guards Script::sha (rewritten with the same value on reload)
-    Script scan_, commit_, declare_;
+    Script scan_, commit_, declare_, refresh_;
     std::shared_ptr<redis::RedisStreams> streams_;
     std::optional<std::string> eviction_risk_;  // checked once, at connect
 };

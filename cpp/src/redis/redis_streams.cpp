@@ -393,6 +393,13 @@ std::int64_t RedisStreams::trim_acknowledged(const std::string& stream) {
     return integer(*r, "trim_acknowledged");
 }
 
+std::int64_t RedisStreams::trim_unwatched(const std::string& stream, std::int64_t max_len) {
+    auto conn = pool_->acquire();
+    ReplyPtr r = eval(*conn, stream_lua::trim_unwatched, {stream},
+                      {std::to_string(std::max<std::int64_t>(max_len, 0))});
+    return integer(*r, "trim_unwatched");
+}
+
 std::vector<std::string> RedisStreams::remove_idle_consumers(const std::string& stream,
                                                              const std::string& group,
                                                              std::int64_t min_idle_ms,

@@ -160,6 +160,7 @@ class Matchmaker(metaclass=_pybind11_type):
         pool_size: int | None = None,
         tombstone_ttl_ms: int | None = None,
         filter_keys: Sequence[str] | None = None,
+        reaped_retention: int | None = None,
     ) -> None: ...
     def create_game(
         self,
