@@ -78,7 +78,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--seed", type=int, default=17)
     p.add_argument("--out-dir", type=Path, default=Path(os.environ.get(
         "GD_BENCH_OUT_DIR", str(HERE / "results"))), help="where the table goes")
-    args = p.parse_args(argv)
+    # ./dev bench passes the same arguments to every bench/*.py: those of the others are ignored.
+    args, ignored = p.parse_known_args(argv)
+    if ignored:
+        print(f"scale_bench: ignoring arguments for other benchmarks: {' '.join(ignored)}",
+              file=sys.stderr)
     if args.games is None:
         args.games = 20_000 if args.quick else 100_000
     if args.heartbeats is None:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 BENCH = Path(__file__).resolve().parents[2] / "bench" / "redis_bench.py"
 MATCHMAKING_BENCH = BENCH.with_name("matchmaking_bench.py")
+SCALE_BENCH = BENCH.with_name("scale_bench.py")
 
 HEADER = "| measurement"
 ROWS = (
@@ -94,4 +95,29 @@ def test_matchmaking_bench_quick_prints_every_row_and_fills_no_seat_twice(tmp_pa
     for row in MATCHMAKING_ROWS:
         assert "n/a" not in cells(lines, row)[1], f"row {row!r} not measured\n{proc.stdout[-4000:]}"
     assert cells(lines, "reservation burst over-filled seats")[1:4:2] == ["0", "0"]
+    assert "ignoring arguments for other benchmarks: --stream-games 10" in proc.stderr
+
+
+SCALE_ROWS = (
+    "heartbeat Redis CPU us/event vs raw floor",
+    "heartbeat e2e events/s (poll(count=1000))",
+    "get_open_games(50) p50 us vs pipelined reads",
+    "get_open_games(50) p99 us",
+    "get_open_games(50, mode+region) p50 us vs pipelined reads",
+    "get_open_games(50, mode+region) p99 us",
+    "create_games(1000) games/s vs raw floor",
+    "reap() games/s (every pending game stale)",
+    "reap longest Redis call us",
+    "Redis memory B/game",
+)
+
+
+def test_scale_bench_quick_runs_20k_games_and_checks_what_heartbeats_and_reaps_left(tmp_path: Path) -> None:
+    # The 20k smoke run of issue 17's benchmark: every heartbeat applied, no game moved between
+    # sets or out of the open index by one, every stale game reaped (VERIFY lines otherwise).
+    proc = run_quick(SCALE_BENCH, tmp_path, "--stream-games", "10")
+    lines = printed_rows(proc, SCALE_ROWS, tmp_path / "scale_bench.txt")
+    for row in SCALE_ROWS:
+        assert "n/a" not in cells(lines, row)[1], f"row {row!r} not measured\n{proc.stdout[-4000:]}"
+    assert "20,000 resident games" in proc.stdout
     assert "ignoring arguments for other benchmarks: --stream-games 10" in proc.stderr
