@@ -106,6 +106,13 @@ void register_observe(py::module_& m) {
             py::arg("ids") = py::none(),
             "Copy dead letters back to the stream with their original fields, then remove them "
             "from the dead-letter stream; returns (dead letter id, new entry id) pairs.");
+
+    m.def(
+        "dead_letter_original_fields",
+        [](py::handle fields) { return fields_to_py(original_fields(fields_arg(fields))); },
+        py::arg("fields"),
+        "The fields of the entry a dead letter was made from, as replay_dead_letters gives them "
+        "back: the consumer's `error` removed, one `orig_` prefix taken off the names that have it.");
 }
 
 }  // namespace game_data::bindings

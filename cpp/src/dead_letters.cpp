@@ -1,6 +1,7 @@
 #include "game_data/dead_letters.hpp"
 
 #include <algorithm>
+#include <array>
 #include <unordered_set>
 
 #include "game_data/errors.hpp"
@@ -9,6 +10,16 @@ namespace game_data {
 namespace {
 
 constexpr std::int64_t kReplayPage = 500;
+
+// Every field dead_letter_fields adds; an entry's own fields of these names are escaped.
+constexpr std::array<std::string_view, 1> kAddedFields = {kDeadLetterErrorField};
+static_assert(kDeadLetterOrigErrorField.starts_with(kDeadLetterEscapePrefix) &&
+              kDeadLetterOrigErrorField.substr(kDeadLetterEscapePrefix.size()) ==
+                  kDeadLetterErrorField);
+
+bool is_added_field(std::string_view name) {
+    return std::find(kAddedFields.begin(), kAddedFields.end(), name) != kAddedFields.end();
+}
 
 // Copies `entries` to `stream`, then removes them from `dead_letter_stream`.
 void move_back(StreamTransport& streams, const std::string& dead_letter_stream,
@@ -32,7 +43,9 @@ void move_back(StreamTransport& streams, const std::string& dead_letter_stream,
 
 Fields dead_letter_fields(Fields entry, std::string_view reason) {
     for (auto& [k, v] : entry) {
-        if (k == kDeadLetterErrorField) k = kDeadLetterOrigErrorField;
+        if (is_added_field(k) || k.starts_with(kDeadLetterEscapePrefix)) {
+            k.insert(0, kDeadLetterEscapePrefix);
+        }
     }
     entry.emplace_back(kDeadLetterErrorField, reason);
     return entry;
@@ -42,8 +55,11 @@ Fields original_fields(const Fields& dead_letter) {
     Fields out;
     out.reserve(dead_letter.size());
     for (const auto& [k, v] : dead_letter) {
-        if (k == kDeadLetterErrorField) continue;
-        out.emplace_back(k == kDeadLetterOrigErrorField ? std::string(kDeadLetterErrorField) : k, v);
+        if (is_added_field(k)) continue;
+        out.emplace_back(k.starts_with(kDeadLetterEscapePrefix)
+                             ? k.substr(kDeadLetterEscapePrefix.size())
+                             : k,
+                         v);
     }
     return out;
 }

@@ -81,7 +81,12 @@ void parse_query(Url& url, std::string_view query) {
             throw InvalidArgument("bad query option in URL " + url.redacted() +
                                   ": options are name=value pairs separated by '&'");
         }
-        url.query[std::string(pair.substr(0, eq))] = percent_decode(pair.substr(eq + 1));
+        const std::string name(pair.substr(0, eq));
+        if (!url.query.emplace(name, percent_decode(pair.substr(eq + 1))).second) {
+            // Taking the first or the last would silently ignore one of them.
+            throw InvalidArgument("URL option '" + name + "' is given twice in URL " +
+                                  url.redacted() + ": give each option once");
+        }
         query = amp == std::string_view::npos ? std::string_view{} : query.substr(amp + 1);
     }
 }

@@ -16,6 +16,8 @@ import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Callable
 
+from game_data import _core
+
 if TYPE_CHECKING:
     from game_data import Matchmaker
     from game_data.models import Game
@@ -167,16 +169,19 @@ def _cmd_dead_letters(args: argparse.Namespace) -> int:
         return _replay(args, mm, stream, dead)
     total = mm.stream_length(dead)
     entries = mm.stream_entries(dead, args.limit)
+    # The entry each was made from, names unescaped (README "Dead letters"), as replay gives it.
+    originals = [_core.dead_letter_original_fields(fields) for _, fields in entries]
     if args.json:
         _print_json({"stream": stream, "dead_letter_stream": dead, "total": total,
-                     "dead_letters": [{"id": entry_id, "error": fields.get("error", ""), "fields": fields}
-                                      for entry_id, fields in entries]})
+                     "dead_letters": [{"id": entry_id, "error": fields.get("error", ""), "fields": fields,
+                                       "original_fields": original}
+                                      for (entry_id, fields), original in zip(entries, originals)]})
         return 0
-    shown = ("type", "game_id", "server_id", "error")
-    rows = [[entry_id, fields.get("error", ""), fields.get("type", ""), fields.get("game_id", ""),
-             fields.get("server_id", ""),
-             " ".join(f"{k}={v}" for k, v in fields.items() if k not in shown)]
-            for entry_id, fields in entries]
+    shown = ("type", "game_id", "server_id")
+    rows = [[entry_id, fields.get("error", ""), original.get("type", ""), original.get("game_id", ""),
+             original.get("server_id", ""),
+             " ".join(f"{k}={v}" for k, v in original.items() if k not in shown)]
+            for (entry_id, fields), original in zip(entries, originals)]
     print(format_table(["ID", "ERROR", "TYPE", "GAME", "SERVER", "OTHER FIELDS"], rows))
     print(f"{len(entries)} of {total} dead letters in {dead} (oldest first)")
     return 0

@@ -237,6 +237,33 @@ TEST(DeadLetterFields, OriginalFieldsUndoWhatTheConsumerAdded) {
     EXPECT_EQ(original_fields(dead), entry);
 }
 
+TEST(DeadLetterFields, OwnFieldsNamedLikeAddedOrEscapedOnesGetOneMorePrefix) {
+    const Fields entry = {{"orig_error", "O1"}, {"error", "E1"}, {"orig_orig_error", "OO1"},
+                          {"orig_", "P"}, {"original", "Q"}, {"type", "heartbeat"}};
+    const Fields dead = dead_letter_fields(entry, "bad");
+    EXPECT_EQ(dead, (Fields{{"orig_orig_error", "O1"}, {"orig_error", "E1"},
+                            {"orig_orig_orig_error", "OO1"}, {"orig_orig_", "P"},
+                            {"original", "Q"}, {"type", "heartbeat"}, {"error", "bad"}}));
+    EXPECT_EQ(original_fields(dead), entry);
+}
+
+TEST(DeadLetterFields, EveryCombinationOfErrorAndOrigErrorRoundTrips) {
+    const std::vector<std::string> names = {"error", "orig_error", "orig_orig_error"};
+    for (unsigned mask = 0; mask < 8; ++mask) {
+        for (bool reversed : {false, true}) {
+            Fields entry = {{"type", "heartbeat"}};
+            for (std::size_t i = 0; i < names.size(); ++i) {
+                if (mask & (1u << i)) entry.emplace_back(names[i], "v" + std::to_string(i));
+            }
+            if (reversed) std::reverse(entry.begin() + 1, entry.end());
+            const Fields dead = dead_letter_fields(entry, "reason");
+            EXPECT_EQ(std::count_if(dead.begin(), dead.end(),
+                                    [](const auto& f) { return f.first == "error"; }), 1);
+            EXPECT_EQ(original_fields(dead), entry) << "mask " << mask;
+        }
+    }
+}
+
 TEST_P(ObserveTest, ReplayedDeadLettersAreAppliedOnceTheirGameExists) {
     EventPublisher pub = mm_->publisher("gs-1");
     pub.creator_joined("late", "alice");  // the game does not exist yet

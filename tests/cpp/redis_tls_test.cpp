@@ -28,8 +28,11 @@ protected:
         ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
         server_ = new testing::RedisServer(
             false, testing::TlsFiles{cert("server.pem"), cert("server.key"), cert("ca.pem")});
+        cn_only_server_ = new testing::RedisServer(
+            false, testing::TlsFiles{cert("cn-only.pem"), cert("cn-only.key"), cert("ca.pem")});
     }
     static void TearDownTestSuite() {
+        delete cn_only_server_;
         delete server_;
         std::error_code ec;
         std::filesystem::remove_all(*certs_, ec);
@@ -52,6 +55,7 @@ protected:
 
     static inline std::string* certs_ = nullptr;
     static inline testing::RedisServer* server_ = nullptr;
+    static inline testing::RedisServer* cn_only_server_ = nullptr;  // CN=localhost, no SAN
 };
 
 TEST_F(RedisTls, VerifiedConnectionWorks) {
@@ -93,6 +97,36 @@ TEST_F(RedisTls, WrongHostNameIsRefused) {
 TEST_F(RedisTls, MissingCaFileIsAConnectionError) {
     const std::string msg = connection_error(url("localhost", "ca_cert=" + cert("nope.pem")));
     EXPECT_NE(msg.find("cannot load the CA certificates"), std::string::npos) << msg;
+}
+
+TEST_F(RedisTls, ACertificateNamingTheHostOnlyInItsCnIsRefused) {
+    // Names are checked in the subjectAltName only (as browsers and Go do), never the CN.
+    const std::string u = "rediss://127.0.0.1:" + std::to_string(cn_only_server_->tls_port()) +
+                          "/0?ca_cert=" + cert("ca.pem") + "&sni=localhost&connect_timeout_ms=3000";
+    const std::string msg = connection_error(u);
+    EXPECT_NE(msg.find("mismatch"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("subject CN is not accepted"), std::string::npos) << msg;
+}
+
+TEST_F(RedisTls, RedissToAPlainPortSaysTheServerDidNotSpeakTls) {
+    const std::string u = "rediss://127.0.0.1:" + std::to_string(server_->port()) +
+                          "/0?ca_cert=" + cert("ca.pem") + "&connect_timeout_ms=500";
+    const std::string msg = connection_error(u);
+    EXPECT_NE(msg.find("did not speak TLS"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("plain Redis port"), std::string::npos) << msg;
+    EXPECT_EQ(msg.find("(null)"), std::string::npos) << msg;
+}
+
+TEST_F(RedisTls, RedisToATlsPortIsAConnectionErrorSuggestingRediss) {
+    const std::string u = "redis://127.0.0.1:" + std::to_string(server_->tls_port()) + "/0";
+    try {
+        connect(u).counts();
+        FAIL() << "connected in plain text to a TLS port";
+    } catch (const OutcomeUnknown& e) {
+        FAIL() << "outcome unknown, though nothing of the caller's was sent: " << e.what();
+    } catch (const ConnectionError& e) {
+        EXPECT_NE(std::string(e.what()).find("use rediss://"), std::string::npos) << e.what();
+    }
 }
 
 }  // namespace

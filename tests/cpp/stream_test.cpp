@@ -3,6 +3,7 @@
 // deadline; nothing sleeps.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <functional>
@@ -10,6 +11,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <ostream>
 #include <set>
 #include <string>
@@ -18,6 +20,7 @@
 #include <vector>
 
 #include "game_data/consumer.hpp"
+#include "game_data/dead_letters.hpp"
 #include "game_data/errors.hpp"
 #include "game_data/matchmaker.hpp"
 #include "game_data/publisher.hpp"
@@ -694,6 +697,47 @@ TEST_P(StreamTest, ADeadLetterKeepsTheEntrysOwnErrorFieldAsOrigError) {
     const Fields want = {{"type", "heartbeat"}, {"game_id", "ghost"}, {"server_id", "gs-1"},
                          {"orig_error", "from the server"}, {"error", "unknown game"}};
     EXPECT_EQ(dead_letters(), std::vector<Fields>{want});
+}
+
+TEST_P(StreamTest, ReplayGivesBackExactlyTheEntrysOwnFields) {
+    // Each entry carries fields named like the one the consumer adds (error) or like its
+    // escaped form (orig_...), alone and together, in several orders.
+    const std::vector<Fields> owns = {
+        {{"orig_error", "O1"}},
+        {{"error", "E1"}, {"orig_error", "O1"}},
+        {{"orig_error", "O1"}, {"error", "E1"}},
+        {{"orig_orig_error", "OO1"}},
+        {{"orig_orig_error", "OO1"}, {"error", "E1"}, {"orig_error", "O1"}},
+        {{"orig_", "P"}, {"orig", "Q"}, {"errors", "R"}},
+    };
+    std::vector<Fields> entries;
+    for (const Fields& own : owns) {
+        Fields entry = {{"type", "heartbeat"}, {"game_id", "ghost"}, {"server_id", "gs-1"}};
+        entry.insert(entry.begin() + 1, own.begin(), own.end());
+        entries.push_back(entry);
+    }
+    EventPublisher pub = mm_->publisher("gs-1");
+    for (const Fields& entry : entries) pub.publish_raw(entry);
+    Consumer c = mm_->consumer(consumer_options("mm-1"));
+    ASSERT_EQ(poll_until(c, entries.size()).size(), entries.size());
+    const std::vector<Fields> dead = dead_letters();
+    ASSERT_EQ(dead.size(), entries.size());
+    for (std::size_t i = 0; i < dead.size(); ++i) {
+        // Exactly one error, the consumer's, last.
+        EXPECT_EQ(std::count_if(dead[i].begin(), dead[i].end(),
+                                [](const auto& f) { return f.first == "error"; }), 1);
+        EXPECT_EQ(dead[i].back(), (std::pair<std::string, std::string>{"error", "unknown game"}));
+    }
+    EXPECT_EQ(dead[1], (Fields{{"type", "heartbeat"}, {"orig_error", "E1"},
+                               {"orig_orig_error", "O1"}, {"game_id", "ghost"},
+                               {"server_id", "gs-1"}, {"error", "unknown game"}}));
+
+    ASSERT_EQ(replay_dead_letters(*transport_, dead_, stream_, std::nullopt).size(), entries.size());
+    std::vector<Fields> replayed;
+    for (auto& e : transport_->range(stream_)) replayed.push_back(std::move(e.fields));
+    ASSERT_EQ(replayed.size(), 2 * entries.size());  // the published entries, then their copies
+    replayed.erase(replayed.begin(), replayed.begin() + std::ssize(entries));
+    EXPECT_EQ(replayed, entries);
 }
 
 TEST_P(StreamTest, IdleConsumersWithNothingPendingAreRemovedFromTheGroup) {

@@ -144,6 +144,37 @@ TEST(UrlParse, QueryOptionWithoutValueIsRefused) {
     EXPECT_THROW(Url::parse("redis://h?pool_size"), InvalidArgument);
 }
 
+TEST(UrlParse, AQueryOptionGivenTwiceIsRefusedNamingIt) {
+    for (const char* text : {"rediss://h:1/0?sni=a&sni=b", "redis://h?timeout_ms=5&pool_size=2&timeout_ms=5",
+                             "unix:///tmp/r.sock?db=1&db=2", "memory://x?a=1&a=1"}) {
+        try {
+            (void)Url::parse(text);
+            ADD_FAILURE() << "accepted: " << text;
+        } catch (const InvalidArgument& e) {
+            EXPECT_NE(std::string(e.what()).find("is given twice"), std::string::npos) << e.what();
+        }
+    }
+    try {
+        (void)Url::parse("rediss://h:1/0?sni=a&sni=b");
+    } catch (const InvalidArgument& e) {
+        EXPECT_NE(std::string(e.what()).find("'sni'"), std::string::npos) << e.what();
+    }
+}
+
+TEST(TlsOptions, AClientCertificateAndItsKeyGoTogether) {
+    // Refused before connecting, in builds with and without TLS (port 1: nothing listens).
+    for (const char* option : {"cert=/nonexistent/client.pem", "key=/nonexistent/client.key"}) {
+        try {
+            connect(std::string("rediss://127.0.0.1:1/0?") + option).counts();
+            ADD_FAILURE() << option << " was accepted alone";
+        } catch (const InvalidArgument& e) {
+            const std::string msg = e.what();
+            EXPECT_NE(msg.find("cert=FILE"), std::string::npos) << msg;
+            EXPECT_NE(msg.find("key=FILE"), std::string::npos) << msg;
+        }
+    }
+}
+
 TEST(UrlParse, MissingSchemeIsRefused) {
     EXPECT_THROW(Url::parse("127.0.0.1:6379"), InvalidArgument);
     EXPECT_THROW(Url::parse("://host"), InvalidArgument);

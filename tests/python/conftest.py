@@ -77,13 +77,33 @@ class TlsServer:
 
 
 @pytest.fixture(scope="session")
-def tls_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TlsServer]:
-    """A redis-server with TLS on, certificates made for this run (see TlsServer)."""
+def tls_certs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The certificates of tests/tls/make_certs.sh, made for this run."""
     certs = tmp_path_factory.mktemp("certs")
     subprocess.run(["sh", str(TESTS_DIR / "tls" / "make_certs.sh"), str(certs)], check=True)
+    return certs
+
+
+def _tls_server(certs: Path, name: str) -> tuple[RedisServer, int]:
+    """A redis-server (not started yet) presenting certs/NAME.pem on the TLS port returned."""
     tls_port = free_port()
-    args = ("--tls-port", str(tls_port), "--tls-cert-file", str(certs / "server.pem"),
-            "--tls-key-file", str(certs / "server.key"), "--tls-ca-cert-file",
+    args = ("--tls-port", str(tls_port), "--tls-cert-file", str(certs / f"{name}.pem"),
+            "--tls-key-file", str(certs / f"{name}.key"), "--tls-ca-cert-file",
             str(certs / "ca.pem"), "--tls-auth-clients", "optional")
-    with RedisServer(extra_args=args) as server:
-        yield TlsServer(server, tls_port, certs)
+    return RedisServer(extra_args=args), tls_port
+
+
+@pytest.fixture(scope="session")
+def tls_server(tls_certs: Path) -> Iterator[TlsServer]:
+    """A redis-server with TLS on, certificates made for this run (see TlsServer)."""
+    server, tls_port = _tls_server(tls_certs, "server")
+    with server:
+        yield TlsServer(server, tls_port, tls_certs)
+
+
+@pytest.fixture(scope="session")
+def cn_only_tls_server(tls_certs: Path) -> Iterator[TlsServer]:
+    """Like tls_server, but its certificate names localhost in the subject CN only (no SAN)."""
+    server, tls_port = _tls_server(tls_certs, "cn-only")
+    with server:
+        yield TlsServer(server, tls_port, tls_certs)

@@ -165,7 +165,8 @@ def test_dead_letters_lists_them_with_their_reason(mm, target):
     lines = result.stdout.splitlines()
     assert lines[0].split() == ["ID", "ERROR", "TYPE", "GAME", "SERVER", "OTHER", "FIELDS"]
     assert "unknown game" in lines[1] and "creator_joined" in lines[1] and "player_id=ann" in lines[1]
-    assert "teleported" in lines[2] and "orig_error=theirs" in lines[2]
+    # The other fields are the entry's own: its `error` under its own name.
+    assert "teleported" in lines[2] and "error=theirs" in lines[2] and "orig_" not in lines[2]
     assert lines[3] == f"2 of 2 dead letters in {target[3]}:events:dead (oldest first)"
 
 
@@ -178,6 +179,21 @@ def test_dead_letters_json_and_limit(mm, target):
     assert letter["error"] == "unknown game"
     assert letter["fields"]["game_id"] == "g-late" and letter["fields"]["error"] == "unknown game"
     assert letter["id"] == mm.stream_entries(doc["dead_letter_stream"])[0][0]
+
+
+def test_dead_letters_show_the_entrys_own_fields_named_like_the_added_ones(mm, target):
+    mm.publisher(SERVER).publish_raw([("type", "teleported"), ("game_id", "g-x"), ("server_id", SERVER),
+                                      ("error", "E1"), ("orig_error", "O1")])
+    drain(mm.consumer(name="mm-1"))
+    result = run("dead-letters", *target)
+    assert result.returncode == 0, result.stderr
+    row = result.stdout.splitlines()[1]
+    assert row.split()[-2:] == ["error=E1", "orig_error=O1"] and "orig_orig" not in row
+    [letter] = run_json("dead-letters", *target)["dead_letters"]
+    assert letter["fields"] == {"type": "teleported", "game_id": "g-x", "server_id": SERVER,
+                                "orig_error": "E1", "orig_orig_error": "O1", "error": letter["error"]}
+    assert letter["original_fields"] == {"type": "teleported", "game_id": "g-x", "server_id": SERVER,
+                                         "error": "E1", "orig_error": "O1"}
 
 
 def test_replay_sends_a_dead_letter_back_and_a_fixed_consumer_applies_it(mm, target):

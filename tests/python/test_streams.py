@@ -271,6 +271,28 @@ def test_an_entry_with_its_own_error_field_is_dead_lettered_with_one_error(mm, p
                         "error": "unknown game"}
 
 
+@pytest.mark.parametrize("own", [
+    [("orig_error", "O1")],
+    [("error", "E1"), ("orig_error", "O1")],
+    [("orig_error", "O1"), ("error", "E1")],
+    [("orig_orig_error", "OO1")],
+    [("orig_orig_error", "OO1"), ("error", "E1"), ("orig_error", "O1")],
+], ids=lambda own: "+".join(name for name, _ in own))
+def test_replay_gives_back_exactly_the_entrys_own_fields(mm, pub, consumer, own):
+    entry = [("type", "heartbeat"), *own, ("game_id", "ghost-game"), ("server_id", "gs-1")]
+    pub.publish_raw(entry)
+    (result,) = drain(consumer)
+    assert result.reason == "unknown game"
+    (dead,) = dead_letters(mm)
+    assert list(dead.items())[-1] == ("error", "unknown game")  # one error, the consumer's
+    assert game_data._core.dead_letter_original_fields(dead) == dict(entry)
+
+    assert len(mm.replay_dead_letters()) == 1
+
+    replayed = mm.stream_entries(mm.default_stream)[-1][1]
+    assert list(replayed.items()) == entry  # names, values and order
+
+
 def test_consumers_on_their_own_streams_do_not_see_each_other(mm):
     game = mm.create_game(creator_id="alice", capacity=2, server_id="gs-1")
     mm.publisher("gs-1", stream="region-a").creator_joined(game.id, "alice")

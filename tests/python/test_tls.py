@@ -55,3 +55,39 @@ def test_missing_ca_file_is_a_connection_error(tls_server: TlsServer) -> None:
     url = tls_server.url("localhost", ca_cert=str(tls_server.certs / "missing.pem"))
     with pytest.raises(ConnectionError, match="cannot load the CA certificates"):
         game_data.connect(url).counts()
+
+
+@pytest.mark.parametrize("given", ["cert", "key"])
+def test_a_client_certificate_and_its_key_go_together(tls_server: TlsServer, given: str) -> None:
+    certs = tls_server.certs
+    files = {"cert": str(certs / "client.pem"), "key": str(certs / "client.key")}
+    url = tls_server.url("localhost", ca_cert=str(certs / "ca.pem"), **{given: files[given]})
+    with pytest.raises(game_data.InvalidArgumentError, match=f"{given} is given without") as info:
+        game_data.connect(url).counts()
+    assert "cert=FILE" in str(info.value) and "key=FILE" in str(info.value)
+
+
+def test_a_query_option_given_twice_is_refused(tls_server: TlsServer) -> None:
+    url = tls_server.verified_url() + "&sni=redis.example"
+    with pytest.raises(game_data.InvalidArgumentError, match="'sni' is given twice"):
+        game_data.connect(url).counts()
+
+
+def test_a_certificate_naming_the_host_only_in_its_cn_is_refused(cn_only_tls_server: TlsServer) -> None:
+    # CN=localhost and no subjectAltName: names are checked in the SAN only, as browsers do.
+    with pytest.raises(game_data.BackendConnectionError, match="subject CN is not accepted"):
+        game_data.connect(cn_only_tls_server.verified_url()).counts()
+
+
+def test_rediss_to_a_plain_port_says_the_server_did_not_speak_tls(tls_server: TlsServer) -> None:
+    url = tls_server.server.url.replace("redis://", "rediss://") + "?connect_timeout_ms=500"
+    with pytest.raises(game_data.BackendConnectionError, match="did not speak TLS") as info:
+        game_data.connect(url).counts()
+    assert "plain Redis port" in str(info.value) and "(null)" not in str(info.value)
+
+
+def test_redis_to_a_tls_port_is_a_connection_error_suggesting_rediss(tls_server: TlsServer) -> None:
+    url = f"redis://127.0.0.1:{tls_server.tls_port}/0"
+    with pytest.raises(game_data.BackendConnectionError, match="use rediss://") as info:
+        game_data.connect(url).counts()
+    assert not isinstance(info.value, game_data.OutcomeUnknownError)

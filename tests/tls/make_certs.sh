@@ -6,6 +6,8 @@
 #                    (so 127.0.0.1 without sni=localhost is a name mismatch)
 #   client.pem/.key  a client certificate signed by ca.pem (for cert=/key=)
 #   other-ca.pem     an unrelated CA (verification against it must fail)
+#   cn-only.pem/.key a server certificate signed by ca.pem with CN=localhost and no
+#                    subjectAltName (must be refused: names are checked in the SAN only)
 # EC keys, valid for two days: they live as long as one test run.
 set -eu
 dir=$1
@@ -29,3 +31,4 @@ ca other-ca "another CA"
 leaf server localhost "subjectAltName=DNS:localhost
 extendedKeyUsage=serverAuth"
 leaf client game-server "extendedKeyUsage=clientAuth"
+leaf cn-only localhost "extendedKeyUsage=serverAuth"

@@ -11,14 +11,21 @@
 
 namespace game_data {
 
-// Fields the consumer adds to a dead letter: `error` is always its own reason; an `error`
-// field the entry already carried is kept, renamed to `orig_error`.
+// The field the consumer adds to a dead letter: its own reason, always exactly one.
 inline constexpr std::string_view kDeadLetterErrorField = "error";
+// The escape that keeps an entry's own fields apart from the ones the consumer adds: an
+// entry's field named like an added one (`error`) or already starting with the prefix gets
+// one more prefix (`error` -> `orig_error`, `orig_error` -> `orig_orig_error`); replay drops
+// the added fields and strips exactly one prefix where there is one. Reversible for any entry.
+inline constexpr std::string_view kDeadLetterEscapePrefix = "orig_";
+// An entry's own `error` field, as its dead letter holds it.
 inline constexpr std::string_view kDeadLetterOrigErrorField = "orig_error";
 
-// The dead letter of an entry: its fields in order, then `error` = reason.
+// The dead letter of an entry: its fields in order (names escaped as above), then
+// `error` = reason.
 Fields dead_letter_fields(Fields entry, std::string_view reason);
-// The entry a dead letter was made from: the inverse of dead_letter_fields.
+// The entry a dead letter was made from, names, values and order: the inverse of
+// dead_letter_fields.
 Fields original_fields(const Fields& dead_letter);
 
 struct ReplayedEntry {

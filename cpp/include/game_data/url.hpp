@@ -1,7 +1,8 @@
 // Backend URLs: memory://[name], redis://[user:password@]host[:port][/db][?opts],
 // rediss://..., unix:///path/to/socket[?db=N&opts]. Query options: connect_timeout_ms,
-// timeout_ms, pool_size. Throws InvalidArgument on anything malformed, never quoting the text
-// given (it may hold a password): a '?' in a password must be percent-encoded (%3F).
+// timeout_ms, pool_size. Throws InvalidArgument on anything malformed (an option given twice
+// too), never quoting the text given (it may hold a password): a '?' in a password must be
+// percent-encoded (%3F).
 #pragma once
 
 #include <cstdint>

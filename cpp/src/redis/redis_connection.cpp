@@ -146,6 +146,9 @@ SSL* new_tls_session(const Endpoint& e) {
     const bool is_ip = ::inet_pton(AF_INET, e.tls_name.c_str(), &ip) == 1 ||
                        ::inet_pton(AF_INET6, e.tls_name.c_str(), &ip) == 1;
     X509_VERIFY_PARAM* param = SSL_get0_param(ssl);
+    // Names are matched against the subjectAltName only, as browsers and Go do: without this
+    // flag OpenSSL falls back to the subject CN of a certificate that has no DNS names.
+    X509_VERIFY_PARAM_set_hostflags(param, X509_CHECK_FLAG_NEVER_CHECK_SUBJECT);
     const bool ok = is_ip ? X509_VERIFY_PARAM_set1_ip_asc(param, e.tls_name.c_str()) == 1
                           : SSL_set_tlsext_host_name(ssl, e.tls_name.c_str()) == 1 &&
                                 X509_VERIFY_PARAM_set1_host(param, e.tls_name.c_str(), 0) == 1;
@@ -155,6 +158,17 @@ SSL* new_tls_session(const Endpoint& e) {
                               e.tls_name + "': " + openssl_error());
     }
     return ssl;
+}
+
+// Whether a failed handshake met a server that does not speak TLS: it sent nothing back (a
+// plain Redis waits for more of its "command"), or bytes that are no TLS record.
+bool server_did_not_speak_tls(SSL* ssl) {
+    if (BIO_number_read(SSL_get_rbio(ssl)) == 0) return true;
+    const unsigned long code = ERR_peek_last_error();
+    if (ERR_GET_LIB(code) != ERR_LIB_SSL) return false;
+    const int reason = ERR_GET_REASON(code);
+    return reason == SSL_R_WRONG_VERSION_NUMBER || reason == SSL_R_PACKET_LENGTH_TOO_LONG ||
+           reason == SSL_R_HTTP_REQUEST;
 }
 #endif
 
@@ -202,6 +216,21 @@ Endpoint Endpoint::from(const Url& url, const ConnectOptions& options) {
     if (e.unix_socket && e.db != 0) e.display += "?db=" + std::to_string(e.db);
 
     if (e.tls) {
+        for (const char* file : {"cert", "key"}) {
+            const auto it = url.query.find(file);
+            if (it != url.query.end() && it->second.empty()) {
+                throw InvalidArgument(std::string("URL option ") + file + " is empty in URL " +
+                                      url.redacted());
+            }
+        }
+        if (url.query.contains("cert") != url.query.contains("key")) {
+            throw InvalidArgument(std::string("URL option ") +
+                                  (url.query.contains("cert") ? "cert is given without key"
+                                                              : "key is given without cert") +
+                                  " in URL " + url.redacted() +
+                                  ": a client certificate (cert=FILE) needs its private key "
+                                  "(key=FILE), and the other way round");
+        }
 #ifdef GAME_DATA_HAVE_HIREDIS_SSL
         static const int ssl_init = redisInitOpenSSL();
         (void)ssl_init;
@@ -313,13 +342,30 @@ Connection::Connection(const Endpoint& endpoint) : endpoint_(endpoint) {
         SSL* ssl = new_tls_session(endpoint);
         if (redisInitiateSSL(context_.get(), ssl) != REDIS_OK) {  // on failure ssl stays ours
             const long verify = SSL_get_verify_result(ssl);
+            const bool not_tls = verify == X509_V_OK && server_did_not_speak_tls(ssl);
             SSL_free(ssl);
+            ERR_clear_error();
             if (verify != X509_V_OK) {
+                const bool name = verify == X509_V_ERR_HOSTNAME_MISMATCH ||
+                                  verify == X509_V_ERR_IP_ADDRESS_MISMATCH;
                 throw ConnectionError("TLS handshake with " + where +
                                       " failed: the server certificate was not accepted (" +
                                       X509_verify_cert_error_string(verify) +
                                       "; checked against ca_cert/ca_path or the system CAs, "
-                                      "for the server name '" + endpoint.tls_name + "')");
+                                      "for the server name '" + endpoint.tls_name + "'" +
+                                      (name ? ", which must be in the certificate's "
+                                              "subjectAltName: a name only in its subject CN is "
+                                              "not accepted"
+                                            : "") +
+                                      ")");
+            }
+            if (not_tls) {
+                throw ConnectionError(
+                    "TLS handshake with " + where + " failed: the server did not speak TLS (no "
+                    "TLS answer within connect_timeout_ms=" +
+                    std::to_string(endpoint.connect_timeout.count()) +
+                    "); the port may be a plain Redis port: use redis:// for it, or the "
+                    "server's TLS port");
             }
             throw_error(Stage::Connect, context_.get(), nullptr, where + " (TLS handshake)");
         }
@@ -329,6 +375,7 @@ Connection::Connection(const Endpoint& endpoint) : endpoint_(endpoint) {
         throw_error(Stage::Connect, context_.get(), nullptr, where);
     }
     // Handshake failures are connection failures: none of the caller's commands was sent.
+    const bool plain_tcp = !endpoint.unix_socket && !endpoint.tls;
     auto handshake = [&](const Args& args) {
         std::vector<const char*> argv;
         std::vector<size_t> lens;
@@ -338,9 +385,20 @@ Connection::Connection(const Endpoint& endpoint) : endpoint_(endpoint) {
         }
         ReplyPtr reply(static_cast<redisReply*>(redisCommandArgv(
             context_.get(), static_cast<int>(argv.size()), argv.data(), lens.data())));
+        if (!reply && plain_tcp && !is_timeout(*context_) &&
+            (context_->err == REDIS_ERR_EOF || context_->err == REDIS_ERR_IO)) {
+            // A TLS listener drops a client that talks plain text.
+            throw ConnectionError("cannot connect: " + where + ": the server closed the "
+                                  "connection on the first command (" + context_->errstr +
+                                  "); if this is a TLS port, use rediss://");
+        }
         if (!reply) throw_error(Stage::Connect, context_.get(), nullptr, where);
         return reply;
     };
+    // Plain TCP proves the server speaks Redis before the caller's first command (whose outcome
+    // would be unknown): with AUTH or SELECT when there are any, else with PING (an error reply
+    // such as NOAUTH proves it too).
+    if (plain_tcp && endpoint.password.empty() && endpoint.db == 0) (void)handshake({"PING"});
     if (!endpoint.password.empty()) {
         Args auth = endpoint.user.empty() ? Args{"AUTH", endpoint.password}
                                           : Args{"AUTH", endpoint.user, endpoint.password};
