@@ -490,26 +490,22 @@ public:
     std::vector<BlindSeen> refresh_blind(std::span<const BlindRefresh> refreshes,
                                          std::optional<std::int64_t> now) override {
         if (refreshes.empty()) return {};
-        Args keys;
-        std::unordered_map<std::string, std::size_t> key_index;
-        auto key = [&](std::string k) {
-            auto [it, fresh] = key_index.try_emplace(std::move(k), keys.size() + 1);
-            if (fresh) keys.push_back(it->first);
-            return std::to_string(it->second);
-        };
-        Args argv = {now ? std::to_string(*now) : std::string(), std::string(field::kServer),
-                     std::string(field::kState), std::string(field::kRev), std::string(field::kLastSeq),
-                     std::string(field::kUpdatedAt), std::string(field::kScore)};
         constexpr GameState kLive[] = {GameState::Created, GameState::CreatorJoined,
                                        GameState::AllPlayersJoined, GameState::InProgress};
-        argv.push_back(std::to_string(std::size(kLive)));
+        Args keys;
+        Args argv = {now ? std::to_string(*now) : std::string(), game_prefix_, tomb_prefix_,
+                     std::string(field::kServer), std::string(field::kState), std::string(field::kRev),
+                     std::string(field::kLastSeq), std::string(field::kUpdatedAt),
+                     std::string(field::kScore), std::to_string(std::size(kLive))};
+        argv.reserve(argv.size() + 2 * std::size(kLive) + 3 * refreshes.size());
         for (GameState s : kLive) {
+            const std::string set = prefix_ + std::string(to_string(*set_of(s)));
+            auto found = std::find(keys.begin(), keys.end(), set);
+            if (found == keys.end()) found = keys.insert(keys.end(), set);
             argv.emplace_back(to_string(s));
-            argv.push_back(key(prefix_ + std::string(to_string(*set_of(s)))));
+            argv.push_back(std::to_string(found - keys.begin() + 1));
         }
         for (const BlindRefresh& r : refreshes) {
-            argv.push_back(key(game_prefix_ + std::string(r.id)));
-            argv.push_back(key(tomb_prefix_ + std::string(r.id)));
             argv.emplace_back(r.id);
             argv.emplace_back(r.server_id);
             argv.push_back(r.seq ? std::to_string(*r.seq) : std::string());
@@ -517,38 +513,46 @@ public:
         auto conn = pool_->acquire();
         ReplyPtr r = eval(*conn, refresh_, keys, argv);
         check(*r, "refresh_games");
-        if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 * refreshes.size() + 1) {
-            throw ReplyError("unexpected reply to refresh_games");
+        const auto bad = [] { return ReplyError("unexpected reply to refresh_games"); };
+        if (r->type != REDIS_REPLY_ARRAY || r->elements < 2 || r->elements % 2 != 0 ||
+            r->element[1]->type != REDIS_REPLY_STRING) {
+            throw bad();
         }
+        const std::string_view codes = str(*r->element[1]);
+        if (codes.size() != refreshes.size()) throw bad();
         std::vector<BlindSeen> out(refreshes.size());
-        for (std::size_t i = 0; i < refreshes.size(); ++i) {
-            const redisReply& code = *r->element[2 * i + 1];
-            const redisReply& what = *r->element[2 * i + 2];
-            if (code.type != REDIS_REPLY_INTEGER || what.type != REDIS_REPLY_STRING) {
-                throw ReplyError("unexpected reply to refresh_games");
-            }
+        for (std::size_t i = 0; i < codes.size(); ++i) {
+            const char c = codes[i];
             BlindSeen& seen = out[i];
-            const std::string_view text = str(what);
-            switch (code.integer) {
-                case 1:
-                case 2: {
-                    auto state = parse_game_state(text);
-                    if (!state) throw ReplyError("corrupt game record: unknown state");
-                    seen.kind = code.integer == 1 ? BlindSeen::Kind::Applied : BlindSeen::Kind::OtherServer;
-                    seen.state = *state;
-                    break;
-                }
-                case 0:
-                    seen.kind = BlindSeen::Kind::NoRecord;
-                    seen.tomb = text.empty() ? Tomb::None : parse_tomb(text).value_or(Tomb::Ended);
-                    break;
-                default: {
-                    const auto space = text.find(' ');
-                    seen.kind = BlindSeen::Kind::Refused;
-                    seen.refused = "key '" + std::string(text.substr(0, space)) + "' holds a " +
-                                   std::string(space == std::string_view::npos ? "" : text.substr(space + 1)) +
-                                   ", not what the game needs there";
-                }
+            if (c >= '1' && c < '1' + static_cast<char>(std::size(kLive))) {
+                seen.kind = BlindSeen::Kind::Applied;
+                seen.state = kLive[c - '1'];
+            } else if (c >= 'A' && c < 'A' + static_cast<char>(std::size(kLive))) {
+                seen.kind = BlindSeen::Kind::OtherServer;
+                seen.state = kLive[c - 'A'];
+            } else if (c == 'n' || c == 't') {
+                seen.kind = BlindSeen::Kind::NoRecord;
+            } else if (c == 'x') {
+                seen.kind = BlindSeen::Kind::Refused;
+            } else {
+                throw bad();
+            }
+        }
+        for (std::size_t e = 2; e + 1 < r->elements; e += 2) {  // (refresh number, text) pairs
+            const redisReply& at = *r->element[e];
+            if (at.type != REDIS_REPLY_INTEGER || at.integer < 1 ||
+                static_cast<std::size_t>(at.integer) > out.size()) {
+                throw bad();
+            }
+            BlindSeen& seen = out[static_cast<std::size_t>(at.integer - 1)];
+            const std::string_view text = str(*r->element[e + 1]);
+            if (seen.kind == BlindSeen::Kind::NoRecord) {
+                seen.tomb = parse_tomb(text).value_or(Tomb::Ended);
+            } else {
+                const auto space = text.find(' ');
+                seen.refused = "key '" + std::string(text.substr(0, space)) + "' holds a " +
+                               std::string(space == std::string_view::npos ? "" : text.substr(space + 1)) +
+                               ", not what the game needs there";
             }
         }
         return out;
