@@ -1,7 +1,12 @@
 #include "game_data/consumer.hpp"
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <array>
+#include <cstdio>
 #include <mutex>
+#include <random>
 
 #include <spdlog/spdlog.h>
 
@@ -23,6 +28,23 @@ void check_range(const char* what, std::int64_t value, std::int64_t low, std::in
 }
 
 }  // namespace
+
+std::string unique_consumer_name() {
+    std::array<char, 256> buffer{};
+    if (gethostname(buffer.data(), buffer.size() - 1) != 0) buffer[0] = '\0';
+    std::string host;
+    for (const char* c = buffer.data(); *c != '\0' && *c != '.' && host.size() < 64; ++c) {
+        const bool ok = (*c >= 'A' && *c <= 'Z') || (*c >= 'a' && *c <= 'z') ||
+                        (*c >= '0' && *c <= '9') || *c == '_' || *c == '-';
+        host.push_back(ok ? *c : '-');
+    }
+    if (host.empty()) host = "host";
+    std::random_device device;
+    const unsigned random = std::uniform_int_distribution<unsigned>(0, 0xFFFFFF)(device);
+    std::array<char, 8> hex{};
+    std::snprintf(hex.data(), hex.size(), "%06x", random);
+    return host + "-" + std::to_string(getpid()) + "-" + hex.data();
+}
 
 struct Consumer::Impl {
     std::shared_ptr<Store> store;
@@ -281,6 +303,7 @@ Consumer::Consumer(std::shared_ptr<Store> store, std::shared_ptr<StreamTransport
                    ConsumerOptions options, std::function<std::int64_t()> clock,
                    std::shared_ptr<Metrics> metrics, std::shared_ptr<ChangeHooks> hooks)
     : impl_(std::make_unique<Impl>()) {
+    if (options.name.empty()) options.name = unique_consumer_name();
     validate_id("consumer name", options.name);
     validate_id("group", options.group);
     if (options.stream.empty()) throw InvalidArgument("consumer needs a stream");
