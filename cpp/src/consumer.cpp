@@ -27,6 +27,28 @@ void check_range(const char* what, std::int64_t value, std::int64_t low, std::in
     }
 }
 
+// The dead-letter stream may be no key the library keeps (README "Redis layout"): not the
+// consumer's own stream, nothing under "<ns>:{" (games, sets, indexes, seats, tombstones,
+// config, the reaped stream), and under "<ns>:" only a name ending in ":dead" (the namespace's
+// other keys there are event streams, "<ns>:events" first). Names outside "<ns>:" are free.
+void check_dead_letter_stream(const std::string& ns, const ConsumerOptions& o) {
+    const std::string& dead = o.dead_letter_stream;
+    if (dead == o.stream) throw InvalidArgument("the dead-letter stream must differ from the stream");
+    const std::string prefix = ns + ":";
+    if (!dead.starts_with(prefix)) return;
+    if (dead.starts_with(prefix + "{")) {
+        throw InvalidArgument("dead_letter_stream '" + dead + "' is a key of namespace '" + ns +
+                              "': the library keeps its games, sets, indexes and reaped stream "
+                              "under '" + prefix + "{'");
+    }
+    if (!dead.ends_with(":dead")) {
+        throw InvalidArgument("dead_letter_stream '" + dead + "' is in namespace '" + ns +
+                              "', where a dead-letter stream's name must end in ':dead' (like "
+                              "the default '<stream>:dead'): the namespace's other names there "
+                              "are event streams, such as '" + prefix + "events'");
+    }
+}
+
 }  // namespace
 
 std::string unique_consumer_name() {
@@ -308,9 +330,7 @@ Consumer::Consumer(std::shared_ptr<Store> store, std::shared_ptr<StreamTransport
     validate_id("group", options.group);
     if (options.stream.empty()) throw InvalidArgument("consumer needs a stream");
     if (options.dead_letter_stream.empty()) options.dead_letter_stream = options.stream + ":dead";
-    if (options.dead_letter_stream == options.stream) {
-        throw InvalidArgument("the dead-letter stream must differ from the stream");
-    }
+    check_dead_letter_stream(store->ns(), options);
     check_range("claim_idle_ms", options.claim_idle_ms, 1, kMaxClaimIdleMs);
     if (options.max_deliveries < 1) throw InvalidArgument("max_deliveries must be positive");
     check_range("trim_interval_ms", options.trim_interval_ms, 0, kMaxIntervalMs);

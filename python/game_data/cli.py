@@ -136,7 +136,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="claim entries other consumers left unacknowledged this long (default 30000)")
     con.add_argument("--max-deliveries", type=_positive, default=5,
                      help="dead-letter an entry delivered more often than this (default 5)")
-    con.add_argument("--dead-letter-stream", default=None, help="default <stream>:dead")
+    con.add_argument("--dead-letter-stream", default=None,
+                     help="default <stream>:dead; no key the library keeps in the namespace (under "
+                          "<namespace>: only a name ending in :dead)")
     con.add_argument("--trim-interval-ms", type=int, default=0,
                      help="remove the entries every consumer group has acknowledged from the "
                           "stream at most this often (default 0: never)")

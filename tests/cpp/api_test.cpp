@@ -133,6 +133,24 @@ TEST(ConsumerOptionsCheck, InvalidOptionsAreRefused) {
     }
 }
 
+TEST(ConsumerOptionsCheck, ADeadLetterStreamThatIsAKeyOfTheNamespaceIsRefused) {
+    ConnectOptions options;
+    options.ns = "ns1";
+    Matchmaker mm = connect("memory://", options);
+    for (const char* key : {"ns1:events", "ns1:{0}:reaped", "ns1:{0}:game:g1", "ns1:{0}:game:dead",
+                            "ns1:{0}:open", "ns1:{0}:seat:alice", "ns1:anything"}) {
+        ConsumerOptions o;
+        o.stream = "elsewhere";  // so "ns1:events" is refused as a key, not as the stream
+        o.dead_letter_stream = key;
+        EXPECT_THROW(mm.consumer(o), InvalidArgument) << key;
+    }
+    for (const char* key : {"ns1:events:dead", "ns1:eu:dead", "elsewhere", "ns2:{0}:reaped"}) {
+        ConsumerOptions o;
+        o.dead_letter_stream = key;
+        EXPECT_EQ(mm.consumer(o).options().dead_letter_stream, key);
+    }
+}
+
 TEST(ConsumerOptionsCheck, DeadLetterStreamDefaultsToStreamColonDead) {
     Matchmaker mm = connect("memory://");
     ConsumerOptions o;
