@@ -198,12 +198,12 @@ def test_max_ages_and_filter_keys_reach_the_matchmaker(monkeypatch):
 
     made = {}
     real_connect = game_data.connect
+    outside = signal.getsignal(signal.SIGTERM)  # the daemon's own is installed before it connects
 
     def connect(*args, **kwargs):
         made.update(kwargs)
         mm = real_connect("memory://", namespace=kwargs["namespace"], max_age_ms=kwargs["max_age_ms"],
                           filter_keys=kwargs["filter_keys"])
-        outside = signal.getsignal(signal.SIGTERM)
 
         def stop_once_the_daemon_handles_sigterm() -> None:
             wait_for(lambda: signal.getsignal(signal.SIGTERM) is not outside, what="the handler")
