@@ -7,6 +7,7 @@
 
 #include "bindings.hpp"
 #include "casters.hpp"
+#include "game_data/errors.hpp"
 #include "game_data/matchmaker.hpp"
 #include "game_data/reaped_feed.hpp"
 
@@ -36,17 +37,23 @@ void register_reaped(py::module_& m) {
     py::class_<PyReapedFeed>(m, "ReapedFeed",
                              "A consumer group over the reaped stream; unacknowledged items are "
                              "delivered again.")
-        .def(py::init([](Matchmaker& mm, const StrArg& group, const StrArg& name,
-                         const IntArg& claim_idle_ms, const IntArg& trim_interval_ms) {
-                 ReapedFeedOptions o{group.get("group"), name.get("name"),
-                                     claim_idle_ms.get("claim_idle_ms"),
-                                     trim_interval_ms.get("trim_interval_ms")};
+        .def(py::init([](Matchmaker& mm, const StrArg& group, const std::optional<StrArg>& name,
+                         const IntArg& claim_idle_ms, const IntArg& trim_interval_ms,
+                         const IntArg& remove_idle_consumers_ms) {
+                 ReapedFeedOptions o;
+                 o.group = group.get("group");
+                 o.name = get(name, "name").value_or("");  // "": unique_consumer_name()
+                 if (name && o.name.empty()) throw InvalidArgument("name must not be empty");
+                 o.claim_idle_ms = claim_idle_ms.get("claim_idle_ms");
+                 o.trim_interval_ms = trim_interval_ms.get("trim_interval_ms");
+                 o.remove_idle_consumers_ms = remove_idle_consumers_ms.get("remove_idle_consumers_ms");
                  py::gil_scoped_release nogil;
                  return std::make_unique<PyReapedFeed>(mm.reaped_feed(o));
              }),
              py::arg("matchmaker"), py::kw_only(), py::arg("group") = "deleter",
-             py::arg("name") = "mm-1", py::arg("claim_idle_ms") = 30'000,
-             py::arg("trim_interval_ms") = ReapedFeedOptions{}.trim_interval_ms)
+             py::arg("name") = py::none(), py::arg("claim_idle_ms") = 30'000,
+             py::arg("trim_interval_ms") = ReapedFeedOptions{}.trim_interval_ms,
+             py::arg("remove_idle_consumers_ms") = ReapedFeedOptions{}.remove_idle_consumers_ms)
         .def("poll",
              [](PyReapedFeed& f, const IntArg& count_arg, const IntArg& block_ms_arg) {
                  const std::int64_t count = count_arg.get("count");

@@ -26,7 +26,7 @@ struct PyConsumer {
 };
 
 std::unique_ptr<PyConsumer> make_consumer(Matchmaker& mm, const std::optional<StrArg>& stream_arg,
-                                          const StrArg& group, const StrArg& name,
+                                          const StrArg& group, const std::optional<StrArg>& name,
                                           const IntArg& claim_idle_ms, const IntArg& max_deliveries,
                                           const std::optional<StrArg>& dead_letter_stream,
                                           const IntArg& trim_interval_ms,
@@ -36,7 +36,8 @@ std::unique_ptr<PyConsumer> make_consumer(Matchmaker& mm, const std::optional<St
     o.stream = stream.value_or("");
     if (stream && stream->empty()) throw InvalidArgument("stream must not be empty");
     o.group = group.get("group");
-    o.name = name.get("name");
+    o.name = get(name, "name").value_or("");  // "": unique_consumer_name()
+    if (name && o.name.empty()) throw InvalidArgument("consumer name must not be empty");
     o.claim_idle_ms = claim_idle_ms.get("claim_idle_ms");
     o.max_deliveries = max_deliveries.get("max_deliveries");
     o.dead_letter_stream = get(dead_letter_stream, "dead_letter_stream").value_or("");
@@ -154,7 +155,7 @@ void register_streams(py::module_& m) {
     py::class_<PyConsumer>(m, "Consumer",
                            "Reads events through a consumer group, applies, dead-letters and acks.")
         .def(py::init(&make_consumer), py::arg("matchmaker"), py::kw_only(),
-             py::arg("stream") = py::none(), py::arg("group") = "matchmaker", py::arg("name") = "mm-1",
+             py::arg("stream") = py::none(), py::arg("group") = "matchmaker", py::arg("name") = py::none(),
              py::arg("claim_idle_ms") = 30'000, py::arg("max_deliveries") = 5,
              py::arg("dead_letter_stream") = py::none(), py::arg("trim_interval_ms") = 0,
              py::arg("remove_idle_consumers_ms") = 3'600'000)

@@ -1,7 +1,12 @@
 #include "game_data/consumer.hpp"
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <array>
+#include <cstdio>
 #include <mutex>
+#include <random>
 
 #include <spdlog/spdlog.h>
 
@@ -22,7 +27,46 @@ void check_range(const char* what, std::int64_t value, std::int64_t low, std::in
     }
 }
 
+// The dead-letter stream may be no key the library keeps (README "Redis layout"): not the
+// consumer's own stream, nothing under "<ns>:{" (games, sets, indexes, seats, tombstones,
+// config, the reaped stream), and under "<ns>:" only a name ending in ":dead" (the namespace's
+// other keys there are event streams, "<ns>:events" first). Names outside "<ns>:" are free.
+void check_dead_letter_stream(const std::string& ns, const ConsumerOptions& o) {
+    const std::string& dead = o.dead_letter_stream;
+    if (dead == o.stream) throw InvalidArgument("the dead-letter stream must differ from the stream");
+    const std::string prefix = ns + ":";
+    if (!dead.starts_with(prefix)) return;
+    if (dead.starts_with(prefix + "{")) {
+        throw InvalidArgument("dead_letter_stream '" + dead + "' is a key of namespace '" + ns +
+                              "': the library keeps its games, sets, indexes and reaped stream "
+                              "under '" + prefix + "{'");
+    }
+    if (!dead.ends_with(":dead")) {
+        throw InvalidArgument("dead_letter_stream '" + dead + "' is in namespace '" + ns +
+                              "', where a dead-letter stream's name must end in ':dead' (like "
+                              "the default '<stream>:dead'): the namespace's other names there "
+                              "are event streams, such as '" + prefix + "events'");
+    }
+}
+
 }  // namespace
+
+std::string unique_consumer_name() {
+    std::array<char, 256> buffer{};
+    if (gethostname(buffer.data(), buffer.size() - 1) != 0) buffer[0] = '\0';
+    std::string host;
+    for (const char* c = buffer.data(); *c != '\0' && *c != '.' && host.size() < 64; ++c) {
+        const bool ok = (*c >= 'A' && *c <= 'Z') || (*c >= 'a' && *c <= 'z') ||
+                        (*c >= '0' && *c <= '9') || *c == '_' || *c == '-';
+        host.push_back(ok ? *c : '-');
+    }
+    if (host.empty()) host = "host";
+    std::random_device device;
+    const unsigned random = std::uniform_int_distribution<unsigned>(0, 0xFFFFFF)(device);
+    std::array<char, 8> hex{};
+    std::snprintf(hex.data(), hex.size(), "%06x", random);
+    return host + "-" + std::to_string(getpid()) + "-" + hex.data();
+}
 
 struct Consumer::Impl {
     std::shared_ptr<Store> store;
@@ -281,13 +325,12 @@ Consumer::Consumer(std::shared_ptr<Store> store, std::shared_ptr<StreamTransport
                    ConsumerOptions options, std::function<std::int64_t()> clock,
                    std::shared_ptr<Metrics> metrics, std::shared_ptr<ChangeHooks> hooks)
     : impl_(std::make_unique<Impl>()) {
+    if (options.name.empty()) options.name = unique_consumer_name();
     validate_id("consumer name", options.name);
     validate_id("group", options.group);
     if (options.stream.empty()) throw InvalidArgument("consumer needs a stream");
     if (options.dead_letter_stream.empty()) options.dead_letter_stream = options.stream + ":dead";
-    if (options.dead_letter_stream == options.stream) {
-        throw InvalidArgument("the dead-letter stream must differ from the stream");
-    }
+    check_dead_letter_stream(store->ns(), options);
     check_range("claim_idle_ms", options.claim_idle_ms, 1, kMaxClaimIdleMs);
     if (options.max_deliveries < 1) throw InvalidArgument("max_deliveries must be positive");
     check_range("trim_interval_ms", options.trim_interval_ms, 0, kMaxIntervalMs);

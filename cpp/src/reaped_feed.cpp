@@ -1,7 +1,10 @@
 #include "game_data/reaped_feed.hpp"
 
+#include <algorithm>
+
 #include <spdlog/spdlog.h>
 
+#include "game_data/consumer.hpp"
 #include "game_data/errors.hpp"
 #include "game_data/json.hpp"
 #include "game_data/logging.hpp"
@@ -13,6 +16,7 @@ namespace {
 
 constexpr std::int64_t kMaxCount = 10'000;
 constexpr std::int64_t kMaxBlockMs = 24LL * 3600 * 1000;
+constexpr std::int64_t kMaxSweepIntervalMs = 60'000;
 
 std::optional<Reaped> decode(const StreamEntry& entry) {
     Reaped out;
@@ -42,6 +46,7 @@ std::optional<Reaped> decode(const StreamEntry& entry) {
 ReapedFeed::ReapedFeed(std::shared_ptr<StreamTransport> transport, std::string stream,
                        ReapedFeedOptions options)
     : transport_(std::move(transport)), stream_(std::move(stream)), options_(std::move(options)) {
+    if (options_.name.empty()) options_.name = unique_consumer_name();
     validate_id("group", options_.group);
     validate_id("name", options_.name);
     if (options_.claim_idle_ms < 1 || options_.claim_idle_ms > kMaxBlockMs) {
@@ -49,6 +54,11 @@ ReapedFeed::ReapedFeed(std::shared_ptr<StreamTransport> transport, std::string s
     }
     if (options_.trim_interval_ms < 0 || options_.trim_interval_ms > kMaxBlockMs) {
         throw InvalidArgument("trim_interval_ms must be 0.." + std::to_string(kMaxBlockMs));
+    }
+    if (options_.remove_idle_consumers_ms < 0 ||
+        options_.remove_idle_consumers_ms > Consumer::kMaxIntervalMs) {
+        throw InvalidArgument("remove_idle_consumers_ms must be 0.." +
+                              std::to_string(Consumer::kMaxIntervalMs));
     }
     // The group exists from now on, so other groups' trimming keeps what it has not read.
     try {
@@ -71,6 +81,7 @@ std::vector<Reaped> ReapedFeed::poll(std::int64_t count, std::int64_t block_ms) 
     std::vector<StreamEntry> entries =
         transport_->read_group(stream_, options_.group, options_.name, "0", count, 0);
     if (entries.empty()) {
+        remove_idle_readers();
         entries = transport_->autoclaim(stream_, options_.group, options_.name,
                                         options_.claim_idle_ms, claim_cursor_, count);
     }
@@ -96,6 +107,28 @@ std::vector<Reaped> ReapedFeed::poll(std::int64_t count, std::int64_t block_ms) 
     }
     if (!unreadable.empty()) transport_->ack(stream_, options_.group, unreadable);
     return out;
+}
+
+// Readers left behind (a process that died under its unique default name) go once idle with
+// nothing pending; what one left pending is claimed first (claim_idle_ms), then it goes too.
+void ReapedFeed::remove_idle_readers() {
+    const std::int64_t idle_ms = options_.remove_idle_consumers_ms;
+    const auto now = std::chrono::steady_clock::now();
+    if (idle_ms == 0 || now < next_sweep_) return;
+    next_sweep_ = now + std::chrono::milliseconds(std::clamp<std::int64_t>(idle_ms / 2, 1, kMaxSweepIntervalMs));
+    try {
+        const auto removed = transport_->remove_idle_consumers(stream_, options_.group, idle_ms, options_.name);
+        if (!removed.empty()) {
+            logger()->info("reaped feed {}: removed {} idle readers with nothing pending from group {} "
+                           "(first: {})", stream_, removed.size(), options_.group, removed.front());
+        }
+    } catch (const ConnectionError&) {
+        throw;
+    } catch (const GroupMissing&) {
+        throw;
+    } catch (const GameDataError& e) {  // never fails the poll: tried again at the next sweep
+        logger()->warn("reaped feed {}: removing idle readers failed: {}", stream_, e.what());
+    }
 }
 
 std::int64_t ReapedFeed::ack(const std::vector<std::string>& entry_ids) {

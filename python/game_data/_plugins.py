@@ -2,8 +2,9 @@
 and Python entry points in group ``game_data.plugins``.
 
 Each entry point names a callable taking a :class:`PluginRegistry`; it is called once per
-process, before the first :func:`game_data.connect`. What it registers is kept only if it
-returns without raising.
+process, before the first :func:`game_data.connect`, this package's own first. What it
+registers is kept only if it is imported and returns without raising (SystemExit and
+KeyboardInterrupt count as raising: they become the PluginError naming it).
 """
 
 from __future__ import annotations
@@ -112,25 +113,46 @@ _lock = threading.RLock()  # an entry point may connect: the same thread comes b
 _state = _State()
 
 
+_OWN_PACKAGE = __name__.partition(".")[0]
+
+
+def _is_own(ep: metadata.EntryPoint) -> bool:
+    """Whether ``ep`` is this package's own (its target is in module ``game_data``)."""
+    module = ep.value.partition(":")[0].strip()
+    return module == _OWN_PACKAGE or module.startswith(f"{_OWN_PACKAGE}.")
+
+
 def _entry_points() -> list[metadata.EntryPoint]:
+    """This package's own entry points first, so the names they register (``prometheus``)
+    are theirs and a third-party plug-in taking one is the plug-in that fails; then by name."""
     if sys.version_info >= (3, 10):
         found = list(metadata.entry_points(group=ENTRY_POINT_GROUP))
     else:  # 3.9: a dict of groups
         found = list(metadata.entry_points().get(ENTRY_POINT_GROUP, []))
-    return sorted(found, key=lambda ep: (ep.name, ep.value))
+    return sorted(found, key=lambda ep: (not _is_own(ep), ep.name, ep.value))
+
+
+# What an entry point may raise that still makes it the plug-in that failed: SystemExit (a
+# module that calls sys.exit() at import) and KeyboardInterrupt too, so neither ends the
+# process through connect() without a word; the PluginError names the plug-in and chains it.
+_PLUGIN_FAILURES = (Exception, SystemExit, KeyboardInterrupt)
+
+
+def _describe(err: BaseException) -> str:
+    return f"{type(err).__name__}: {err}" if str(err) else type(err).__name__
 
 
 def _call(ep: metadata.EntryPoint) -> None:
     where = f"entry point {ep.name!r} ({ep.value}) in group {ENTRY_POINT_GROUP}"
     try:
         register = ep.load()
-    except Exception as err:
-        raise PluginError(f"plug-in {where} cannot be imported: {type(err).__name__}: {err}") from err
+    except _PLUGIN_FAILURES as err:
+        raise PluginError(f"plug-in {where} cannot be imported: {_describe(err)}") from err
     registry = PluginRegistry(ep.name)
     try:
         register(registry)
-    except Exception as err:
-        raise PluginError(f"plug-in {where} failed: {type(err).__name__}: {err}") from err
+    except _PLUGIN_FAILURES as err:
+        raise PluginError(f"plug-in {where} failed: {_describe(err)}") from err
     with _lock:
         clash = sorted(set(registry._exporters) & set(_state.exporters))
         if clash:

@@ -4,7 +4,7 @@
 
     mm = await aio.connect("redis://127.0.0.1:6379/0")
     game = await mm.create_game(creator_id="alice", capacity=4, server_id="gs-1")
-    results = await mm.consumer(name="mm-1").poll(count=100, block_ms=1000)
+    results = await mm.consumer().poll(count=100, block_ms=1000)
 
 Each call runs the blocking one in a worker thread (``asyncio.to_thread``, the loop's default
 executor). The compiled core releases the GIL for the whole call, so the event loop keeps

@@ -8,8 +8,8 @@
     (consume and reap serve Prometheus metrics with --metrics-port N)
     game-data --version
 
-Exit status: 0 on success, 1 when a simulation invariant fails or the backend fails,
-2 for bad arguments.
+Exit status: 0 on success, 1 when a simulation invariant fails or the backend fails (consume
+and reap wait up to --wait-timeout for a backend that is not up at start), 2 for bad arguments.
 """
 
 from __future__ import annotations
@@ -136,7 +136,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="claim entries other consumers left unacknowledged this long (default 30000)")
     con.add_argument("--max-deliveries", type=_positive, default=5,
                      help="dead-letter an entry delivered more often than this (default 5)")
-    con.add_argument("--dead-letter-stream", default=None, help="default <stream>:dead")
+    con.add_argument("--dead-letter-stream", default=None,
+                     help="default <stream>:dead; no key the library keeps in the namespace (under "
+                          "<namespace>: only a name ending in :dead)")
     con.add_argument("--trim-interval-ms", type=int, default=0,
                      help="remove the entries every consumer group has acknowledged from the "
                           "stream at most this often (default 0: never)")
@@ -149,6 +151,7 @@ def build_parser() -> argparse.ArgumentParser:
                           "daemon does not spin (default 100)")
     con.add_argument("--log-level", choices=LOG_LEVELS, default=None, type=str.upper,
                      help="default INFO; also sets the C++ core's level")
+    _add_wait_option(con)
     _add_metrics_options(con)
     con.set_defaults(handler=_cmd_consume, default_log_level="INFO")
     _add_reap_parser(sub)
@@ -164,6 +167,58 @@ def _port(text: str) -> int:
     if not 0 <= value <= 65535:
         raise argparse.ArgumentTypeError("must be 0..65535")
     return value
+
+
+#: How long `consume` and `reap` wait at start for a backend that is not up yet (seconds).
+DEFAULT_WAIT_TIMEOUT_S = 60.0
+# Backoff between connect attempts at start: the run loop's (RunLoopOptions, run_loop.hpp).
+_WAIT_MIN_BACKOFF_S = 0.05
+_WAIT_MAX_BACKOFF_S = 2.0
+
+
+def _seconds(text: str) -> float:
+    value = float(text)
+    if not 0.0 <= value <= 7 * 24 * 3600:  # (also refuses nan)
+        raise argparse.ArgumentTypeError("must be between 0 and 604800 seconds")
+    return value
+
+
+def _add_wait_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--wait-timeout", type=_seconds, default=DEFAULT_WAIT_TIMEOUT_S, metavar="SECONDS",
+                        help="at start, retry a backend that is unavailable (not up yet, loading) "
+                             "with backoff for up to this long, then exit 1 (default "
+                             f"{DEFAULT_WAIT_TIMEOUT_S:g}; 0: do not wait)")
+
+
+def _connect_waiting(args: argparse.Namespace, stop: threading.Event,
+                     connect: Callable[[], Matchmaker]) -> Optional[Matchmaker]:
+    """``connect()``, tried again with backoff (50 ms doubling up to 2 s, as the run loop
+    does) while the backend is unavailable, for up to ``--wait-timeout`` seconds. Returns
+    None if ``stop`` is set meanwhile (SIGINT/SIGTERM); raises BackendConnectionError naming
+    the timeout and the last failure when it runs out. Other errors are not retried."""
+    import time
+
+    import game_data
+
+    deadline = time.monotonic() + args.wait_timeout
+    delay = _WAIT_MIN_BACKOFF_S
+    attempts = 0
+    while True:
+        attempts += 1
+        try:
+            return connect()
+        except game_data.BackendConnectionError as err:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise game_data.BackendConnectionError(
+                    f"the backend is still unavailable after {args.wait_timeout:g} s "
+                    f"(--wait-timeout) and {attempts} attempts: {err}") from err
+            wait = min(delay, left)
+            log.warning("backend unavailable at start (%s); waiting for it, next try in %d ms "
+                        "(gives up after --wait-timeout %g s)", err, wait * 1000, args.wait_timeout)
+            if stop.wait(wait):
+                return None
+            delay = min(delay * 2, _WAIT_MAX_BACKOFF_S)
 
 
 def _add_metrics_options(parser: argparse.ArgumentParser) -> None:
@@ -282,20 +337,23 @@ def _cmd_consume(args: argparse.Namespace) -> int:
     import game_data
 
     name = args.name or default_consumer_name()
-    mm = game_data.connect(args.url, namespace=args.namespace)
-    consumer = mm.consumer(
-        stream=args.stream,
-        group=args.group,
-        name=name,
-        claim_idle_ms=args.claim_idle_ms,
-        max_deliveries=args.max_deliveries,
-        dead_letter_stream=args.dead_letter_stream,
-        trim_interval_ms=args.trim_interval_ms,
-        remove_idle_consumers_ms=args.remove_idle_consumers_ms,
-    )
     stop = threading.Event()
     previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
+        mm = _connect_waiting(args, stop, lambda: game_data.connect(args.url, namespace=args.namespace))
+        if mm is None:
+            log.info("consumer %s stopped before the backend was available", name)
+            return 0
+        consumer = mm.consumer(
+            stream=args.stream,
+            group=args.group,
+            name=name,
+            claim_idle_ms=args.claim_idle_ms,
+            max_deliveries=args.max_deliveries,
+            dead_letter_stream=args.dead_letter_stream,
+            trim_interval_ms=args.trim_interval_ms,
+            remove_idle_consumers_ms=args.remove_idle_consumers_ms,
+        )
         log.info("consumer %s reading %s as group %s", name, consumer.stream, consumer.group)
         # The core's one loop (Consumer::run): finishes and acknowledges the batch in hand
         # once stop is set (run() installs its own SIGINT/SIGTERM handlers that set the same
@@ -361,6 +419,7 @@ def _add_reap_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
                     help="how often the one-line summary is logged (default 5000)")
     rp.add_argument("--log-level", choices=LOG_LEVELS, default=None, type=str.upper,
                     help="default INFO; also sets the C++ core's level")
+    _add_wait_option(rp)
     _add_metrics_options(rp)
     rp.set_defaults(handler=_cmd_reap, default_log_level="INFO")
 
@@ -390,8 +449,6 @@ def _cmd_reap(args: argparse.Namespace) -> int:
 
     import game_data
 
-    mm = game_data.connect(args.url, namespace=args.namespace, max_age_ms=args.max_age_ms,
-                           filter_keys=args.filter_keys)
     interval_s = args.interval_ms / 1000
     summary_s = args.summary_interval_ms / 1000
     tally = _ReapTally()
@@ -401,6 +458,11 @@ def _cmd_reap(args: argparse.Namespace) -> int:
     previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
     serving = contextlib.ExitStack()
     try:
+        mm = _connect_waiting(args, stop, lambda: game_data.connect(
+            args.url, namespace=args.namespace, max_age_ms=args.max_age_ms, filter_keys=args.filter_keys))
+        if mm is None:
+            log.info("reaper on namespace %s stopped before the backend was available", args.namespace)
+            return 0
         serving.enter_context(_serving_metrics(mm, args))
         log.info("reaper on namespace %s started: every %d ms, max ages %s", mm.namespace,
                  args.interval_ms, mm.max_age_ms)

@@ -32,7 +32,7 @@ class Matchmaker(_core.Matchmaker):
         self,
         stream: str | None = None,
         group: str = "matchmaker",
-        name: str = "mm-1",
+        name: str | None = None,
         claim_idle_ms: int = 30_000,
         max_deliveries: int = 5,
         dead_letter_stream: str | None = None,
@@ -48,6 +48,9 @@ class Matchmaker(_core.Matchmaker):
         entries every group has acknowledged are removed from the stream at most that often
         (default 0: never). Other consumers of the group with nothing pending that stayed idle
         ``remove_idle_consumers_ms`` (default one hour; 0: never) are removed from the group.
+        ``name`` defaults to one unique to this consumer, ``<host>-<pid>-<6 random hex digits>``
+        (its :attr:`~Consumer.name`), so replicas never share a pending list; give a name that
+        stays the same across restarts to have a restarted process finish its own entries first.
         """
         return Consumer(
             self,
@@ -62,17 +65,20 @@ class Matchmaker(_core.Matchmaker):
         )
 
     def reaped_feed(
-        self, group: str = "deleter", name: str = "mm-1", claim_idle_ms: int = 30_000,
-        trim_interval_ms: int = 1_000,
+        self, group: str = "deleter", name: str | None = None, claim_idle_ms: int = 30_000,
+        trim_interval_ms: int = 1_000, remove_idle_consumers_ms: int = 3_600_000,
     ) -> _core.ReapedFeed:
         """A consumer group over the reaped stream: every game :meth:`reap` removed, delivered
         at least once (``feed.poll(count, block_ms)`` returns this reader's unacknowledged items
         first; ``feed.ack(items)`` acknowledges them). Items another reader left unacknowledged
         for ``claim_idle_ms`` are taken over. ``ack`` trims the entries every group has
         acknowledged at most every ``trim_interval_ms`` (0: never; ``feed.trim_acknowledged()``
-        does it by hand)."""
+        does it by hand). ``name`` defaults to one unique to this feed, as for :meth:`consumer`;
+        other readers of the group with nothing pending that stayed idle
+        ``remove_idle_consumers_ms`` (default one hour; 0: never) are removed from it."""
         return _core.ReapedFeed(self, group=group, name=name, claim_idle_ms=claim_idle_ms,
-                                trim_interval_ms=trim_interval_ms)
+                                trim_interval_ms=trim_interval_ms,
+                                remove_idle_consumers_ms=remove_idle_consumers_ms)
 
     def __repr__(self) -> str:
         return f"Matchmaker(namespace={self.namespace!r}, default_stream={self.default_stream!r})"

@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <array>
+#include <cctype>
 #include <string>
 #include <unistd.h>
 
@@ -11,6 +13,7 @@
 #include "game_data/logging.hpp"
 #include "game_data/matchmaker.hpp"
 #include "game_data/publisher.hpp"
+#include "game_data/reaped_feed.hpp"
 #include "game_data/store.hpp"
 
 namespace game_data {
@@ -130,11 +133,67 @@ TEST(ConsumerOptionsCheck, InvalidOptionsAreRefused) {
     }
 }
 
+TEST(ConsumerOptionsCheck, ADeadLetterStreamThatIsAKeyOfTheNamespaceIsRefused) {
+    ConnectOptions options;
+    options.ns = "ns1";
+    Matchmaker mm = connect("memory://", options);
+    for (const char* key : {"ns1:events", "ns1:{0}:reaped", "ns1:{0}:game:g1", "ns1:{0}:game:dead",
+                            "ns1:{0}:open", "ns1:{0}:seat:alice", "ns1:anything"}) {
+        ConsumerOptions o;
+        o.stream = "elsewhere";  // so "ns1:events" is refused as a key, not as the stream
+        o.dead_letter_stream = key;
+        EXPECT_THROW(mm.consumer(o), InvalidArgument) << key;
+    }
+    for (const char* key : {"ns1:events:dead", "ns1:eu:dead", "elsewhere", "ns2:{0}:reaped"}) {
+        ConsumerOptions o;
+        o.dead_letter_stream = key;
+        EXPECT_EQ(mm.consumer(o).options().dead_letter_stream, key);
+    }
+}
+
 TEST(ConsumerOptionsCheck, DeadLetterStreamDefaultsToStreamColonDead) {
     Matchmaker mm = connect("memory://");
     ConsumerOptions o;
     o.stream = "feed";
     EXPECT_EQ(mm.consumer(o).options().dead_letter_stream, "feed:dead");
+}
+
+// "<host>-<pid>-<6 hex>", host as the library spells it (short, other bytes as '-').
+void expect_unique_default_name(const std::string& name) {
+    std::array<char, 256> host{};
+    ASSERT_EQ(gethostname(host.data(), host.size() - 1), 0);
+    std::string short_host = std::string(host.data()).substr(0, std::string(host.data()).find('.'));
+    for (char& c : short_host) {
+        if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '-') c = '-';
+    }
+    short_host = short_host.substr(0, 64);
+    if (short_host.empty()) short_host = "host";
+    const std::string prefix = short_host + "-" + std::to_string(::getpid()) + "-";
+    ASSERT_EQ(name.substr(0, prefix.size()), prefix) << name;
+    const std::string hex = name.substr(prefix.size());
+    EXPECT_EQ(hex.size(), 6u) << name;
+    EXPECT_EQ(hex.find_first_not_of("0123456789abcdef"), std::string::npos) << name;
+}
+
+TEST(ConsumerOptionsCheck, TheDefaultNameIsUniquePerConsumer) {
+    Matchmaker mm = connect("memory://");
+    const std::string first = mm.consumer(ConsumerOptions{}).options().name;
+    const std::string second = mm.consumer(ConsumerOptions{}).options().name;
+    EXPECT_NE(first, second);
+    expect_unique_default_name(first);
+    expect_unique_default_name(second);
+    ConsumerOptions named;
+    named.name = "mm-7";
+    EXPECT_EQ(mm.consumer(named).options().name, "mm-7");
+}
+
+TEST(ReapedFeedOptionsCheck, TheDefaultNameIsUniquePerFeed) {
+    Matchmaker mm = connect("memory://");
+    const std::string first = mm.reaped_feed(ReapedFeedOptions{}).options().name;
+    const std::string second = mm.reaped_feed(ReapedFeedOptions{}).options().name;
+    EXPECT_NE(first, second);
+    expect_unique_default_name(first);
+    expect_unique_default_name(second);
 }
 
 TEST(ConsumerOptionsCheck, PollArgumentsOutOfRangeAreRefused) {

@@ -20,6 +20,7 @@ from game_data.cli import default_consumer_name, main
 from game_data.simulate import SEATS_HEADING, SimulationOptions, run_simulation
 from game_data.testing import wait_for
 from game_data.testing import RedisServer
+from game_data.testing.redis_server import free_port
 
 from cli_daemons import CLI, LineReader, spawned
 from conftest import STREAM_BACKENDS
@@ -415,6 +416,35 @@ if "redis" in STREAM_BACKENDS:
         client.close()
         assert names == [default_consumer_name()]
         assert default_consumer_name().endswith("-consume")
+
+    def test_consume_started_before_redis_waits_for_it_then_applies_events(gd_namespace):
+        server = RedisServer()
+        server.port = free_port()  # nothing listens there yet; start() takes this port
+        url = f"redis://127.0.0.1:{server.port}/0"
+        try:
+            with spawned_consumer(url, gd_namespace, "early") as (proc, reader):
+                wait_for(lambda: "backend unavailable at start" in reader.text() or proc.poll() is not None,
+                         what="the daemon to wait for the backend")
+                assert proc.poll() is None, reader.text()  # waiting, not exited
+                server.start()
+                mm = game_data.connect(url, namespace=gd_namespace)
+                game = mm.create_game(creator_id="alice", capacity=2, server_id="gs-1")
+                mm.publisher("gs-1").creator_joined(game.id, "alice")
+                wait_for(lambda: mm.get_game(game.id).state is GameState.CREATOR_JOINED,
+                         what="the daemon to connect and apply the event")
+                proc.send_signal(signal.SIGTERM)
+                assert proc.wait(timeout=10) == 0
+            assert "reading" in reader.text()
+        finally:
+            server.close()
+
+    def test_consume_gives_up_after_its_wait_timeout_with_a_clear_message():
+        result = run_cli("consume", "--url", f"redis://127.0.0.1:{free_port()}/0", "--wait-timeout", "0.3")
+        assert result.returncode == 1, result.stderr
+        last = result.stderr.strip().splitlines()[-1]
+        assert last.startswith("game-data consume: error: the backend is still unavailable after 0.3 s "
+                               "(--wait-timeout)"), result.stderr
+        assert "Traceback" not in result.stderr
 
     def test_simulate_with_a_private_redis_server():
         result = run_cli("simulate", "--games", "100", "--seed", "7", "--redis-server", timeout=120)

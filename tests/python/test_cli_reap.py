@@ -15,7 +15,8 @@ import pytest
 
 import game_data
 from game_data import Event, EventType
-from game_data.testing import wait_for
+from game_data.testing import RedisServer, wait_for
+from game_data.testing.redis_server import free_port
 
 from cli_daemons import CLI, LineReader, spawned
 
@@ -131,6 +132,43 @@ def test_reap_daemon_rides_out_a_redis_restart(fresh_redis_server, gd_namespace)
     assert final["total"] == 3 and final["failed"] >= 1
 
 
+def test_reap_daemon_started_before_redis_waits_for_it_then_reaps(gd_namespace):
+    server = RedisServer()
+    server.port = free_port()  # nothing listens there yet; start() takes this port
+    url = f"redis://127.0.0.1:{server.port}/0"
+    try:
+        with spawned(["reap", "--url", url, "--namespace", gd_namespace, "--interval-ms", "20",
+                      "--max-age-ms", TINY_MAX_AGES]) as (proc, reader):
+            wait_for(lambda: "backend unavailable at start" in reader.text() or proc.poll() is not None,
+                     what="the reaper to wait for the backend")
+            assert proc.poll() is None, reader.text()  # waiting, not exited
+            server.start()
+            mm = game_data.connect(url, namespace=gd_namespace)
+            games = stale_games(mm)
+            wait_for(lambda: reaped_ids(mm) == games, what="the reaper to connect and reap")
+            proc.send_signal(signal.SIGTERM)
+            assert proc.wait(timeout=10) == 0
+        assert summary(reader.text(), "stopped")["total"] == 3
+    finally:
+        server.close()
+
+
+def test_reap_daemon_gives_up_after_its_wait_timeout_with_a_clear_message():
+    result = subprocess.run([*CLI, "reap", "--url", f"redis://127.0.0.1:{free_port()}/0", "--wait-timeout", "0.3"],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1, result.stderr
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("game-data reap: error: the backend is still unavailable after 0.3 s "
+                           "(--wait-timeout)"), result.stderr
+
+
+@pytest.mark.parametrize("value", ["-1", "x", "nan"])
+def test_a_bad_wait_timeout_is_a_usage_error(value):
+    result = subprocess.run([*CLI, "reap", "--url", "memory://", "--wait-timeout", value],
+                            capture_output=True, text=True, timeout=30)
+    assert result.returncode == 2 and "--wait-timeout" in result.stderr
+
+
 @pytest.mark.parametrize("value", ["pending", "pending=", "pending=x", "pending=0", "soon=5",
                                    "pending=5,pending=6"])
 def test_a_bad_max_age_is_a_usage_error(value):
@@ -160,12 +198,12 @@ def test_max_ages_and_filter_keys_reach_the_matchmaker(monkeypatch):
 
     made = {}
     real_connect = game_data.connect
+    outside = signal.getsignal(signal.SIGTERM)  # the daemon's own is installed before it connects
 
     def connect(*args, **kwargs):
         made.update(kwargs)
         mm = real_connect("memory://", namespace=kwargs["namespace"], max_age_ms=kwargs["max_age_ms"],
                           filter_keys=kwargs["filter_keys"])
-        outside = signal.getsignal(signal.SIGTERM)
 
         def stop_once_the_daemon_handles_sigterm() -> None:
             wait_for(lambda: signal.getsignal(signal.SIGTERM) is not outside, what="the handler")

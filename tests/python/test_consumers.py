@@ -5,7 +5,10 @@ sees a game in two sets."""
 from __future__ import annotations
 
 import json
+import os
 import random
+import re
+import socket
 import signal
 import subprocess
 import sys
@@ -166,6 +169,50 @@ def test_consumers_sharing_a_group_apply_every_event_once_in_effect(backend, gd_
         assert len(current.players) == game.capacity
     assert mm.counts() == {"pending": 0, "lobby": 0, "active": len(games)}
     assert mm.stream_length(f"{mm.default_stream}:dead") == 0
+
+
+def default_name_in_a_child(url: str, namespace: str) -> str:
+    """The default name of a consumer made (and polled once, so it joins the group) in a
+    process that then exits."""
+    done = subprocess.run([sys.executable, "-c", textwrap.dedent(f"""
+        import game_data
+        consumer = game_data.connect({url!r}, namespace={namespace!r}).consumer()
+        consumer.poll(block_ms=0)
+        print(consumer.name)
+        """)], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
+
+
+SHORT_HOST = re.sub(r"[^A-Za-z0-9_-]", "-", socket.gethostname().split(".")[0])[:64] or "host"
+
+
+def test_default_consumer_names_are_unique_per_consumer_and_process(backend):
+    mine = [backend.mm.consumer().name, backend.mm.consumer().name]
+    assert mine[0] != mine[1]
+    for name in mine:
+        assert re.fullmatch(rf"{re.escape(SHORT_HOST)}-{os.getpid()}-[0-9a-f]{{6}}", name), name
+
+
+def test_a_consumer_removes_the_one_a_dead_process_left_idle_with_nothing_pending(redis_url, gd_namespace):
+    import redis
+
+    mm = game_data.connect(redis_url, namespace=gd_namespace)
+    dead = default_name_in_a_child(redis_url, gd_namespace)  # another process: another pid
+    assert re.fullmatch(rf"{re.escape(SHORT_HOST)}-\d+-[0-9a-f]{{6}}", dead)
+    assert dead.split("-")[-2] != str(os.getpid())
+    client = redis.Redis.from_url(redis_url, decode_responses=True)
+    try:
+        def names() -> set[str]:
+            return {c["name"] for c in client.xinfo_consumers(mm.default_stream, "matchmaker")}
+
+        assert names() == {dead}
+        live = mm.consumer(remove_idle_consumers_ms=50)
+        wait_for(lambda: live.poll(block_ms=10) == [] and dead not in names(), what="the dead consumer to go")
+        assert names() == {live.name}
+        assert live.stats["consumers_removed"] == 1
+    finally:
+        client.close()
 
 
 def test_a_consumer_stopped_between_polls_leaves_nothing_pending(backend):

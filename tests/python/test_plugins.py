@@ -242,6 +242,52 @@ def test_an_entry_point_that_cannot_be_imported_is_a_plugin_error_naming_it(tmp_
     assert "entry point 'gone' (gone_plugin.missing:register) in group game_data.plugins cannot be imported" in error
 
 
+@pytest.mark.parametrize("raised", ["SystemExit(3)", "KeyboardInterrupt()"], ids=["SystemExit", "KeyboardInterrupt"])
+def test_an_entry_point_that_exits_at_import_is_a_plugin_error_naming_it(tmp_path, raised):
+    exception = raised.partition("(")[0]
+    fake_distribution(tmp_path, "exiting_plugin", f"""
+        raise {raised}
+
+        def register(registry):
+            pass
+        """, {"exiting": "exiting_plugin:register"})
+    done = python(
+        """
+        import game_data
+        try:
+            game_data.connect("memory://")
+        except game_data.PluginError as err:
+            print(type(err.__cause__).__name__)
+            print(err)
+        """,
+        PYTHONPATH=str(tmp_path),
+    )
+    cause, error = _check(done).stdout.splitlines()
+    assert cause == exception  # chained, not swallowed
+    assert "entry point 'exiting' (exiting_plugin:register) in group game_data.plugins cannot be imported" in error
+    assert exception in error
+
+
+def test_an_entry_point_that_exits_when_called_is_a_plugin_error_naming_it(tmp_path):
+    fake_distribution(tmp_path, "quitting_plugin", """
+        import sys
+
+        def register(registry):
+            sys.exit("no licence")
+        """, {"quitting": "quitting_plugin:register"})
+    (error,) = connect_errors(tmp_path)
+    assert "entry point 'quitting' (quitting_plugin:register) in group game_data.plugins failed" in error
+    assert "SystemExit: no licence" in error
+
+
+def test_the_cli_reports_an_entry_point_that_exits_at_import(tmp_path):
+    fake_distribution(tmp_path, "exiting_plugin", "raise SystemExit(3)\n", {"exiting": "exiting_plugin:register"})
+    done = _run([VENV_BIN / "game-data", "plugins"], env={"PYTHONPATH": str(tmp_path)})
+    assert done.returncode == 1, (done.returncode, done.stdout, done.stderr)
+    assert "entry point 'exiting' (exiting_plugin:register) in group game_data.plugins cannot be imported: " \
+           "SystemExit: 3" in done.stderr
+
+
 def test_python_plugins_add_callbacks_and_exporters_once_before_the_first_connect(tmp_path):
     fake_distribution(tmp_path, "counting_plugin", """
         calls = []
@@ -294,6 +340,31 @@ def test_two_plugins_registering_one_exporter_name_is_a_plugin_error(tmp_path):
     assert "an exporter named 'metrics' is already registered (by plug-in first)" in error
 
 
+def test_a_plugin_taking_the_prometheus_exporter_name_fails_itself_not_the_package(tmp_path):
+    # "aaa" sorts before this package's own entry point "prometheus", which still goes first.
+    fake_distribution(tmp_path, "squatting_exporter", """
+        def register(registry):
+            registry.add_exporter("prometheus", lambda mm, host, port: None)
+        """, {"aaa": "squatting_exporter:register"})
+    done = python(
+        """
+        import json, game_data
+        try:
+            game_data.connect("memory://")
+        except game_data.PluginError as err:
+            error = str(err)
+        print(json.dumps({"error": error, "plugins": [list(p) for p in game_data.plugins()]}))
+        """,
+        PYTHONPATH=str(tmp_path),
+    )
+    out = json.loads(_check(done).stdout)
+    assert "entry point 'aaa' (squatting_exporter:register) in group game_data.plugins failed" in out["error"]
+    assert "an exporter named 'prometheus' is already registered (by plug-in prometheus)" in out["error"]
+    # The package's own exporter is the one registered; nothing of the failed plug-in is kept.
+    assert ["prometheus", "python", "game_data._plugins:register_builtin"] in out["plugins"]
+    assert "aaa" not in [name for name, _, _ in out["plugins"]]
+
+
 def test_the_registry_refuses_what_is_not_callable():
     registry = game_data.PluginRegistry("example")
     with pytest.raises(game_data.InvalidArgumentError):
@@ -302,3 +373,4 @@ def test_the_registry_refuses_what_is_not_callable():
         registry.add_exporter("", lambda mm, host, port: None)
     with pytest.raises(game_data.InvalidArgumentError):
         registry.add_exporter("x", "not callable")
+

@@ -5,6 +5,9 @@ to whichever reader is alive."""
 from __future__ import annotations
 
 import json
+import os
+import re
+import socket
 import threading
 
 import pytest
@@ -26,6 +29,11 @@ def url(backend_url: str, gd_namespace: str) -> str:
 @pytest.fixture
 def mm(url: str, gd_namespace: str) -> game_data.Matchmaker:
     return game_data.connect(url, namespace=gd_namespace)
+
+
+def short_host() -> str:
+    """The <host> of a default consumer name: the short host name, [A-Za-z0-9_-] else '-'."""
+    return re.sub(r"[^A-Za-z0-9_-]", "-", socket.gethostname().split(".")[0])[:64] or "host"
 
 
 def in_state(mm: game_data.Matchmaker, state: GameState, creator: str = "alice") -> game_data.Game:
@@ -226,9 +234,44 @@ def test_a_stream_no_group_reads_is_not_trimmed(mm):
     assert mm.stream_length(feed.stream) == 1
 
 
+def test_the_default_reader_name_is_unique_per_feed_and_process(mm):
+    names = [mm.reaped_feed().name, mm.reaped_feed().name]
+    assert names[0] != names[1]
+    for name in names:
+        assert re.fullmatch(rf"{re.escape(short_host())}-{os.getpid()}-[0-9a-f]{{6}}", name), name
+
+
+def test_readers_left_idle_with_nothing_pending_are_removed_from_the_group(redis_url, gd_namespace):
+    import redis
+
+    mm = game_data.connect(redis_url, namespace=gd_namespace)
+    in_state(mm, GameState.CREATED)
+    reap_all(mm)
+    dead = mm.reaped_feed()  # a process that read, acknowledged and died
+    dead.ack(dead.poll())
+    busy = mm.reaped_feed(claim_idle_ms=3_600_000)
+    in_state(mm, GameState.CREATED)
+    reap_all(mm)
+    assert len(busy.poll()) == 1  # left pending: kept however idle
+    client = redis.Redis.from_url(redis_url, decode_responses=True)
+    try:
+        def readers() -> set[str]:
+            return {c["name"] for c in client.xinfo_consumers(dead.stream, "deleter")}
+
+        assert readers() == {dead.name, busy.name}
+        live = mm.reaped_feed(remove_idle_consumers_ms=50)
+        wait_for(lambda: live.poll(block_ms=10) == [] and dead.name not in readers(),
+                 what="the dead reader to be removed")
+        assert readers() == {busy.name, live.name}
+    finally:
+        client.close()
+
+
 @pytest.mark.parametrize("kwargs", [{"group": "bad group"}, {"name": ""}, {"claim_idle_ms": 0},
                                     {"claim_idle_ms": True}, {"trim_interval_ms": -1},
-                                    {"trim_interval_ms": 24 * 3600 * 1000 + 1}], ids=repr)
+                                    {"trim_interval_ms": 24 * 3600 * 1000 + 1},
+                                    {"remove_idle_consumers_ms": -1},
+                                    {"remove_idle_consumers_ms": 7 * 24 * 3600 * 1000 + 1}], ids=repr)
 def test_bad_feed_arguments_are_invalid(mm, kwargs):
     with pytest.raises(game_data.InvalidArgumentError):
         mm.reaped_feed(**kwargs)

@@ -4,6 +4,7 @@ stop the good ones around them."""
 
 from __future__ import annotations
 
+import re
 import uuid
 
 import pytest
@@ -258,6 +259,20 @@ def test_dead_letters_go_to_the_configured_stream(mm, pub):
     assert result.status is ApplyStatus.REJECTED
     assert dead_letters(mm, "custom-dead") == [{"type": "nonsense", "error": result.reason}]
     assert mm.stream_length(f"{mm.default_stream}:dead") == 0
+
+
+@pytest.mark.parametrize("key", ["{ns}:events", "{ns}:{{0}}:reaped", "{ns}:{{0}}:game:g1", "{ns}:{{0}}:game:dead",
+                                 "{ns}:{{0}}:pending", "{ns}:{{0}}:config", "{ns}:{{7}}:x:dead", "{ns}:anything"])
+def test_a_dead_letter_stream_that_is_a_key_of_the_namespace_is_refused(mm, key):
+    name = key.format(ns=mm.namespace)
+    with pytest.raises(game_data.InvalidArgumentError, match=f"dead_letter_stream '{re.escape(name)}' is"):
+        mm.consumer(name="c", stream="elsewhere", dead_letter_stream=name)
+
+
+@pytest.mark.parametrize("key", ["{ns}:events:dead", "{ns}:eu-events:dead", "custom-dead", "other:{{0}}:reaped"])
+def test_a_dead_letter_stream_outside_the_namespaces_keys_is_accepted(mm, key):
+    name = key.format(ns=mm.namespace)
+    assert mm.consumer(name="c", dead_letter_stream=name).dead_letter_stream == name
 
 
 def test_an_entry_with_its_own_error_field_is_dead_lettered_with_one_error(mm, pub, consumer):

@@ -24,10 +24,16 @@ namespace game_data {
 
 class Matchmaker;
 
+// "<host>-<pid>-<6 hex digits, random>": a consumer name no other process (nor another
+// consumer of this one) uses, so replicas never share a pending list. <host> is the short host
+// name with characters other than [A-Za-z0-9_.-] as '-', at most 64 bytes. The default of
+// ConsumerOptions::name and ReapedFeedOptions::name, made once per Consumer / ReapedFeed.
+std::string unique_consumer_name();
+
 struct ConsumerOptions {
     std::string stream;               // "" = "<ns>:events"
     std::string group = "matchmaker";
-    std::string name = "mm-1";
+    std::string name;                 // "" = unique_consumer_name(), made by the Consumer
     std::int64_t claim_idle_ms = 30'000;  // 1..kMaxClaimIdleMs
     std::int64_t max_deliveries = 5;  // more deliveries than this: dead-lettered
     std::string dead_letter_stream;   // "" = "<stream>:dead"

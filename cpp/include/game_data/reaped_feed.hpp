@@ -30,11 +30,15 @@ struct Reaped {
 
 struct ReapedFeedOptions {
     std::string group = "deleter";
-    std::string name = "mm-1";
+    std::string name;  // "" = unique_consumer_name() (consumer.hpp), made by the ReapedFeed
     std::int64_t claim_idle_ms = 30'000;  // take over items another reader left this long
     // ack() trims the entries every group has acknowledged at most this often; 0: never (call
     // trim_acknowledged()).
     std::int64_t trim_interval_ms = 1'000;
+    // Readers of the group (other than this one) with nothing pending and idle this long are
+    // removed from it, as ConsumerOptions::remove_idle_consumers_ms: poll() sweeps when its own
+    // items are drained, at most every min(this / 2, 60 s). 0: never. 0..a week.
+    std::int64_t remove_idle_consumers_ms = 3'600'000;
 };
 
 class ReapedFeed {
@@ -61,6 +65,9 @@ private:
     bool group_ready_ = false;
     std::string claim_cursor_ = "0-0";
     std::chrono::steady_clock::time_point next_trim_{};
+    std::chrono::steady_clock::time_point next_sweep_{};
+
+    void remove_idle_readers();
 };
 
 }  // namespace game_data

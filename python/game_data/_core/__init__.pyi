@@ -264,8 +264,9 @@ class Reaped(metaclass=_pybind11_type):
 
 class ReapedFeed(metaclass=_pybind11_type):
     def __init__(
-        self, matchmaker: Matchmaker, *, group: str = "deleter", name: str = "mm-1",
+        self, matchmaker: Matchmaker, *, group: str = "deleter", name: str | None = None,
         claim_idle_ms: int = 30000, trim_interval_ms: int = 1000,
+        remove_idle_consumers_ms: int = 3600000,
     ) -> None: ...
     def poll(self, count: int = 100, block_ms: int = 0) -> list[Reaped]: ...
     def ack(self, items: list[Reaped]) -> int: ...
@@ -284,7 +285,7 @@ class Consumer(metaclass=_pybind11_type):
         *,
         stream: str | None = None,
         group: str = "matchmaker",
-        name: str = "mm-1",
+        name: str | None = None,
         claim_idle_ms: int = 30000,
         max_deliveries: int = 5,
         dead_letter_stream: str | None = None,
