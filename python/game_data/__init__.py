@@ -51,7 +51,7 @@ from .errors import (
     SeatUnavailableError,
     UnsupportedError,
 )
-from ._plugins import PluginInfo, PluginRegistry, exporter, load_plugin, plugins
+from ._plugins import PluginInfo, PluginRegistry, exporter, load_plugin, plugins, refused_plugins
 from .matchmaker import DEFAULT_MAX_AGE_MS, Matchmaker, connect
 from .models import ApplyResult, Change, Event, Game
 from .streams import Consumer, EventPublisher
@@ -116,6 +116,7 @@ __all__ = [
     "exporter",
     "load_plugin",
     "plugins",
+    "refused_plugins",
     "set_log_level",
     "set_of",
 ]

@@ -32,6 +32,7 @@ __all__ = [
     "exporter",
     "load_plugin",
     "plugins",
+    "refused_plugins",
 ]
 
 #: The entry-point group of Python plug-ins.
@@ -90,12 +91,23 @@ class PluginRegistry:
             raise InvalidArgumentError(f"plug-in {self._plugin}: exporter {name!r} needs a callable start")
         with _lock:
             owner = _state.exporter_owner.get(name)
+            owned_by_package = owner is not None and owner in _state.own
         if owner is not None or name in self._exporters:
-            raise InvalidArgumentError(
+            raise _NameTaken(
                 f"plug-in {self._plugin}: an exporter named {name!r} is already registered "
-                f"(by plug-in {owner or self._plugin})"
+                f"(by plug-in {owner or self._plugin})",
+                owned_by_package=owned_by_package,
             )
         self._exporters[name] = start
+
+
+class _NameTaken(InvalidArgumentError):
+    """A name a plug-in asked for is registered already; ``owned_by_package`` when this
+    package's own plug-in holds it (the plug-in is then refused, and connect goes on)."""
+
+    def __init__(self, message: str, *, owned_by_package: bool) -> None:
+        super().__init__(message)
+        self.owned_by_package = owned_by_package
 
 
 class _State:
@@ -105,6 +117,8 @@ class _State:
         self.callbacks: list[ChangeCallback] = []
         self.exporters: dict[str, ExporterStart] = {}
         self.exporter_owner: dict[str, str] = {}
+        self.own: set[str] = set()  # names of this package's own entry points, once called
+        self.refused: list[tuple[PluginInfo, str]] = []  # plug-ins refused without failing connect
         self.all_loaded = False
         self.loading = False
 
@@ -151,6 +165,16 @@ def _call(ep: metadata.EntryPoint) -> None:
     registry = PluginRegistry(ep.name)
     try:
         register(registry)
+    except _NameTaken as err:
+        if not err.owned_by_package:
+            raise PluginError(f"plug-in {where} failed: {_describe(err)}") from err
+        # A name this package's own plug-in holds: that plug-in stays, this one is refused
+        # (logged, listed by refused_plugins()), and connect goes on.
+        message = f"plug-in {where} refused: {err}; nothing of it is loaded"
+        log.error("%s", message)
+        with _lock:
+            _state.refused.append((PluginInfo(ep.name, "python", ep.value), message))
+        return
     except _PLUGIN_FAILURES as err:
         raise PluginError(f"plug-in {where} failed: {_describe(err)}") from err
     with _lock:
@@ -158,6 +182,8 @@ def _call(ep: metadata.EntryPoint) -> None:
         if clash:
             raise PluginError(f"plug-in {where}: exporter {clash[0]!r} is already registered "
                               f"by plug-in {_state.exporter_owner[clash[0]]}")
+        if _is_own(ep):
+            _state.own.add(ep.name)
         _state.callbacks.extend(registry._callbacks)
         for name, start in registry._exporters.items():
             _state.exporters[name] = start
@@ -203,6 +229,14 @@ def change_callbacks() -> list[ChangeCallback]:
 def load_plugin(path: str | os.PathLike[str]) -> PluginInfo:
     """Load the C ABI plug-in at ``path`` (a no-op when that file is loaded already)."""
     return PluginInfo(*_core.load_plugin(os.fspath(path)))
+
+
+def refused_plugins() -> list[tuple[PluginInfo, str]]:
+    """Plug-ins refused without failing connect (one that registered a name this package's
+    own plug-in holds, such as the exporter ``prometheus``), each with why; they are logged
+    as errors when refused."""
+    with _lock:
+        return list(_state.refused)
 
 
 def plugins() -> list[PluginInfo]:

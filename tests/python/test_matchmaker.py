@@ -554,11 +554,13 @@ def test_roster_duplicates(mm: game_data.Matchmaker) -> None:
 
 
 def test_get_open_games_oldest_first_and_limit(mm: game_data.Matchmaker) -> None:
-    # Ids sort opposite to the join order, so id order cannot pass for age order.
+    # Ids sort opposite to the creation order, and the creators join in yet another order, so
+    # neither id order nor join order can pass for the order of creation.
     ids = ["g-c", "g-b", "g-a"]
     for gid in ids:
+        next_ms(mm)
         mm.create_game(creator_id="alice", capacity=2, server_id=SERVER, game_id=gid)
-    for gid in ids:
+    for gid in ("g-b", "g-a", "g-c"):
         next_ms(mm)
         mm.apply(ev(EventType.CREATOR_JOINED, gid, "alice"))
     assert open_ids(mm) == ids
@@ -580,7 +582,7 @@ def test_heartbeat_refreshes_the_set_score(mm: game_data.Matchmaker) -> None:
     assert entry_after is not None
     assert entry_after[0] == "lobby"
     assert entry_after[1] > entry_before[1]
-    assert open_ids(mm) == ["second", "first"]
+    assert open_ids(mm) == ["first", "second"], "a heartbeat never reorders the open games"
 
 
 def test_wrong_server_is_rejected_and_changes_nothing(mm: game_data.Matchmaker) -> None:

@@ -340,26 +340,32 @@ def test_two_plugins_registering_one_exporter_name_is_a_plugin_error(tmp_path):
     assert "an exporter named 'metrics' is already registered (by plug-in first)" in error
 
 
-def test_a_plugin_taking_the_prometheus_exporter_name_fails_itself_not_the_package(tmp_path):
+def test_a_plugin_taking_the_prometheus_exporter_name_fails_itself_and_connect_goes_on(tmp_path):
     # "aaa" sorts before this package's own entry point "prometheus", which still goes first.
     fake_distribution(tmp_path, "squatting_exporter", """
         def register(registry):
+            registry.add_change_callback(lambda change: None)
             registry.add_exporter("prometheus", lambda mm, host, port: None)
         """, {"aaa": "squatting_exporter:register"})
     done = python(
         """
         import json, game_data
-        try:
-            game_data.connect("memory://")
-        except game_data.PluginError as err:
-            error = str(err)
-        print(json.dumps({"error": error, "plugins": [list(p) for p in game_data.plugins()]}))
+        mm = game_data.connect("memory://")
+        mm.create_game(creator_id="alice", capacity=2, server_id="gs-1")
+        start = game_data.exporter("prometheus")
+        print(json.dumps({"plugins": [list(p) for p in game_data.plugins()],
+                          "refused": [[list(p), why] for p, why in game_data.refused_plugins()],
+                          "start": start.__module__}))
         """,
         PYTHONPATH=str(tmp_path),
     )
     out = json.loads(_check(done).stdout)
-    assert "entry point 'aaa' (squatting_exporter:register) in group game_data.plugins failed" in out["error"]
-    assert "an exporter named 'prometheus' is already registered (by plug-in prometheus)" in out["error"]
+    [[refused, why]] = out["refused"]
+    assert refused == ["aaa", "python", "squatting_exporter:register"]
+    assert "entry point 'aaa' (squatting_exporter:register) in group game_data.plugins refused" in why
+    assert "an exporter named 'prometheus' is already registered (by plug-in prometheus)" in why
+    assert "refused" in done.stderr and "'aaa'" in done.stderr, "the refusal is logged"
+    assert out["start"].startswith("game_data"), "the package's own exporter serves 'prometheus'"
     # The package's own exporter is the one registered; nothing of the failed plug-in is kept.
     assert ["prometheus", "python", "game_data._plugins:register_builtin"] in out["plugins"]
     assert "aaa" not in [name for name, _, _ in out["plugins"]]

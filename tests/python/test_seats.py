@@ -641,13 +641,14 @@ def test_paging_while_games_are_added_and_filled_yields_every_game_that_stayed_o
 
 
 def test_games_of_equal_score_are_paged_in_id_order(mm):
-    # One batch scores every game with the same clock reading: ties are broken by id, in
-    # byte order (uppercase before underscore before lowercase).
+    # One batch creates every game at the same clock reading (open games are served in the
+    # order of creation): ties are broken by id, in byte order (uppercase before underscore
+    # before lowercase).
     game_ids = ["a", "B", "_c", "-d", ".e", "Z9", "g-2", "g1", "g_3", "G1"]
-    for game_id in game_ids:
-        mm.create_game(creator_id="alice", capacity=2, server_id=SERVER, game_id=game_id)
+    mm.create_games([{"creator_id": "alice", "capacity": 2, "server_id": SERVER, "game_id": game_id}
+                     for game_id in game_ids])
     mm.apply_many([ev(EventType.CREATOR_JOINED, game_id, "alice") for game_id in game_ids])
-    assert len({mm.set_entry(game_id)[1] for game_id in game_ids}) == 1, "one score for all"
+    assert len({mm.get_game(game_id).created_at for game_id in game_ids}) == 1, "one score for all"
 
     by_bytes = sorted(game_ids, key=lambda s: s.encode())
     assert open_ids(mm) == by_bytes
@@ -858,8 +859,8 @@ def test_paging_does_not_depend_on_the_redis_servers_locale(collating_locale, gd
             monkeypatch.delenv(name)
         mm = game_data.connect(server.url, namespace=gd_namespace)
         game_ids = ["a", "B", "_c", "-d", ".e", "Z9", "g-2", "g1", "g_3", "G1"]
-        for game_id in game_ids:
-            mm.create_game(creator_id="alice", capacity=2, server_id=SERVER, game_id=game_id)
+        mm.create_games([{"creator_id": "alice", "capacity": 2, "server_id": SERVER, "game_id": game_id}
+                         for game_id in game_ids])  # one clock reading: one open score
         mm.apply_many([ev(EventType.CREATOR_JOINED, game_id, "alice") for game_id in game_ids])
         assert len(open_ids(mm)) == len(game_ids)
 
