@@ -50,6 +50,7 @@ from game_data.testing import RedisServer  # noqa: E402
 TABLE_TITLE = "game_data at scale on one Redis: issue 17 benchmark"
 
 ROW_HEARTBEAT = "heartbeat Redis CPU us/event vs raw floor"
+ROW_HEARTBEAT_FULL = "heartbeat Redis CPU us/event vs the full path"
 ROW_HEARTBEAT_RATE = "heartbeat e2e events/s (poll(count=1000))"
 ROW_OPEN_P50 = "get_open_games(50) p50 us vs pipelined reads"
 ROW_OPEN_P99 = "get_open_games(50) p99 us"
@@ -59,7 +60,7 @@ ROW_CREATE = "create_games(1000) games/s vs raw floor"
 ROW_MEMORY = "Redis memory B/game"
 ROW_REAP = "reap() games/s (every pending game stale)"
 ROW_REAP_LONGEST = "reap longest Redis call us"
-ROW_NAMES = (ROW_HEARTBEAT, ROW_HEARTBEAT_RATE, ROW_OPEN_P50, ROW_OPEN_P99, ROW_OPEN2_P50,
+ROW_NAMES = (ROW_HEARTBEAT, ROW_HEARTBEAT_FULL, ROW_HEARTBEAT_RATE, ROW_OPEN_P50, ROW_OPEN_P99, ROW_OPEN2_P50,
              ROW_OPEN2_P99, ROW_CREATE, ROW_REAP, ROW_REAP_LONGEST, ROW_MEMORY)
 
 BATCH = 1000
@@ -192,25 +193,28 @@ def section_populate(s: Scale) -> None:
     s.progress(f"populated in {time.perf_counter() - t0:.1f}s ({created_s:.1f}s creating)")
 
 
-def section_heartbeats(s: Scale) -> None:
-    h = s.args.heartbeats
-    s.section("heartbeats", f"{h:,} heartbeats")
-    chosen = [s.ids[s.rng.randrange(len(s.ids))] for _ in range(h)]
+def _consume_heartbeats(s: Scale, chosen: list[str], beside_noop: bool) -> tuple[int, float, float]:
+    """Publish a heartbeat per chosen game (untimed), then consume them: (heartbeats applied,
+    seconds, Redis main-thread CPU seconds). With `beside_noop`, each heartbeat follows a
+    player_left of a player not in the game (a duplicate that writes nothing), which sends
+    the game the full way: read, decide, guarded commit."""
     stream = s.mm.default_stream
     pipe = s.r.pipeline(transaction=False)
     for k, gid in enumerate(chosen, 1):
-        i = int(gid[1:])
-        pipe.xadd(stream, {"type": "heartbeat", "game_id": gid, "server_id": f"srv{i % 97:03d}"})
-        if k % 1000 == 0:
+        server = f"srv{int(gid[1:]) % 97:03d}"
+        if beside_noop:
+            pipe.xadd(stream, {"type": "player_left", "game_id": gid, "server_id": server,
+                               "player_id": "nobody"})
+        pipe.xadd(stream, {"type": "heartbeat", "game_id": gid, "server_id": server})
+        if k % 500 == 0:
             pipe.execute()
     pipe.execute()
-    open_before = s.r.zcard(s.prefix + "open")
-    counts_before = dict(s.mm.counts())
-    consumer = s.mm.consumer(name="scale")
+    total = len(chosen) * (2 if beside_noop else 1)
+    consumer = s.mm.consumer(name=f"scale-{'full' if beside_noop else 'blind'}")
     applied = seen = 0
     cpu0 = main_thread_cpu(s.r)
     t0 = time.perf_counter()
-    while seen < h:
+    while seen < total:
         results = consumer.poll(count=BATCH, block_ms=0)
         if not results:
             break
@@ -218,11 +222,26 @@ def section_heartbeats(s: Scale) -> None:
         applied += sum(1 for r in results if r.status is ApplyStatus.APPLIED)
     seconds = time.perf_counter() - t0
     cpu = main_thread_cpu(s.r) - cpu0
-    s.check(applied == h, f"heartbeats: {applied} of {h} applied ({seen} read)")
+    s.check(seen == total, f"heartbeats: {seen} of {total} entries read")
+    return applied, seconds, cpu
+
+
+def section_heartbeats(s: Scale) -> None:
+    h = s.args.heartbeats
+    s.section("heartbeats", f"{h:,} heartbeats")
+    chosen = [s.ids[s.rng.randrange(len(s.ids))] for _ in range(h)]
+    open_before = s.r.zcard(s.prefix + "open")
+    counts_before = dict(s.mm.counts())
+    applied, seconds, cpu = _consume_heartbeats(s, chosen, beside_noop=False)
+    s.check(applied == h, f"heartbeats: {applied} of {h} applied")
     s.check(dict(s.mm.counts()) == counts_before, "heartbeats moved games between sets")
     s.check(s.r.zcard(s.prefix + "open") == open_before, "heartbeats changed the open index")
     s.figures["hb_us"] = cpu / h * 1e6
     s.figures["hb_rate"] = h / seconds
+    full = chosen[: max(1, h // 4)]
+    applied, _seconds, cpu = _consume_heartbeats(s, full, beside_noop=True)
+    s.check(applied == len(full), f"full-path heartbeats: {applied} of {len(full)} applied")
+    s.figures["hb_full_us"] = cpu / len(full) * 1e6
     # The floor: the two writes a heartbeat needs, as plain commands.
     t = str(int(time.time() * 1000))
     cmds = []
@@ -310,6 +329,8 @@ def build_rows(s: Scale) -> list[Row]:
     rows = [Row(ROW_HEARTBEAT, f_us(hb), f"HSET+ZADD per event, redis-cli --pipe ({n})",
                 f_us(hb_floor), ratio(hb, hb_floor), "<= 1.00x",
                 at_most(ratio(hb, hb_floor), 1.0)),
+            Row(ROW_HEARTBEAT_FULL, f_us(hb), "read, decide, commit (beside a no-op event)",
+                f_us(f.get("hb_full_us")), ratio(hb, f.get("hb_full_us"))),
             Row(ROW_HEARTBEAT_RATE, f_rate(f.get("hb_rate")), "the floor's commands/2 per s",
                 f_rate(f.get("hb_floor_rate")), ratio(f.get("hb_rate"), f.get("hb_floor_rate")))]
     for name, p99name, key in ((ROW_OPEN_P50, ROW_OPEN_P99, "open"),

@@ -27,7 +27,7 @@ constexpr int kMaxAttempts = 64;
 
 // reap(): the games of its first commit, and the longest a commit should take (README "Reaping").
 constexpr std::size_t kFirstReapStep = 64;
-constexpr auto kReapCommitBudget = std::chrono::microseconds(2'000);
+constexpr auto kReapCommitBudget = std::chrono::microseconds(1'000);
 
 // Outcomes of game_data_reservations_total besides the refusal reasons (SeatRefusal).
 constexpr std::string_view kReserved = "reserved";

@@ -100,6 +100,7 @@ def test_matchmaking_bench_quick_prints_every_row_and_fills_no_seat_twice(tmp_pa
 
 SCALE_ROWS = (
     "heartbeat Redis CPU us/event vs raw floor",
+    "heartbeat Redis CPU us/event vs the full path",
     "heartbeat e2e events/s (poll(count=1000))",
     "get_open_games(50) p50 us vs pipelined reads",
     "get_open_games(50) p99 us",
