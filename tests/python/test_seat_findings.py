@@ -25,12 +25,11 @@ def command_calls(server, fn) -> dict[str, int]:
 
 
 def lobby(mm: game_data.Matchmaker, n: int, capacity: int = 2) -> list[str]:
-    """n lobby games of mode duel, entered in one batch: they share one lobby score (the
-    matchmaker's ms clock), as games do that one consumer batch opens."""
+    """n (at most 1000) lobby games of mode duel, created in one batch: they share one open
+    score (created_at, the matchmaker's ms clock), as games do that one create_games makes."""
     ids = [f"g{i:04d}" for i in range(n)]
-    for i, gid in enumerate(ids):
-        mm.create_game(creator_id=f"c{i}", capacity=capacity, server_id="gs-1",
-                       metadata={"mode": "duel"}, game_id=gid)
+    mm.create_games([{"creator_id": f"c{i}", "capacity": capacity, "server_id": "gs-1",
+                      "metadata": {"mode": "duel"}, "game_id": gid} for i, gid in enumerate(ids)])
     mm.apply_many([Event(type="creator_joined", game_id=gid, server_id="gs-1", player_id=f"c{i}")
                    for i, gid in enumerate(ids)])
     return ids

@@ -49,7 +49,7 @@ def next_ms(mm: game_data.Matchmaker) -> int:
 def lobby_game(mm: game_data.Matchmaker, capacity: int, metadata: dict | None = None,
                players: tuple[str, ...] = (), game_id: str | None = None) -> game_data.Game:
     """A game in CREATOR_JOINED (open while seats are free) with `players` joined after alice.
-    Each lobby game gets its own, later lobby score."""
+    Each lobby game gets its own, later open score (its created_at)."""
     next_ms(mm)
     game = mm.create_game(creator_id="alice", capacity=capacity, server_id=SERVER,
                           metadata=metadata, game_id=game_id)
@@ -748,7 +748,7 @@ def test_on_redis_open_games_are_indexed_per_filter_value(redis_url, gd_namespac
     game = lobby_game(mm, capacity=2, metadata={"mode": "duel", "ranked": True, "level": 3,
                                                 "region": 1.5, "other": "x"})
     prefix = f"{gd_namespace}:{{0}}:"
-    score = mm.set_entry(game.id)[1]
+    score = mm.get_game(game.id).created_at  # open indexes are scored by creation
     indexes = sorted(k for k in redis_client.scan_iter(f"{prefix}open*"))
     assert indexes == [f"{prefix}open", f'{prefix}open:level=3', f'{prefix}open:mode="duel"',
                        f"{prefix}open:ranked=true"]
@@ -771,7 +771,7 @@ def test_on_redis_a_lapsed_reservation_reopens_a_game_without_a_write(redis_url,
     mm = game_data.connect(redis_url, namespace=gd_namespace, filter_keys=FILTER_KEYS)
     game = lobby_game(mm, capacity=3, metadata={"mode": "duel"})
     prefix = f"{gd_namespace}:{{0}}:"
-    score = mm.set_entry(game.id)[1]
+    score = mm.get_game(game.id).created_at  # open indexes are scored by creation
     mm.reserve_seat(game.id, "bob", ttl_ms=LONG_TTL_MS)
     carol = mm.reserve_seat(game.id, "carol", ttl_ms=SHORT_TTL_MS)
     # Scored by the first expiry: the moment a seat is free again.
@@ -784,7 +784,7 @@ def test_on_redis_a_lapsed_reservation_reopens_a_game_without_a_write(redis_url,
     wait_for(lambda: open_ids(mm, filters={"mode": "duel"}) == [game.id], timeout=5,
              what="carol's seat to come back")
     assert redis_client.hget(f"{prefix}game:{game.id}", "rev") == rev, "no write to the record"
-    # The reader moved its own twin's lapsed entry back into its index, at the lobby score.
+    # The reader moved its own twin's lapsed entry back into its index, at its open score.
     moved = {k: v for k, v in keys.items() if k != f'{prefix}reserved:mode="duel"'}
     moved[f'{prefix}open:mode="duel"'] = [(game.id, score)]
     assert {k: redis_client.zrange(k, 0, -1, withscores=True) for k in redis_client.scan_iter(f"{prefix}*")
