@@ -48,6 +48,7 @@ import redis  # noqa: E402
 import game_data  # noqa: E402
 from benchlib import handwritten as hw  # noqa: E402
 from benchlib.runner import Report  # noqa: E402
+from benchlib.server import main_thread_cpu  # noqa: E402
 from benchlib.table import Row, f_rate, f_us, pct, ratio, render_table  # noqa: E402
 from benchlib.table import at_least as _at_least  # noqa: E402
 from benchlib.table import at_most as _at_most  # noqa: E402
@@ -161,11 +162,7 @@ class Window:
 
 def _snapshot(r: redis.Redis) -> tuple[dict[str, tuple[int, int]], float]:
     stats = r.info("commandstats")
-    cpu = r.info("cpu")
-    if "used_cpu_user_main_thread" in cpu:
-        cpu_s = float(cpu["used_cpu_user_main_thread"]) + float(cpu["used_cpu_sys_main_thread"])
-    else:
-        cpu_s = float(cpu["used_cpu_user"]) + float(cpu["used_cpu_sys"])
+    cpu_s = main_thread_cpu(r)
     cmds = {k[len("cmdstat_"):]: (int(v["calls"]), int(v["usec"])) for k, v in stats.items()}
     return cmds, cpu_s
 

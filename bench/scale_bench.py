@@ -41,7 +41,9 @@ sys.path.insert(0, str(HERE))
 import redis  # noqa: E402
 
 import game_data  # noqa: E402
+from benchlib.handwritten import resp  # noqa: E402
 from benchlib.runner import Report  # noqa: E402
+from benchlib.server import main_thread_cpu  # noqa: E402
 from benchlib.table import Row, at_most, f_rate, f_us, pct, ratio, render_table  # noqa: E402
 from benchlib.table import loadavg as _loadavg  # noqa: E402
 from game_data import ApplyStatus, Event  # noqa: E402
@@ -91,21 +93,6 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     if args.open_reps is None:
         args.open_reps = 100 if args.quick else 1_000
     return args
-
-
-def main_thread_cpu(r: redis.Redis) -> float:
-    cpu = r.info("cpu")
-    if "used_cpu_user_main_thread" in cpu:
-        return float(cpu["used_cpu_user_main_thread"]) + float(cpu["used_cpu_sys_main_thread"])
-    return float(cpu["used_cpu_user"]) + float(cpu["used_cpu_sys"])
-
-
-def resp(*parts: str) -> bytes:
-    out = [b"*%d\r\n" % len(parts)]
-    for part in parts:
-        data = part.encode()
-        out.append(b"$%d\r\n%s\r\n" % (len(data), data))
-    return b"".join(out)
 
 
 class Scale(Report):
@@ -246,8 +233,8 @@ def section_heartbeats(s: Scale) -> None:
     t = str(int(time.time() * 1000))
     cmds = []
     for gid in chosen:
-        cmds.append(resp("HSET", s.prefix + "game:" + gid, "updated_at", t, "score", t))
-        cmds.append(resp("ZADD", s.prefix + s.set_of[gid], t, gid))
+        cmds.append(resp(["HSET", s.prefix + "game:" + gid, "updated_at", t, "score", t]))
+        cmds.append(resp(["ZADD", s.prefix + s.set_of[gid], t, gid]))
     ok, seconds_f, cpu_f = s.pipe("heartbeat-floor", cmds)
     s.figures["hb_floor_us"] = cpu_f / h * 1e6 if ok else None
     s.figures["hb_floor_rate"] = h / seconds_f if ok else None
@@ -312,12 +299,12 @@ def section_create_floor(s: Scale) -> None:
     for i in range(n):
         spec = game_spec(s, i)
         gid = "f" + str(spec["game_id"])[1:]
-        cmds.append(resp("HSET", s.prefix + "floor:" + gid, "id", gid, "state", "created",
+        cmds.append(resp(["HSET", s.prefix + "floor:" + gid, "id", gid, "state", "created",
                          "creator_id", str(spec["creator_id"]), "capacity", str(spec["capacity"]),
                          "server_id", str(spec["server_id"]), "players", "",
                          "metadata", '{"mode":"duel","region":"eu"}', "created_at", t,
-                         "updated_at", t, "last_seq", "0", "rev", "1", "score", t))
-        cmds.append(resp("ZADD", s.prefix + "floor-pending", t, gid))
+                         "updated_at", t, "last_seq", "0", "rev", "1", "score", t]))
+        cmds.append(resp(["ZADD", s.prefix + "floor-pending", t, gid]))
     ok, seconds, _cpu = s.pipe("create-floor", cmds)
     s.figures["create_floor_rate"] = n / seconds if ok else None
 

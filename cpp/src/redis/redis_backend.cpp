@@ -77,6 +77,12 @@ void check(const redisReply& r, const std::string& what) {
     if (r.type == REDIS_REPLY_ERROR) redis::throw_error(redis::Stage::Command, nullptr, &r, what);
 }
 
+// Why a write was refused: a key the scripts found holding another type (commit_games.lua,
+// refresh_games.lua), in one wording.
+std::string wrong_type_refusal(std::string_view key, std::string_view holds) {
+    return "key '" + std::string(key) + "' holds a " + std::string(holds) + ", not what the game needs there";
+}
+
 // A TIME reply (seconds, microseconds) in ms.
 std::int64_t time_ms(const redisReply& r) {
     check(r, "TIME");
@@ -400,8 +406,7 @@ public:
                                                   writes[i].seat_claim ? writes[i].seat_claim->player : "",
                                                   to_int(str(*e.element[2]), "seat")};
             } else {
-                writes[i].refused = "key '" + std::string(str(*e.element[1])) + "' holds a " +
-                                    std::string(str(*e.element[2])) + ", not what the game needs there";
+                writes[i].refused = wrong_type_refusal(str(*e.element[1]), str(*e.element[2]));
             }
         }
         return out;
@@ -549,10 +554,9 @@ public:
             if (seen.kind == BlindSeen::Kind::NoRecord) {
                 seen.tomb = parse_tomb(text).value_or(Tomb::Ended);
             } else {
-                const auto space = text.find(' ');
-                seen.refused = "key '" + std::string(text.substr(0, space)) + "' holds a " +
-                               std::string(space == std::string_view::npos ? "" : text.substr(space + 1)) +
-                               ", not what the game needs there";
+                const auto space = text.find(' ');  // '<key> <what it holds>'; keys hold no space
+                seen.refused = wrong_type_refusal(
+                    text.substr(0, space), space == std::string_view::npos ? "" : text.substr(space + 1));
             }
         }
         return out;
